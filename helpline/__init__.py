@@ -1,0 +1,1 @@
+"""The helpline Django project: settings, ASGI app, URLs, base templates, privacy middleware."""

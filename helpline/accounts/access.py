@@ -1,0 +1,91 @@
+"""The one gate for staff pages and staff websockets: signed in, second factor verified, capability held.
+
+Each condition is one line, so a test can prove each case; refusals never say whether a thing exists.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.models import Device
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+COUNSEL = "counsel"
+SUPERVISE = "supervise"
+VIEW_STATISTICS = "view_statistics"
+CAPABILITIES = (COUNSEL, SUPERVISE, VIEW_STATISTICS)
+
+
+class Decision(enum.Enum):
+    ALLOWED = "allowed"
+    SIGN_IN = "sign_in"  # not signed in at all
+    SECOND_FACTOR = "second_factor"  # password ok, second factor not yet verified
+    FORBIDDEN = "forbidden"  # signed in and verified, but the role does not allow it
+
+
+def no_client_address(_request: HttpRequest) -> None:
+    """django-axes asks for a client address; this service never has one (see asgi_privacy)."""
+    return None
+
+
+def second_factor_verified(user: Any, session: Mapping[str, Any] | None) -> bool:
+    """True when the session was verified with one of this user's confirmed OTP devices."""
+    if session is None:
+        return False
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY)
+    if not persistent_id:
+        return False
+    device = Device.from_persistent_id(persistent_id, for_verify=False)
+    return device is not None and device.user_id == user.pk and device.confirmed
+
+
+def staff_decision(user: Any, session: Mapping[str, Any] | None, capability: str | None) -> Decision:
+    """Decide whether this user, in this session, may use something that needs `capability`.
+
+    `capability=None` means any signed-in, verified staff member (e.g. the staff home page).
+    """
+    if capability is not None and capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}")
+    if user is None or not user.is_authenticated:
+        return Decision.SIGN_IN
+    if not user.is_active:
+        return Decision.SIGN_IN
+    if not second_factor_verified(user, session):
+        return Decision.SECOND_FACTOR
+    if capability is not None and not user.has_perm(f"accounts.{capability}"):
+        return Decision.FORBIDDEN
+    return Decision.ALLOWED
+
+
+def require_staff(capability: str | None = None) -> Callable[[View], View]:
+    """View decorator applying staff_decision; the only way staff views are protected."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            decision = staff_decision(request.user, request.session, capability)
+            if decision is Decision.SIGN_IN:
+                return redirect_to_login(request.get_full_path())
+            if decision is Decision.SECOND_FACTOR:
+                return redirect("accounts:second_factor")
+            if decision is Decision.FORBIDDEN:
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+    return decorate
+
+
+def socket_decision(scope: Mapping[str, Any], capability: str) -> Decision:
+    """The same gate for a websocket scope (Channels' AuthMiddlewareStack fills user and session)."""
+    return staff_decision(scope.get("user"), scope.get("session"), capability)

@@ -1,0 +1,39 @@
+"""The embedded default in one step: migrate, demo keys and staff, content, then one Daphne process."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpline.settings.dev")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("demo_setup")
+    from helpline import serve
+
+    args = serve.build_parser().parse_args(argv)
+    base = f"http://{args.host}:{args.port}"
+    print(
+        "\n".join(
+            [
+                "",
+                f"Visitor site:   {base}/en/   (Nederlands: {base}/nl/)",
+                f"Visitor chat:   {base}/en/help/chat/",
+                f"Staff sign-in:  {base}/en/staff/sign-in/",
+                "Sign in with a demo account above; for the second step run, in another terminal:",
+                "    make code USER=demo-counsellor     (or demo-supervisor, demo-manager, demo-admin)",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    serve.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Aggregate counters: (metric, dimension, day) -> count, and the statistics pages built on them."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MetricsConfig(AppConfig):
+    name = "helpline.metrics"
+    label = "metrics"
+    verbose_name = "Aggregate statistics"

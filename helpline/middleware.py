@@ -1,0 +1,46 @@
+"""Response headers that every page carries, and the stricter ones staff pages add."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+# Staff pages live under /<lang>/staff/ (and /staff/ before the language redirect).
+STAFF_PATH = re.compile(r"^/(?:[a-z]{2}/)?staff(?:/|$)")
+
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen",
+        "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment", "picture-in-picture",
+        "publickey-credentials-get", "screen-wake-lock", "sync-xhr", "usb", "xr-spatial-tracking",
+        "interest-cohort", "browsing-topics",
+    )
+)
+
+
+def is_staff_path(path: str) -> bool:
+    return bool(STAFF_PATH.match(path))
+
+
+class PrivacyHeadersMiddleware:
+    """Adds Permissions-Policy and CORP everywhere; no-store and same-origin referrers on staff pages.
+
+    Staff pages send `Referrer-Policy: same-origin` rather than `no-referrer` because browsers send
+    `Origin: null` on form posts under `no-referrer`, which Django's CSRF check rightly refuses.
+    Neither policy sends anything to another host.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        if is_staff_path(request.path):
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Referrer-Policy"] = "same-origin"
+        return response

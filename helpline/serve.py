@@ -1,0 +1,76 @@
+"""Starts Daphne the way this service needs it: no client addresses in any log, bounded frames."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+logger = logging.getLogger("helpline.access")
+
+# protocol.md §7 caps frames at 64 KiB; the consumer answers up to this size with a clear
+# `bad_frame`, and anything larger is cut off by the server before it is read.
+WEBSOCKET_MAX_MESSAGE_BYTES = 128 * 1024
+
+
+class PrivateAccessLog:
+    """Daphne's action logger, replaced: method, path (no query), status and duration; no client."""
+
+    def __call__(self, protocol: Any, action: str, details: dict[str, Any]) -> None:
+        if action == "complete":
+            logger.info(
+                "%s %s %s %.3fs",
+                details.get("method", "-"),
+                str(details.get("path", "-")).split("?", 1)[0],
+                details.get("status", "-"),
+                float(details.get("time_taken", 0.0)),
+            )
+        elif action in {"websocket_connected", "websocket_disconnected", "websocket_rejected"}:
+            logger.info("%s %s", action.replace("_", " "), str(details.get("path", "-")).split("?", 1)[0])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("HELPLINE_BIND", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("HELPLINE_PORT", "8000")))
+    parser.add_argument("--unix-socket", default=None, help="listen on a unix socket instead (behind a proxy)")
+    parser.add_argument("--access-log", action="store_true", help="log method, path, status and duration")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpline.settings.dev")
+    import django
+
+    django.setup()  # applies settings.LOGGING, whose handlers all carry the redaction filter
+    if args.access_log:
+        logger.setLevel(logging.INFO)
+    from daphne.server import Server
+
+    from helpline.asgi import application
+
+    if args.unix_socket:
+        endpoints = [f"unix:{args.unix_socket}"]
+    else:
+        interface = args.host.replace(":", r"\:")
+        endpoints = [f"tcp:port={args.port}:interface={interface}"]
+    print(f"Serving on {'unix:' + args.unix_socket if args.unix_socket else f'http://{args.host}:{args.port}/'}",
+          flush=True)
+    Server(
+        application=application,
+        endpoints=endpoints,
+        action_logger=PrivateAccessLog() if args.access_log else None,
+        verbosity=0,
+        websocket_max_message_size=WEBSOCKET_MAX_MESSAGE_BYTES,
+        websocket_max_frame_size=WEBSOCKET_MAX_MESSAGE_BYTES,
+        application_close_timeout=5,
+        ping_interval=20,
+        ping_timeout=30,
+    ).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Settings split by run mode: base (shared), dev (embedded default), test, prod."""

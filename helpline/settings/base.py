@@ -1,0 +1,236 @@
+"""Settings shared by every run mode; each value that varies comes from the environment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from django.utils.csp import CSP
+from django.utils.translation import gettext_lazy as _
+
+from helpline.settings.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+# Everything the embedded default writes (database, demo keys, secret) lives here, never in the repo.
+VAR_DIR = Path(env_str("HELPLINE_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("HELPLINE_DEBUG", False)
+SECRET_KEY = env_str("HELPLINE_SECRET_KEY")
+ALLOWED_HOSTS = env_list("HELPLINE_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "helpline.accounts",
+    "helpline.metrics",
+    "chat",
+    "selfhelp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "helpline.middleware.PrivacyHeadersMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "helpline.urls"
+ASGI_APPLICATION = "helpline.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "helpline" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "helpline.context_processors.service",
+            ],
+        },
+    }
+]
+
+
+def database_from_url(url: str, default_sqlite: Path) -> dict[str, object]:
+    """Turn HELPLINE_DATABASE_URL (postgres://user:pass@host:port/name or empty) into DATABASES['default']."""
+    if not url:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": default_sqlite,
+                "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20,
+                            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}}
+    parts = urlsplit(url)
+    if parts.scheme in {"postgres", "postgresql"}:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    if parts.scheme == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path),
+                "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20}}
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"HELPLINE_DATABASE_URL: unsupported scheme {parts.scheme!r} (use postgres:// or sqlite://)")
+
+
+DATABASES = {"default": database_from_url(env_str("HELPLINE_DATABASE_URL"), VAR_DIR / "helpline.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("HELPLINE_REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Short expiry: the layer only ever carries ciphertext in transit.
+            "CONFIG": {"hosts": [REDIS_URL], "expiry": 30, "capacity": 200, "group_expiry": 3600},
+        }
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "helpline"}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer",
+                                  "CONFIG": {"expiry": 30, "capacity": 200}}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:home"
+
+# Lockout by username only, in the cache: the database handler keeps user agents whatever we set.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_FAILURE_LIMIT = env_int("HELPLINE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("HELPLINE_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "helpline.accounts.access.no_client_address"
+AXES_LOCKOUT_CALLABLE = "helpline.accounts.views.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+
+OTP_TOTP_ISSUER = env_str("HELPLINE_SERVICE_NAME", "Stop It Now helpline")
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = env_int("HELPLINE_STAFF_SESSION_MINUTES", 480, minimum=5) * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Strict"
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# TLS is terminated by the proxy in the scaled mode; the embedded default and onion services run without it.
+TLS = env_bool("HELPLINE_TLS", False)
+if TLS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("HELPLINE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("HELPLINE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HELPLINE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("HELPLINE_HSTS_PRELOAD", False)
+CSRF_TRUSTED_ORIGINS = env_list("HELPLINE_CSRF_TRUSTED_ORIGINS")
+# Preloading HSTS is a commitment an operator makes deliberately; it stays an opt-in.
+# Lockout is by username on purpose: we never know a client address (privacy.md).
+SILENCED_SYSTEM_CHECKS = ["security.W021", "axes.W006"]
+if not REDIS_URL:
+    # One process in the embedded default, so a per-process cache does count every attempt.
+    SILENCED_SYSTEM_CHECKS.append("axes.W001")
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CSP = {
+    "default-src": [CSP.NONE],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "media-src": [CSP.SELF],
+    "manifest-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "object-src": [CSP.NONE],
+}
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("nl", _("Dutch"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = env_str("HELPLINE_TIME_ZONE", "Europe/Amsterdam")
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = False
+WHITENOISE_MAX_AGE = 3600
+
+# Service configuration an operator may change.
+SERVICE_NAME = env_str("HELPLINE_SERVICE_NAME", "Stop It Now helpline")
+QUICK_EXIT_URL = env_str("HELPLINE_QUICK_EXIT_URL", "https://www.wikipedia.org/")
+ORG_PUBLIC_KEY = env_str("HELPLINE_ORG_PUBLIC_KEY")
+RESUME_GRACE_SECONDS = env_int("HELPLINE_RESUME_GRACE_SECONDS", 120, minimum=10)
+COUNSELLOR_GRACE_SECONDS = env_int("HELPLINE_COUNSELLOR_GRACE_SECONDS", 60, minimum=5)
+MAX_QUEUE_LENGTH = env_int("HELPLINE_MAX_QUEUE_LENGTH", 30, minimum=1)
+SUPPRESSION_THRESHOLD = env_int("HELPLINE_SUPPRESSION_THRESHOLD", 5, minimum=1)
+CAMPAIGN_CODES = env_list("HELPLINE_CAMPAIGN_CODES", ["poster", "radio", "search", "gp", "social"])
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "helpline.logging_privacy.RedactClientAddresses"}},
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"], "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("HELPLINE_LOG_LEVEL", "WARNING")},
+    # Replace Django's defaults: no admin mails, and django.request records never reach a
+    # handler that could print the request they carry.
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.server": {"handlers": [], "propagate": False},
+        "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
+}

@@ -1,0 +1,30 @@
+"""The embedded default: SQLite, in-memory channel layer, one Daphne process, demo keys."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from helpline.settings.base import *  # noqa: F403
+from helpline.settings.base import ORG_PUBLIC_KEY, SECRET_KEY, VAR_DIR
+
+
+def _read_or_create_secret(path: Path) -> str:
+    """A per-installation secret made on first start, so no default secret ever exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+if not SECRET_KEY:
+    SECRET_KEY = _read_or_create_secret(VAR_DIR / "secret_key")
+
+# The demo organisation key made by `manage.py demo_setup`; production sets HELPLINE_ORG_PUBLIC_KEY.
+_demo_org_public = VAR_DIR / "org_public_key.txt"
+if not ORG_PUBLIC_KEY and _demo_org_public.exists():
+    ORG_PUBLIC_KEY = _demo_org_public.read_text().strip()
+
+# whitenoise serves from the finders here; the folder only has to exist.
+(VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""Self-help: modules, exercises kept on the visitor's device, the self-check, and the right-now page."""

@@ -1,0 +1,136 @@
+"""Shared fixtures: a real Daphne process started as `make run` starts it, and helpers to read what it wrote."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback only)
+                return
+        except Exception:
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {url} did not start within {timeout}s")
+
+
+@dataclass
+class LiveServer:
+    """A Daphne process of ours, with its own data folder and captured output."""
+
+    port: int
+    var_dir: Path
+    stdout_path: Path
+    stderr_path: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    extra_args: list[str] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def database(self) -> Path:
+        return self.var_dir / "helpline.sqlite3"
+
+    def start(self) -> None:
+        out = self.stdout_path.open("ab")
+        err = self.stderr_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "helpline.embedded", "--port", str(self.port), *self.extra_args],
+            cwd=REPO, env=self.env, stdout=out, stderr=err,
+        )
+        try:
+            wait_for_http(f"{self.base_url}/en/")
+        except RuntimeError:
+            self.stop()
+            raise RuntimeError(self.output()) from None
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        if self.process:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def output(self) -> str:
+        return self.stdout_path.read_text(errors="replace") + self.stderr_path.read_text(errors="replace")
+
+    def demo_code(self, username: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "demo_code", username],
+            cwd=REPO, env=self.env, capture_output=True, text=True, check=True,
+        )
+        return result.stdout.split()[0]
+
+    def demo_password(self, username: str) -> str:
+        import json
+
+        passwords: dict[str, str] = json.loads((self.var_dir / "demo_credentials.json").read_text())
+        return passwords[username]
+
+
+def make_live_server(tmp: Path, **env_overrides: str) -> LiveServer:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "HELPLINE_"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "helpline.settings.dev", "HELPLINE_VAR_DIR": str(tmp / "var"),
+                "PYTHONUNBUFFERED": "1"})
+    env.update(env_overrides)
+    tmp.mkdir(parents=True, exist_ok=True)
+    return LiveServer(port=free_port(), var_dir=tmp / "var", stdout_path=tmp / "daphne.out",
+                      stderr_path=tmp / "daphne.err", env=env)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real Daphne process for the whole session, started like `make run`."""
+    server = make_live_server(tmp_path_factory.mktemp("live"), HELPLINE_QUICK_EXIT_URL="about:blank")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A Daphne process of the test's own, for tests that restart, kill or audit it."""
+    server = make_live_server(tmp_path, HELPLINE_QUICK_EXIT_URL="about:blank")
+    server.start()
+    yield server
+    server.stop()
