@@ -32,20 +32,19 @@ lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 
-audit: install ## known vulnerabilities in the installed dependencies
-	$(VENV)/bin/pip-audit --progress-spinner off --skip-editable
+audit: install ## known vulnerabilities in the installed dependencies (needs PyPI's JSON API or OSV)
+	$(VENV)/bin/pip-audit --progress-spinner off --skip-editable --strict
 
-test: install ## the whole suite: lint, types, dependency audit, then every test layer
+test: install ## the whole suite: lint, types, then every test layer (unit, consumer, live, browser, scaled)
 	$(MAKE) lint
-	$(MAKE) audit
 	$(PY) -m pytest
 
 bench: install ## benchmarks; each prints a comparison table against its baseline
 	$(PY) -m bench
 
-messages: install ## refresh and compile the English/Dutch translation catalogues
-	for app in helpline helpline/accounts helpline/metrics chat selfhelp; do \
-	  (cd $$app && ../$(PY) -m django makemessages -l nl --no-obsolete 2>/dev/null || true); done
+messages: install ## refresh the Dutch catalogues from the code, then compile them
+	for dir in helpline helpline/accounts helpline/metrics chat selfhelp; do \
+	  (cd $$dir && PYTHONPATH=$(CURDIR) DJANGO_SETTINGS_MODULE=helpline.settings.dev $(CURDIR)/$(VENV)/bin/django-admin makemessages -l nl --no-obsolete -d django); done
 	$(PY) manage.py compilemessages -v0
 
 clean: ## remove the virtual environment and the embedded default's data (var/)

@@ -44,3 +44,30 @@ class PrivacyHeadersMiddleware:
             response.headers["Cache-Control"] = "no-store"
             response.headers["Referrer-Policy"] = "same-origin"
         return response
+
+
+class ReferralCodeMiddleware:
+    """Counts a known campaign code (`?src=poster`), then redirects to the same URL without it.
+
+    The redirect keeps the code out of the visitor's history, bookmarks and anything they share.
+    Unknown codes are not counted but are stripped all the same.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in {"GET", "HEAD"} or "src" not in request.GET:
+            return self.get_response(request)
+        from django.conf import settings
+        from django.http import HttpResponseRedirect
+
+        from helpline.metrics.actions import increment
+
+        codes = request.GET.getlist("src")
+        if len(codes) == 1 and codes[0] in settings.CAMPAIGN_CODES and request.method == "GET":
+            increment("site.referral", codes[0])
+        remaining = request.GET.copy()
+        remaining.pop("src")
+        query = remaining.urlencode()
+        return HttpResponseRedirect(request.path + (f"?{query}" if query else ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django_otp.admin import OTPAdminSite
 
 from helpline import views
@@ -12,7 +12,7 @@ from helpline import views
 # The admin demands a verified second factor like every other staff page.
 admin.site.__class__ = OTPAdminSite
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("chat/", include("chat.api_urls")),
     path("count/", include("helpline.metrics.api_urls")),
 ]

@@ -27,7 +27,7 @@ def wait_for_http(url: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback only)
+            with urllib.request.urlopen(url, timeout=2):
                 return
         except Exception:
             time.sleep(0.2)
@@ -134,3 +134,8 @@ def private_live_server(tmp_path: Path) -> Iterator[LiveServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _live_server_helper() -> None:
+    """Replaces pytest-django's hook for its own `live_server`, which ours (a real Daphne) overrides."""

@@ -34,7 +34,7 @@ class Decision(enum.Enum):
 
 def no_client_address(_request: HttpRequest) -> None:
     """django-axes asks for a client address; this service never has one (see asgi_privacy)."""
-    return None
+    return
 
 
 def second_factor_verified(user: Any, session: Mapping[str, Any] | None) -> bool:

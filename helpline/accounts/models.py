@@ -14,3 +14,6 @@ class StaffCapability(models.Model):
             ("supervise", "Can watch the queue and counsellor load and transfer chats"),
             ("view_statistics", "Can see and export aggregate statistics"),
         ]
+
+    def __str__(self) -> str:
+        return "staff capability"

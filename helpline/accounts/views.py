@@ -80,7 +80,8 @@ def _enrol(request: HttpRequest) -> HttpResponse:
         "accounts/enrol.html",
         {
             "form": form,
-            "qr_svg": qr.svg_inline(scale=5, dark="#1b1b1b", light="#ffffff", title=_("QR code for your authenticator app")),
+            "qr_svg": qr.svg_inline(scale=5, dark="#1b1b1b", light="#ffffff",
+                                    title=_("QR code for your authenticator app")),
             "secret_base32": _base32_secret(device.bin_key),
         },
     )

@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 
+# Playwright's sync API keeps an event loop running in the main thread for the whole session, which
+# Django's async-safety check mistakes for async code in every later database test of this process.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
 CHROMIUM = os.environ.get("HELPLINE_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -1,0 +1,1 @@
+"""The live chat: queue and routing, consumers, the browser client, and the Python client."""
