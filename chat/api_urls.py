@@ -1,6 +1,5 @@
 """Unprefixed chat endpoints for scripts: proof-of-work challenges (protocol.md §9)."""
 
-from django.urls import path
 
 app_name = "chat_api"
 urlpatterns: list = []  # type: ignore[type-arg]

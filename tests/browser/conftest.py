@@ -22,8 +22,10 @@ CHROMIUM_ARGS = [
 AXE = Path(__file__).resolve().parent.parent.parent / "tests" / "vendor" / "axe.min.js"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope: Playwright's sync API holds an event loop in the main thread while it runs, which
+    # would break asyncio tests that come after it in the same process.
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

@@ -61,6 +61,8 @@ def test_language_comes_from_the_url_and_no_language_cookie(client: Client) -> N
     dutch = client.get("/nl/privacy/")
     assert dutch["Content-Language"] == "nl"
     assert '<html lang="nl">' in dutch.content.decode()
+    assert "Snel weg" in dutch.content.decode()
+    assert "Wat we bewaren, en wat we nooit bewaren" in dutch.content.decode()
     assert "django_language" not in dutch.cookies
     root = client.get("/", HTTP_ACCEPT_LANGUAGE="nl")
     assert root.status_code == 302 and root["Location"] == "/nl/"
