@@ -13,14 +13,20 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app regi
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from django.urls import re_path  # noqa: E402
+
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from helpline.asgi_privacy import StripClientIdentity  # noqa: E402
+from helpline.consumers import NoSuchRoute  # noqa: E402
+
+# Last: any other websocket path is refused with 4404 rather than an exception in the logs.
+all_websocket_routes = [*websocket_urlpatterns, re_path(r"", NoSuchRoute.as_asgi())]
 
 application = StripClientIdentity(
     ProtocolTypeRouter(
         {
             "http": django_http,
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(all_websocket_routes))),
         }
     )
 )

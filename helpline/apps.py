@@ -1,0 +1,8 @@
+"""The site itself as an app, so its templates, static files, translations and commands are found."""
+
+from django.apps import AppConfig
+
+
+class HelplineConfig(AppConfig):
+    name = "helpline"
+    verbose_name = "Helpline site"
