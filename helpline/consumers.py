@@ -8,7 +8,7 @@ from channels.generic.websocket import WebsocketConsumer
 CLOSE_NO_SUCH_ROUTE = 4404
 
 
-class NoSuchRoute(WebsocketConsumer):
+class NoSuchRoute(WebsocketConsumer):  # type: ignore[misc]  # channels ships no type hints
     """Refuses the handshake quietly, instead of Channels raising (and logging) an exception."""
 
     def connect(self) -> None:
