@@ -3,16 +3,47 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from helpline.metrics.models import DailyCount
+from helpline.metrics.catalogue import METRICS, minutes_bin
+from helpline.metrics.models import DailyCount, HourOfWeekCount
+
+__all__ = ["BLOCK_DAYS", "block_start", "hour_of_week", "increment", "increment_hour_of_week", "minutes_bin",
+           "today"]
+
+# Hour-of-week counts are summed over fixed 4-week blocks counted from this Monday (privacy.md: ≥ 4 weeks).
+BLOCK_EPOCH = datetime.date(2024, 1, 1)
+BLOCK_DAYS = 28
 
 
 def today() -> datetime.date:
     """The service's local day; the finest time unit any counter keeps."""
     return timezone.localdate()
+
+
+def block_start(day: datetime.date) -> datetime.date:
+    """The Monday that starts the fixed 4-week block `day` falls in."""
+    return BLOCK_EPOCH + datetime.timedelta(days=(day - BLOCK_EPOCH).days // BLOCK_DAYS * BLOCK_DAYS)
+
+
+def hour_of_week(moment: datetime.datetime) -> int:
+    """0 for Monday 00:00–00:59 local time … 167 for Sunday 23:00–23:59."""
+    local = timezone.localtime(moment) if timezone.is_aware(moment) else moment
+    return local.weekday() * 24 + local.hour
+
+
+def _upsert(table: str, columns: tuple[str, ...], values: list[Any], amount: int) -> None:
+    names = ", ".join((*columns, "count"))
+    marks = ", ".join(["%s"] * (len(columns) + 1))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) "  # noqa: S608 (table and columns are ours)
+            f"ON CONFLICT ({', '.join(columns)}) DO UPDATE SET count = {table}.count + excluded.count",
+            [*values, amount],
+        )
 
 
 def increment(metric: str, dimension: str = "", amount: int = 1, day: datetime.date | None = None) -> None:
@@ -23,11 +54,16 @@ def increment(metric: str, dimension: str = "", amount: int = 1, day: datetime.d
     """
     if amount < 1:
         raise ValueError("amount must be positive")
-    table = DailyCount._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (metric, dimension, day, count) VALUES (%s, %s, %s, %s) "  # noqa: S608
-            "ON CONFLICT (metric, dimension, day) DO UPDATE SET count = "
-            f"{table}.count + excluded.count",
-            [metric, dimension, day or today(), amount],
-        )
+    _upsert(DailyCount._meta.db_table, ("metric", "dimension", "day"), [metric, dimension, day or today()], amount)
+
+
+def increment_hour_of_week(metric: str, when: datetime.datetime, amount: int = 1) -> None:
+    """Count `metric` in the hour of the week `when` falls in, inside its 4-week block (never finer)."""
+    if amount < 1:
+        raise ValueError("amount must be positive")
+    entry = METRICS.get(metric)
+    if entry is None or not entry.hour_of_week:
+        raise ValueError(f"{metric!r} is not an hour-of-week metric")
+    local = timezone.localtime(when) if timezone.is_aware(when) else when
+    _upsert(HourOfWeekCount._meta.db_table, ("metric", "hour_of_week", "period_start"),
+            [metric, hour_of_week(local), block_start(local.date())], amount)

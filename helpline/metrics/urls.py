@@ -7,4 +7,7 @@ from helpline.metrics import views
 app_name = "metrics"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("export.csv", views.export, {"fmt": "csv"}, name="export_csv"),
+    path("export.json", views.export, {"fmt": "json"}, name="export_json"),
+    path("report/", views.printable, name="report"),
 ]

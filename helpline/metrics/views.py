@@ -1,19 +1,26 @@
-"""Statistics pages, and the counting endpoint for page scripts."""
+"""Statistics pages (dashboard, exports, printable report), and the counting endpoint for page scripts."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from helpline.accounts.access import VIEW_STATISTICS, require_staff
-from helpline.metrics.actions import increment
+from helpline.metrics.actions import increment, today
 from helpline.metrics.catalogue import BEACON_METRICS
+from helpline.metrics.disclosure import PERIOD_KINDS, Period, PeriodError, closed_periods, latest_closed, parse_period
+from helpline.metrics.reports import build_report, period_label
 
 MAX_BEACON_BYTES = 512
+PICKER_LENGTH = {"week": 26, "month": 24, "quarter": 12, "year": 6}
+MAX_REPORT_PERIODS = 12
 
 
 @csrf_exempt  # carries no session and changes nothing but an anonymous counter
@@ -22,11 +29,16 @@ def count_event(request: HttpRequest) -> HttpResponse:
     """Count one thing a visitor's page reports (e.g. a module completed): a metric and a dimension."""
     if len(request.body) > MAX_BEACON_BYTES:
         return JsonResponse({"error": "too_large", "message": "The request is too large."}, status=413)
+    if request.content_type != "application/json":
+        return JsonResponse({"error": "bad_request", "message": "Send application/json."}, status=415)
     try:
         payload = json.loads(request.body)
-        metric, dimension = payload["metric"], payload.get("dimension", "")
-    except (ValueError, TypeError, KeyError):
+    except ValueError:
         return JsonResponse({"error": "bad_request", "message": "Send JSON with a metric."}, status=400)
+    if not isinstance(payload, dict) or "metric" not in payload or set(payload) - {"metric", "dimension"}:
+        return JsonResponse({"error": "bad_request", "message": "Send JSON with a metric and, "
+                             "optionally, a dimension; nothing else."}, status=400)
+    metric, dimension = payload["metric"], payload.get("dimension", "")
     if not isinstance(metric, str) or not isinstance(dimension, str):
         return JsonResponse({"error": "bad_request", "message": "metric and dimension are text."}, status=400)
     allowed = BEACON_METRICS.get(metric)
@@ -36,6 +48,103 @@ def count_event(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "metrics/bad_request.html", {"message": message}, status=400)
+
+
+def requested_period(request: HttpRequest, extra: frozenset[str] = frozenset()) -> Period:
+    """The closed period asked for in ?period=<kind>&key=<key>, or the last whole month; PeriodError otherwise."""
+    unknown = sorted(set(request.GET) - {"period", "key"} - extra)
+    if unknown:
+        raise PeriodError(_("Unknown parameter: %(name)s.") % {"name": unknown[0][:40]})
+    if any(len(request.GET.getlist(name)) > 1 for name in request.GET):
+        raise PeriodError(_("Give each parameter once."))
+    kind = request.GET.get("period", "month")
+    if kind not in PERIOD_KINDS:
+        raise PeriodError(_("Choose a period: week, month, quarter or year."))
+    if "key" not in request.GET:
+        return latest_closed(kind, today())
+    try:
+        return parse_period(kind, request.GET["key"], today())
+    except PeriodError as error:
+        raise PeriodError(_period_message(kind, error.code), error.code) from None
+
+
+def _period_message(kind: str, code: str) -> str:
+    """The visitor-language wording of a PeriodError from parse_period."""
+    examples = {"week": "2026-W07", "month": "2026-02", "quarter": "2026-Q1", "year": "2026"}
+    if code == "open":
+        return _("That period has not ended yet; only whole, ended periods are shown.")
+    if code == "format":
+        return _("That is not a valid period: write it like %(example)s.") % {"example": examples[kind]}
+    return _("There are no figures for that period.")
+
+
+def _picker(selected: Period) -> list[dict[str, object]]:
+    labels = {"week": _("Week"), "month": _("Month"), "quarter": _("Quarter"), "year": _("Year")}
+    return [{"kind": kind, "label": labels[kind],
+             "choices": [(p.key, period_label(p), p == selected) for p in closed_periods(kind, today(),
+                                                                                        PICKER_LENGTH[kind])]}
+            for kind in PERIOD_KINDS]
+
+
+@require_GET
 @require_staff(VIEW_STATISTICS)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "metrics/dashboard.html", {})
+    try:
+        period = requested_period(request)
+    except PeriodError as error:
+        return _bad_request(request, str(error))
+    report = build_report(period)
+    previous = period.previous()
+    newer = _next_closed(period)
+    return render(request, "metrics/dashboard.html", {
+        "report": report, "picker": _picker(period), "previous": previous,
+        "previous_label": period_label(previous), "newer": newer,
+        "newer_label": period_label(newer) if newer else "",
+    })
+
+
+def _next_closed(period: Period) -> Period | None:
+    from helpline.metrics.disclosure import period_containing
+
+    following = period_containing(period.kind, period.end)
+    return following if following.is_closed(today()) else None
+
+
+@require_GET
+@require_staff(VIEW_STATISTICS)
+def export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """Exactly what the dashboard shows for the period, after suppression, as CSV or JSON."""
+    try:
+        period = requested_period(request)
+    except PeriodError as error:
+        return _bad_request(request, str(error))
+    report = build_report(period)
+    filename = f"helpline-statistics-{period.kind}-{period.key}"
+    if fmt == "json":
+        response = HttpResponse(json.dumps(report.as_dict(), ensure_ascii=False, indent=1),
+                                content_type="application/json; charset=utf-8")
+    else:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(report.csv_rows())
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    return response
+
+
+@require_GET
+@require_staff(VIEW_STATISTICS)
+def printable(request: HttpRequest) -> HttpResponse:
+    """A report to print: the chosen period and, with ?periods=N, the N-1 before it, one printed page each."""
+    try:
+        period = requested_period(request, frozenset({"periods"}))
+        raw = request.GET.get("periods", "1")
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPORT_PERIODS:
+            raise PeriodError(_("periods must be a whole number from 1 to %(n)d.") % {"n": MAX_REPORT_PERIODS})
+    except PeriodError as error:
+        return _bad_request(request, str(error))
+    periods = [period]
+    while len(periods) < int(raw):
+        periods.append(periods[-1].previous())
+    return render(request, "metrics/report.html", {"reports": [build_report(p) for p in periods], "printing": True})
