@@ -1,4 +1,10 @@
 """Websocket routes: /ws/visitor/ (no cookie needed) and /ws/counsellor/ (staff with second factor)."""
 
+from django.urls import path
 
-websocket_urlpatterns: list = []  # type: ignore[type-arg]
+from chat import consumers
+
+websocket_urlpatterns = [
+    path("ws/visitor/", consumers.VisitorConsumer.as_asgi()),
+    path("ws/counsellor/", consumers.CounsellorConsumer.as_asgi()),
+]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from helpline.settings.base import *  # noqa: F403
 from helpline.settings.base import ORG_PUBLIC_KEY, SECRET_KEY, VAR_DIR
+from helpline.settings.env import env_bool
 
 
 def _read_or_create_secret(path: Path) -> str:
@@ -28,3 +29,7 @@ if not ORG_PUBLIC_KEY and _demo_org_public.exists():
 
 # whitenoise serves from the finders here; the folder only has to exist.
 (VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
+
+# Demo only: a counsellor device registered here is certified at once with the demo organisation key
+# (VAR_DIR/org_private_key.pem). Production and the scaled mode certify with `manage.py certify_device`.
+DEMO_AUTOCERTIFY = env_bool("HELPLINE_DEMO_AUTOCERTIFY", True)

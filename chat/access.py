@@ -1,0 +1,68 @@
+"""The one gate for chats: may this socket act on this chat? Every consumer handler calls it.
+
+One condition per line, so tests prove each case. The answer to a socket that may not act is the same
+whether or not the chat exists (`unknown_chat`); only a counsellor's own other tab hears `not_yours`,
+because that person already knows the chat (see docs/protocol-notes.md).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Literal
+
+VISITOR: Literal["visitor"] = "visitor"
+COUNSELLOR: Literal["counsellor"] = "counsellor"
+Role = Literal["visitor", "counsellor"]
+
+
+class Act(enum.Enum):
+    SPEAK = "speak"  # msg, typing
+    ACCEPT = "accept"  # answer an offer or a rekey
+    END = "end"  # leave / end
+    TRANSFER = "transfer"
+
+
+@dataclass(frozen=True)
+class SocketIdentity:
+    """Who is on the other end of a socket: its channel name, and for staff their user id and supervisor right."""
+
+    channel: str
+    user_id: int | None = None
+    may_supervise: bool = False
+
+
+def socket_may_act(socket_role: Role, socket_identity: SocketIdentity, chat: Any, act: Act = Act.SPEAK) -> bool:
+    """True only if this socket is a party to `chat` (a Chat row or None) for `act`."""
+    if chat is None:
+        return False
+    if not socket_identity.channel:
+        return False
+    if socket_role == VISITOR:
+        if act in (Act.ACCEPT, Act.TRANSFER):
+            return False
+        return bool(chat.visitor_channel) and chat.visitor_channel == socket_identity.channel
+    if socket_role != COUNSELLOR or socket_identity.user_id is None:
+        return False
+    if act == Act.TRANSFER and socket_identity.may_supervise and chat.state != "queued":
+        return True
+    if chat.counsellor_id != socket_identity.user_id:
+        return False
+    if chat.counsellor_channel != socket_identity.channel:
+        return False
+    if act == Act.ACCEPT:
+        return chat.pending_since is not None
+    return bool(chat.state == "active")
+
+
+def refusal_code(socket_role: Role, socket_identity: SocketIdentity, chat: Any) -> str:
+    """The error code for a refused act: `not_yours` only for a staff member's own chat on another socket."""
+    if (
+        chat is not None
+        and socket_role == COUNSELLOR
+        and socket_identity.user_id is not None
+        and chat.counsellor_id == socket_identity.user_id
+        and chat.counsellor_channel != socket_identity.channel
+    ):
+        return "not_yours"
+    return "unknown_chat"

@@ -1,0 +1,534 @@
+"""Writes for chats: join, resume, offer, accept, transfer, end, sweeps; each counts what happened.
+
+Each function takes plain values, changes the database, and returns an `Outcome`: the channel-layer
+messages to send (`notes`) and whether the queue changed. Consumers only call these and deliver the notes,
+so the rules run the same from a socket, a test or a management command. Sync code: consumers call it
+through `database_sync_to_async`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from chat import pow as proof_of_work
+from chat import queue
+from chat.access import COUNSELLOR, VISITOR, Act, Role, SocketIdentity, refusal_code, socket_may_act
+from chat.models import Chat, ClosedDay, CounsellorDevice, CounsellorPresence, OpeningHours, ServiceSettings
+from chat.protocol.crypto import b64d, b64e, utc_today, verify_certificate, verify_handshake
+from chat.schema import wrapup_dimensions
+from chat.tokens import make_token, use_once
+from helpline.metrics.actions import increment, increment_hour_of_week
+from helpline.metrics.catalogue import minutes_bin
+
+# This server process; a counsellor socket registered by another boot of the embedded default is gone.
+BOOT: Final = secrets.token_hex(8)
+FEEDBACK_PURPOSE: Final = "feedback"
+FEEDBACK_SECONDS: Final = 3600
+QUEUE_GROUP: Final = "chat.queue"
+
+
+@dataclass
+class Note:
+    """One channel-layer message: `event["type"]` names the consumer method that handles it."""
+
+    channel: str
+    event: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    notes: list[Note] = field(default_factory=list)
+    queue_changed: bool = False
+
+    def add(self, other: Outcome) -> Outcome:
+        self.notes.extend(other.notes)
+        self.queue_changed = self.queue_changed or other.queue_changed
+        return self
+
+    def tell(self, channel: str, event_type: str, **fields: Any) -> None:
+        if channel:
+            self.notes.append(Note(channel, {"type": event_type, **fields}))
+
+
+def now() -> dt.datetime:
+    return timezone.now()
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _count(metric: str, dimension: str = "") -> None:
+    increment(metric, dimension)
+
+
+# --- reads the rules need ---------------------------------------------------------------------------------
+
+
+def service_is_open(moment: dt.datetime) -> bool:
+    service = ServiceSettings.current()
+    hours = [queue.Interval(h.weekday, h.opens, h.closes) for h in OpeningHours.objects.all()]
+    closed = ClosedDay.objects.filter(date__gte=moment.date() - dt.timedelta(days=1),
+                                      date__lte=moment.date() + dt.timedelta(days=1)).values_list("date", flat=True)
+    return queue.is_open(moment, hours, list(closed), service.time_zone)
+
+
+def waiting_count() -> int:
+    return Chat.objects.filter(state=Chat.QUEUED).count()
+
+
+def _waiting(chats: Any) -> list[queue.Waiting]:
+    return [queue.Waiting(chat=c.id, lang=c.lang, waiting_since=c.waiting_since, front=c.front,
+                          reserved_for=c.reserved_for_id, visitor_present=bool(c.visitor_channel)) for c in chats]
+
+
+def queue_listing(moment: dt.datetime) -> list[dict[str, object]]:
+    return queue.queue_listing(_waiting(Chat.objects.filter(state=Chat.QUEUED)), moment)
+
+
+def queue_position(chat_id: str) -> int:
+    return queue.queue_position(chat_id, _waiting(Chat.objects.filter(state=Chat.QUEUED)))
+
+
+def load_chat(chat_id: str | None) -> Chat | None:
+    if not chat_id:
+        return None
+    return Chat.objects.filter(pk=chat_id).first()
+
+
+def gate(role: Role, identity: SocketIdentity, chat_id: str | None, act: Act) -> tuple[Chat | None, str | None]:
+    """The chat and None if this socket may `act` on it, else None and the error code (protocol.md §8)."""
+    chat = load_chat(chat_id)
+    if socket_may_act(role, identity, chat, act):
+        return chat, None
+    return None, refusal_code(role, identity, chat)
+
+
+# --- visitor ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Joined:
+    chat: str
+    resume: str
+    position: int
+
+
+def join(lang: str, channel: str, pow_solution: Any, moment: dt.datetime) -> Joined | str:
+    """Put a visitor in the queue, or say why not: closed, queue_full, pow_required, pow_invalid."""
+    if not service_is_open(moment):
+        _count("chat.refused", "closed")
+        return "closed"
+    waiting = waiting_count()
+    if queue.queue_is_full(waiting, settings.MAX_QUEUE_LENGTH):
+        _count("chat.refused", "queue_full")
+        return "queue_full"
+    bits = proof_of_work.current_bits(waiting)
+    if bits > 0 and pow_solution is None:
+        return "pow_required"
+    if bits > 0 and not proof_of_work.check_solution(pow_solution, bits):
+        _count("chat.refused", "pow_invalid")
+        return "pow_invalid"
+    token = b64e(secrets.token_bytes(32))
+    chat = Chat.objects.create(lang=lang, resume_hash=_hash(token), queued_at=moment, waiting_since=moment,
+                               visitor_channel=channel, visitor_seen_at=moment)
+    _count("chat.offered", lang)
+    increment_hour_of_week("chat.demand_how", moment)
+    return Joined(chat=chat.id, resume=token, position=queue_position(chat.id))
+
+
+def refuse_rate_limited_join() -> None:
+    _count("chat.refused", "rate_limited")
+
+
+@dataclass
+class Resumed:
+    chat: str
+    resume: str
+    position: int
+    rekey_channel: str = ""  # the counsellor socket to send the new key to, with `epoch`
+    epoch: int = 0
+    displaced_channel: str = ""
+    outcome: Outcome = field(default_factory=Outcome)
+
+
+def _next_epoch(chat: Chat) -> int:
+    """A new handshake gets a new epoch, except the very first one, which is 0."""
+    if chat.epoch_used:
+        chat.epoch += 1
+    chat.epoch_used = True
+    return chat.epoch
+
+
+def _counsellor_present(chat: Chat) -> bool:
+    return bool(chat.counsellor_channel) and chat.counsellor_left_at is None
+
+
+@transaction.atomic
+def resume(token: str, channel: str, moment: dt.datetime) -> Resumed | None:
+    """Give a returning visitor their chat back with a new token; None if the token is unknown, used or late."""
+    chat = Chat.objects.select_for_update().filter(resume_hash=_hash(token)).first()
+    if chat is None:
+        return None
+    late = chat.visitor_left_at is not None and (moment - chat.visitor_left_at).total_seconds() \
+        > settings.RESUME_GRACE_SECONDS
+    if late:
+        return None
+    new_token = b64e(secrets.token_bytes(32))
+    displaced = chat.visitor_channel if chat.visitor_channel != channel else ""
+    chat.resume_hash = _hash(new_token)
+    chat.visitor_channel = channel
+    chat.visitor_left_at = None
+    chat.visitor_seen_at = moment
+    result = Resumed(chat=chat.id, resume=new_token, position=0, displaced_channel=displaced)
+    if chat.state != Chat.QUEUED and _counsellor_present(chat):
+        result.rekey_channel = chat.counsellor_channel
+        result.epoch = _next_epoch(chat)
+        chat.pending_since = moment
+    chat.save()
+    _count("chat.resumes")
+    if chat.state == Chat.QUEUED:
+        result.position = queue_position(chat.id)
+        result.outcome.queue_changed = True
+    return result
+
+
+def visitor_left(chat_id: str | None, channel: str, moment: dt.datetime) -> Outcome:
+    """The visitor's socket closed: the chat waits RESUME_GRACE_SECONDS for a `resume`."""
+    updated = Chat.objects.filter(pk=chat_id or "", visitor_channel=channel).update(visitor_channel="",
+                                                                                  visitor_left_at=moment)
+    return Outcome(queue_changed=bool(updated))
+
+
+# --- counsellor -------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def register_counsellor(identity: SocketIdentity, moment: dt.datetime) -> Outcome:
+    """A counsellor socket opened: record it, and hand it back this person's chats whose socket is gone."""
+    outcome = Outcome()
+    if _single_process():
+        for channel in CounsellorPresence.objects.exclude(boot=BOOT).values_list("channel", flat=True):
+            outcome.add(_counsellor_channel_gone(channel, moment))
+    CounsellorPresence.objects.update_or_create(channel=identity.channel,
+                                                defaults={"user_id": _staff(identity), "boot": BOOT, "seen_at": moment})
+    live = CounsellorPresence.objects.values_list("channel", flat=True)
+    orphans = Chat.objects.select_for_update().filter(counsellor_id=identity.user_id).exclude(state=Chat.QUEUED).filter(
+        Q(counsellor_left_at__isnull=False) | ~Q(counsellor_channel__in=live))
+    for chat in orphans:
+        chat.counsellor_channel = identity.channel
+        chat.counsellor_left_at = None
+        if chat.visitor_channel:
+            # The visitor's socket holds its key: it sends the `rekey` (VisitorConsumer.chat_offer).
+            chat.pending_since = moment
+            outcome.tell(chat.visitor_channel, "chat.offer", chat=chat.id, epoch=_next_epoch(chat),
+                         counsellor=identity.channel)
+        chat.save()
+    return outcome
+
+
+def _staff(identity: SocketIdentity) -> int:
+    if identity.user_id is None:
+        raise ValueError("a counsellor socket always has a user")
+    return identity.user_id
+
+
+def _single_process() -> bool:
+    return "InMemoryChannelLayer" in settings.CHANNEL_LAYERS["default"]["BACKEND"]
+
+
+def set_available(identity: SocketIdentity, on: bool, moment: dt.datetime) -> Outcome:
+    CounsellorPresence.objects.filter(channel=identity.channel).update(available=on,
+                                                                        available_since=moment if on else None)
+    if on:
+        count_capacity(_staff(identity), moment)
+    return Outcome(queue_changed=True)
+
+
+def count_capacity(user_id: int, moment: dt.datetime) -> None:
+    """chat.capacity_how: once per available counsellor per hour (the cache remembers who was counted)."""
+    hour = moment.replace(minute=0, second=0, microsecond=0).isoformat()
+    if cache.add(f"chat:capacity:{user_id}:{hour}", 1, timeout=3700):
+        increment_hour_of_week("chat.capacity_how", moment)
+
+
+def counsellor_left(identity: SocketIdentity, moment: dt.datetime) -> Outcome:
+    """A counsellor socket closed: its offers go back to the queue; its active chats wait for it a while."""
+    return _counsellor_channel_gone(identity.channel, moment)
+
+
+def _counsellor_channel_gone(channel: str, moment: dt.datetime) -> Outcome:
+    outcome = Outcome(queue_changed=True)
+    CounsellorPresence.objects.filter(channel=channel).delete()
+    for chat in Chat.objects.filter(counsellor_channel=channel, state=Chat.OFFERED):
+        outcome.add(_requeue(chat, moment, front=True))
+    Chat.objects.filter(counsellor_channel=channel, state=Chat.ACTIVE, counsellor_left_at__isnull=True).update(
+        counsellor_left_at=moment)
+    return outcome
+
+
+def heartbeat(role: Role, channel: str, moment: dt.datetime) -> None:
+    """An open socket is alive: sweeps treat sockets silent for a few ticks as gone (their process died)."""
+    if role == VISITOR:
+        Chat.objects.filter(visitor_channel=channel).update(visitor_seen_at=moment)
+        return
+    CounsellorPresence.objects.filter(channel=channel).update(seen_at=moment)
+    presence = CounsellorPresence.objects.filter(channel=channel, available=True).first()
+    if presence is not None:
+        count_capacity(presence.user_id, moment)
+
+
+def silent_since(moment: dt.datetime) -> dt.datetime:
+    """Sockets not heard from since this moment are gone: three missed heartbeats."""
+    return moment - dt.timedelta(seconds=3 * float(getattr(settings, "CHAT_TICK_SECONDS", 5)))
+
+
+@dataclass
+class Accepted:
+    visitor_channel: str
+    frame: dict[str, Any]
+
+
+def _org_public_raw() -> bytes | None:
+    text = settings.ORG_PUBLIC_KEY
+    if not text:
+        public_file = settings.VAR_DIR / "org_public_key.txt"
+        text = public_file.read_text().strip() if public_file.exists() else ""
+    try:
+        return b64d(text) if text else None
+    except ValueError:
+        return None
+
+
+def device_certificate(user_id: int | None, device_id: str, moment: dt.datetime) -> dict[str, Any] | None:
+    """The certificate of this user's certified, unexpired device, or None."""
+    if user_id is None:
+        return None
+    device = CounsellorDevice.objects.filter(pk=device_id, user_id=user_id, status=CounsellorDevice.CERTIFIED).first()
+    if device is None or not isinstance(device.certificate, dict):
+        return None
+    if device.not_after is not None and device.not_after < utc_today():
+        return None
+    org_public = _org_public_raw()
+    if org_public is not None:
+        try:
+            verify_certificate(device.certificate, org_public, utc_today())
+        except ValueError:
+            return None
+    return device.certificate
+
+
+@transaction.atomic
+def accept(identity: SocketIdentity, fields: dict[str, Any], vk: str | None, moment: dt.datetime) -> Accepted | str:
+    """A counsellor answers an offer or a rekey; returns the `connected` frame for the visitor, or an error code."""
+    chat = Chat.objects.select_for_update().filter(pk=fields["chat"]).first()
+    if not socket_may_act(COUNSELLOR, identity, chat, Act.ACCEPT):
+        return refusal_code(COUNSELLOR, identity, chat)
+    assert chat is not None
+    if fields["epoch"] != chat.epoch or vk is None:
+        return "unknown_chat"
+    cert = device_certificate(identity.user_id, fields["device"], moment)
+    if cert is None or not verify_handshake(cert, chat.id, chat.epoch, vk, fields["ck"], fields["sig"]):
+        return "bad_signature"
+    first = not chat.answered
+    chat.state = Chat.ACTIVE
+    chat.pending_since = None
+    chat.device_id = fields["device"]
+    chat.reserved_for = None
+    if first:
+        chat.answered = True
+        chat.accepted_at = moment
+    chat.save()
+    if first:
+        waited = (moment - chat.queued_at).total_seconds()
+        _count("chat.answered", chat.lang)
+        _count("chat.wait_bin", minutes_bin(waited))
+        within = waited <= 60 * getattr(settings, "SERVICE_LEVEL_MINUTES", 2)
+        _count("chat.service_level", "within" if within else "beyond")
+    frame = {"type": "connected", "chat": chat.id, "epoch": chat.epoch, "ck": fields["ck"], "sig": fields["sig"],
+             "cert": cert}
+    return Accepted(visitor_channel=chat.visitor_channel, frame=frame)
+
+
+def colleague_id(to: Any) -> int | None:
+    """The user id a `transfer.to` names, if that person may counsel; None otherwise."""
+    user = get_user_model().objects.filter(pk=int(to), is_active=True).first()
+    if user is None or not user.has_perm("accounts.counsel"):
+        return None
+    return int(user.pk)
+
+
+@transaction.atomic
+def transfer(identity: SocketIdentity, chat_id: str, to: Any, moment: dt.datetime) -> Outcome | str:
+    """Hand a chat to a colleague or back to the front of the queue; the next accept starts a new epoch."""
+    chat = Chat.objects.select_for_update().filter(pk=chat_id).first()
+    if not socket_may_act(COUNSELLOR, identity, chat, Act.TRANSFER):
+        return refusal_code(COUNSELLOR, identity, chat)
+    assert chat is not None
+    reserved = None
+    if to != "queue":
+        reserved = colleague_id(to)
+        if reserved is None:
+            return "bad_frame"
+    previous = chat.counsellor_channel
+    outcome = _requeue(chat, moment, front=True, reserved_for=reserved)
+    if previous and previous != identity.channel:
+        outcome.tell(previous, "chat.ended", chat=chat.id, by="counsellor", answered=True)
+    _count("chat.transfers")
+    return outcome
+
+
+def _requeue(chat: Chat, moment: dt.datetime, *, front: bool, reserved_for: int | None = None) -> Outcome:
+    """Put a chat back in the queue (at the front) and tell its visitor their place."""
+    chat.state = Chat.QUEUED
+    chat.front = front
+    chat.waiting_since = moment
+    chat.counsellor = None
+    chat.counsellor_channel = ""
+    chat.counsellor_left_at = None
+    chat.device = None
+    chat.pending_since = None
+    chat.reserved_for_id = reserved_for
+    chat.save()
+    outcome = Outcome(queue_changed=True)
+    outcome.tell(chat.visitor_channel, "chat.queued", chat=chat.id)
+    return outcome
+
+
+# --- ending -----------------------------------------------------------------------------------------------
+
+
+def end(chat: Chat, by: str, moment: dt.datetime, wrapup: dict[str, Any] | None = None) -> Outcome:
+    """End a chat: count it, delete every trace of it, tell both sides."""
+    if chat.answered and chat.accepted_at is not None:
+        _count("chat.ended_by", by)
+        _count("chat.duration_bin", minutes_bin(max(0.0, (moment - chat.accepted_at).total_seconds())))
+        for dimension in wrapup_dimensions(wrapup or {}):
+            _count("chat.wrapup", dimension)
+    else:
+        _count("chat.abandoned_queued", minutes_bin(max(0.0, (moment - chat.queued_at).total_seconds())))
+    deleted, _ = Chat.objects.filter(pk=chat.pk).delete()
+    outcome = Outcome(queue_changed=True)
+    if not deleted:
+        return outcome
+    for channel in (chat.visitor_channel, chat.counsellor_channel):
+        outcome.tell(channel, "chat.ended", chat=chat.id, by=by, answered=chat.answered)
+    return outcome
+
+
+def end_by_socket(role: Role, identity: SocketIdentity, chat_id: str, moment: dt.datetime,
+                  wrapup: dict[str, Any] | None = None) -> Outcome | str:
+    with transaction.atomic():
+        chat = Chat.objects.select_for_update().filter(pk=chat_id).first()
+        if not socket_may_act(role, identity, chat, Act.END):
+            return refusal_code(role, identity, chat)
+        assert chat is not None
+        return end(chat, VISITOR if role == VISITOR else COUNSELLOR, moment, wrapup)
+
+
+def feedback_token() -> str:
+    return make_token(FEEDBACK_PURPOSE, FEEDBACK_SECONDS)
+
+
+RATING_VALUES: Final = {1, 2, 3, 4, 5}
+HELPED_VALUES: Final = {"yes", "no", "unsure"}
+
+
+def record_feedback(token: str, rating: int | None, helped: str | bool | None) -> bool:
+    """Count a visitor's rating and answer once per feedback token; False if the token is not good."""
+    if not use_once(FEEDBACK_PURPOSE, token):
+        return False
+    if rating is not None:
+        _count("chat.rating", str(rating))
+    if isinstance(helped, bool):
+        helped = "yes" if helped else "no"
+    if helped is not None:
+        _count("chat.helped", helped)
+    return True
+
+
+# --- routing and sweeps -----------------------------------------------------------------------------------
+
+
+def sweep(moment: dt.datetime, *, in_server: bool = True) -> Outcome:
+    """End chats whose visitor did not come back, requeue chats whose counsellor did not, drop stale offers.
+
+    `in_server` is false when a management command sweeps from a process of its own.
+    """
+    outcome = Outcome()
+    silent = silent_since(moment)
+    if in_server and _single_process():
+        # One process: a socket registered by an earlier boot is gone, whatever it last said.
+        for channel in CounsellorPresence.objects.exclude(boot=BOOT).values_list("channel", flat=True):
+            outcome.add(_counsellor_channel_gone(channel, moment))
+    for channel in CounsellorPresence.objects.filter(seen_at__lt=silent).values_list("channel", flat=True):
+        outcome.add(_counsellor_channel_gone(channel, moment))
+    Chat.objects.exclude(visitor_channel="").filter(visitor_seen_at__lt=silent).update(
+        visitor_channel="", visitor_left_at=moment)
+    visitor_deadline = moment - dt.timedelta(seconds=settings.RESUME_GRACE_SECONDS)
+    for chat in Chat.objects.filter(visitor_channel="", visitor_left_at__lt=visitor_deadline):
+        outcome.add(end(chat, "timeout", moment))
+    counsellor_deadline = moment - dt.timedelta(seconds=settings.COUNSELLOR_GRACE_SECONDS)
+    for chat in Chat.objects.filter(counsellor_left_at__lt=counsellor_deadline).exclude(state=Chat.QUEUED):
+        outcome.add(_requeue(chat, moment, front=True))
+    for chat in Chat.objects.filter(pending_since__lt=counsellor_deadline).exclude(state=Chat.QUEUED):
+        # The counsellor's socket did not answer its offer or rekey in time: it is not taking chats.
+        CounsellorPresence.objects.filter(channel=chat.counsellor_channel).update(available=False)
+        if chat.state == Chat.ACTIVE:
+            outcome.tell(chat.counsellor_channel, "chat.ended", chat=chat.id, by="timeout", answered=True)
+        outcome.add(_requeue(chat, moment, front=True))
+    reserved_deadline = counsellor_deadline
+    Chat.objects.filter(state=Chat.QUEUED, reserved_for__isnull=False,
+                        waiting_since__lt=reserved_deadline).update(reserved_for=None)
+    return outcome
+
+
+def route(moment: dt.datetime) -> Outcome:
+    """Sweep, then offer waiting chats to available counsellor sockets (queue.route decides who gets what)."""
+    outcome = sweep(moment)
+    waiting = list(Chat.objects.filter(state=Chat.QUEUED, visitor_channel__gt=""))
+    if not waiting:
+        return outcome
+    presences = list(CounsellorPresence.objects.filter(available=True))
+    if not presences:
+        return outcome
+    holding = dict(Chat.objects.exclude(state=Chat.QUEUED).values_list("counsellor_id").annotate(n=Count("pk")))
+    counsellors = [queue.Counsellor(channel=p.channel, user=p.user_id, available_since=p.available_since or moment,
+                                    holding=holding.get(p.user_id, 0)) for p in presences]
+    cap = ServiceSettings.current().per_counsellor_cap
+    users = {p.channel: p.user_id for p in presences}
+    by_id = {chat.id: chat for chat in waiting}
+    for chat_id, channel in queue.route(_waiting(waiting), counsellors, cap):
+        chat = by_id[chat_id]
+        epoch = chat.epoch + 1 if chat.epoch_used else 0
+        # Conditional update: only one process can turn a queued chat into an offer.
+        taken = Chat.objects.filter(pk=chat_id, state=Chat.QUEUED, epoch=chat.epoch).update(
+            state=Chat.OFFERED, counsellor_id=users[channel], counsellor_channel=channel, epoch=epoch,
+            epoch_used=True, pending_since=moment, counsellor_left_at=None)
+        if taken:
+            outcome.queue_changed = True
+            outcome.tell(chat.visitor_channel, "chat.offer", chat=chat_id, epoch=epoch, counsellor=channel)
+    return outcome
+
+
+def purge(moment: dt.datetime, older_than_minutes: int | None = None) -> tuple[Outcome, int]:
+    """The periodic sweep; with `older_than_minutes`, also end every chat that began longer ago than that."""
+    outcome = sweep(moment, in_server=False)
+    removed = 0
+    if older_than_minutes is not None:
+        cutoff = moment - dt.timedelta(minutes=older_than_minutes)
+        for chat in Chat.objects.filter(queued_at__lt=cutoff):
+            outcome.add(end(chat, "timeout", moment))
+            removed += 1
+    return outcome, removed

@@ -1,0 +1,137 @@
+"""Unprefixed JSON endpoints: proof-of-work challenges, visitor feedback, counsellor device registration.
+
+Visitor endpoints set no cookie and read none; the device API is for signed-in counsellors (require_staff)
+and checks CSRF through the X-CSRFToken header like any staff POST.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from chat import actions
+from chat import pow as proof_of_work
+from chat.models import CounsellorDevice
+from chat.protocol.crypto import b64d, load_public_key, make_certificate, utc_today
+from chat.schema import parse_json_object
+from helpline.accounts.access import COUNSEL, require_staff
+
+MAX_BODY_BYTES = 1024
+DEMO_CERTIFICATE_DAYS = 90
+
+
+def _refused(status: int, error: str) -> JsonResponse:
+    return JsonResponse({"error": error}, status=status)
+
+
+@never_cache
+@require_GET
+def pow_challenge(request: HttpRequest) -> JsonResponse:
+    """GET /chat/pow/ → {"challenge", "bits"} (protocol.md §9)."""
+    bits = proof_of_work.current_bits(actions.waiting_count())
+    return JsonResponse({"challenge": proof_of_work.make_challenge(), "bits": bits})
+
+
+FEEDBACK_FIELDS = {"feedback", "rating", "helped"}
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+def feedback(request: HttpRequest) -> HttpResponse:
+    """POST /chat/feedback/ {"feedback": token, "rating": 1-5|null, "helped": yes|no|unsure|true|false|null}.
+
+    The one-time token from the `ended` frame is the only authority: no cookie, no CSRF token, one use.
+    """
+    if request.content_type != "application/json":
+        return _refused(415, "send JSON")
+    body = parse_json_object(request.body, MAX_BODY_BYTES)
+    if not isinstance(body, dict) or set(body) - FEEDBACK_FIELDS or not isinstance(body.get("feedback"), str):
+        return _refused(400, "expected {feedback, rating, helped}")
+    rating, helped = body.get("rating"), body.get("helped")
+    if not (rating is None or (type(rating) is int and rating in actions.RATING_VALUES)):
+        return _refused(400, "rating must be 1 to 5")
+    if not (helped is None or type(helped) is bool or (type(helped) is str and helped in actions.HELPED_VALUES)):
+        return _refused(400, "helped must be yes, no or unsure")
+    if rating is None and helped is None:
+        return _refused(400, "nothing to record")
+    if not actions.record_feedback(body["feedback"], rating, helped):
+        return _refused(403, "this feedback link was used or has expired")
+    return HttpResponse(status=204)
+
+
+def _user_id(request: HttpRequest) -> int:
+    # require_staff has let only a signed-in staff member through.
+    return int(request.user.pk or 0)
+
+
+def _device_json(device: CounsellorDevice) -> dict[str, Any]:
+    cert = device.certificate if device.status == CounsellorDevice.CERTIFIED else None
+    return {"device": device.id, "status": device.status, "cert": cert}
+
+
+def demo_org_private_key() -> ec.EllipticCurvePrivateKey | None:
+    """The embedded default's organisation key, only when DEMO_AUTOCERTIFY is on and the file exists."""
+    if not getattr(settings, "DEMO_AUTOCERTIFY", False):
+        return None
+    path = Path(settings.VAR_DIR) / "org_private_key.pem"
+    if not path.exists():
+        return None
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    return key if isinstance(key, ec.EllipticCurvePrivateKey) else None
+
+
+def certify(device: CounsellorDevice, org_private: ec.EllipticCurvePrivateKey, pseudonym: str,
+            days: int) -> CounsellorDevice:
+    """Sign a device's key with the organisation key and mark it certified."""
+    not_after = utc_today() + dt.timedelta(days=days)
+    device.certificate = make_certificate(org_private, device.id, pseudonym, b64d(device.public_key), not_after)
+    device.pseudonym = pseudonym
+    device.not_after = not_after
+    device.status = CounsellorDevice.CERTIFIED
+    device.save()
+    return device
+
+
+@never_cache
+@require_POST
+@require_staff(COUNSEL)
+def register_device(request: HttpRequest) -> JsonResponse:
+    """POST /chat/device/ {"key": b64 point} → 201 {"device", "status"} (certified at once only in the demo)."""
+    body = parse_json_object(request.body, MAX_BODY_BYTES)
+    if not isinstance(body, dict) or set(body) != {"key"} or not isinstance(body["key"], str):
+        return _refused(400, "expected {key}")
+    try:
+        load_public_key(b64d(body["key"]))
+    except ValueError:
+        return _refused(400, "key must be b64 of a 65-byte P-256 point")
+    try:
+        device = CounsellorDevice.objects.create(user_id=_user_id(request), public_key=body["key"])
+    except IntegrityError:
+        return _refused(409, "this key is already registered")
+    org_private = demo_org_private_key()
+    if org_private is not None:
+        user: Any = request.user
+        certify(device, org_private, (user.first_name or user.username)[:40], DEMO_CERTIFICATE_DAYS)
+    return JsonResponse({"device": device.id, "status": device.status}, status=201)
+
+
+@never_cache
+@require_http_methods(["GET"])
+@require_staff(COUNSEL)
+def device_status(request: HttpRequest, device: str) -> JsonResponse:
+    """GET /chat/device/<D>/ → {"device", "status", "cert"}; someone else's device is answered like a missing one."""
+    row = CounsellorDevice.objects.filter(pk=device, user_id=_user_id(request)).first()
+    if row is None:
+        return _refused(404, "no such device")
+    return JsonResponse(_device_json(row))

@@ -1,0 +1,154 @@
+"""Queue rules as plain functions: opening hours, queue length, order, positions, routing, the counsellors' listing.
+
+Nothing here touches the database or a socket; `chat.actions` feeds these functions rows and acts on the
+answers, so every rule is tested on its own (tests/unit/test_chat_queue.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+WEEK: dt.timedelta = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Open from `opens` to `closes` on `weekday` (0 = Monday), local time."""
+
+    weekday: int
+    opens: dt.time
+    closes: dt.time
+
+
+def is_open(now: dt.datetime, hours: Iterable[Interval], closed_days: Iterable[dt.date], time_zone: str) -> bool:
+    """Whether the chat is open at `now` (aware). No hours configured at all means always open (the demo)."""
+    hours = list(hours)
+    try:
+        zone = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = now.astimezone(zone)
+    if local.date() in set(closed_days):
+        return False
+    if not hours:
+        return True
+    moment = local.time().replace(tzinfo=None)
+    return any(interval.weekday == local.weekday() and interval.opens <= moment < interval.closes
+               for interval in hours)
+
+
+def queue_is_full(waiting_count: int, max_queue_length: int) -> bool:
+    """A join is refused when this many chats already wait."""
+    return waiting_count >= max_queue_length
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A chat in the queue, as the rules see it."""
+
+    chat: str
+    lang: str
+    waiting_since: dt.datetime
+    front: bool = False
+    reserved_for: int | None = None
+    visitor_present: bool = True
+
+
+def queue_order(chats: Iterable[Waiting]) -> list[Waiting]:
+    """First come, first served; chats returned to the queue (their counsellor left, or handed them back) first."""
+    return sorted(chats, key=lambda chat: (not chat.front, chat.waiting_since, chat.chat))
+
+
+def queue_position(chat: str, chats: Iterable[Waiting]) -> int:
+    """1-based place of `chat` in the queue; 0 when it is not waiting."""
+    for index, entry in enumerate(queue_order(chats), start=1):
+        if entry.chat == chat:
+            return index
+    return 0
+
+
+def waiting_minutes(since: dt.datetime, now: dt.datetime) -> int:
+    """Whole minutes waited, never negative."""
+    return max(0, int((now - since).total_seconds() // 60))
+
+
+def queue_listing(chats: Iterable[Waiting], now: dt.datetime) -> list[dict[str, object]]:
+    """The counsellors' `queue` frame entries, in queue order, `waiting` in whole minutes."""
+    return [{"chat": entry.chat, "lang": entry.lang, "waiting": waiting_minutes(entry.waiting_since, now)}
+            for entry in queue_order(chats)]
+
+
+@dataclass(frozen=True)
+class Counsellor:
+    """An available counsellor socket: who, since when, how many chats that person holds, which languages."""
+
+    channel: str
+    user: int
+    available_since: dt.datetime
+    holding: int
+    languages: tuple[str, ...] = ("en", "nl")
+
+
+def under_cap(holding: int, cap: int) -> bool:
+    return holding < cap
+
+
+def speaks(counsellor: Counsellor, lang: str) -> bool:
+    return lang in counsellor.languages
+
+
+def route(chats: Sequence[Waiting], counsellors: Sequence[Counsellor], cap: int) -> list[tuple[str, str]]:
+    """Pair waiting chats with available counsellor sockets: (chat, channel) offers, in queue order.
+
+    A chat handed to a colleague goes only to that colleague (cap or not: someone chose them). Otherwise the
+    counsellor who holds the fewest chats, then who has been available longest, gets the next chat in their
+    language, up to `cap` chats per person. A chat whose visitor is away cannot be offered: their key is
+    with their socket.
+    """
+    holding = {c.user: c.holding for c in counsellors}
+    offered_channels: set[str] = set()
+    offers: list[tuple[str, str]] = []
+    for chat in queue_order(c for c in chats if c.visitor_present):
+        candidates = [c for c in counsellors if c.channel not in offered_channels and speaks(c, chat.lang)]
+        if chat.reserved_for is not None:
+            candidates = [c for c in candidates if c.user == chat.reserved_for]
+        else:
+            candidates = [c for c in candidates if under_cap(holding[c.user], cap)]
+        if not candidates:
+            continue
+        chosen = min(candidates, key=lambda c: (holding[c.user], c.available_since, c.channel))
+        holding[chosen.user] += 1
+        offered_channels.add(chosen.channel)
+        offers.append((chat.chat, chosen.channel))
+    return offers
+
+
+# Wait and duration are kept as bins only (privacy.md); same edges as the metrics catalogue.
+BIN_EDGES_MINUTES: tuple[int, ...] = (1, 2, 5, 10, 20, 40)
+
+
+def local_minutes_bin(seconds: float) -> str:
+    """A fallback with privacy.md's bins, used only if the metrics app has no `minutes_bin`."""
+    minutes = seconds / 60
+    lower = 0
+    for edge in BIN_EDGES_MINUTES:
+        if minutes < edge:
+            return f"<{edge}" if lower == 0 else f"{lower}-{edge}"
+        lower = edge
+    return f"{BIN_EDGES_MINUTES[-1]}+"
+
+
+def pow_bits_for_load(waiting_count: int, max_queue_length: int) -> int:
+    """Proof-of-work difficulty from load: off while the queue is under a quarter full, then 12 to 18 bits.
+
+    18 bits is the most a cheap phone solves in reasonable time in a browser (docs/protocol-notes.md).
+    """
+    if max_queue_length <= 0:
+        return 18
+    fill = waiting_count / max_queue_length
+    if fill < 0.25:
+        return 0
+    return min(18, 12 + int(6 * (fill - 0.25) / 0.75))

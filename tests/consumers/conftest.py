@@ -1,0 +1,236 @@
+"""Consumer-test fixtures: the real ASGI app through Channels' WebsocketCommunicator, staff sessions, devices."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings as django_settings
+from django.core.cache import cache
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from chat.api_views import certify
+from chat.models import CounsellorDevice
+from chat.protocol.crypto import b64e, generate_private_key, public_key_bytes, sign_handshake
+from chat.schema import SERVER_TO_COUNSELLOR, SERVER_TO_VISITOR, Frame, validate_frame
+from helpline.accounts.actions import create_staff
+from helpline.accounts.roles import COUNSELLOR
+
+ORIGIN = (b"origin", b"http://localhost")
+
+
+def new_key() -> str:
+    return b64e(public_key_bytes(generate_private_key()))
+
+
+@dataclass
+class Socket:
+    """One websocket through the real ASGI application; every frame received is checked against the schema."""
+
+    communicator: WebsocketCommunicator
+    direction: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    async def send(self, frame: dict[str, Any] | str) -> str:
+        text = frame if isinstance(frame, str) else json.dumps(frame)
+        await self.communicator.send_to(text_data=text)
+        return text
+
+    # Generous: a loaded 2-core CI machine is slow; a frame that never comes still fails the test.
+    async def receive(self, timeout: float = 10) -> dict[str, Any]:
+        text = await self.communicator.receive_from(timeout=timeout)
+        checked = validate_frame(self.direction, text)
+        assert isinstance(checked, Frame), f"server sent a frame outside the schema: {text} ({checked})"
+        frame = json.loads(text)
+        self.received.append(frame)
+        return frame
+
+    async def receive_text(self, timeout: float = 10) -> str:
+        text: str = await self.communicator.receive_from(timeout=timeout)
+        return text
+
+    async def expect(self, frame_type: str, timeout: float = 10) -> dict[str, Any]:
+        """The next frame, which must be of `frame_type` (frames of other types before it are skipped)."""
+        while True:
+            frame = await self.receive(timeout)
+            if frame["type"] == frame_type:
+                return frame
+            if frame["type"] == "error":
+                raise AssertionError(f"expected {frame_type}, got {frame}")
+
+    async def error(self, code: str) -> dict[str, Any]:
+        frame = await self.receive()
+        while frame["type"] == "queue":  # the waiting list is broadcast whenever it changes
+            frame = await self.receive()
+        assert frame["type"] == "error", frame
+        assert frame["code"] == code, frame
+        return frame
+
+    async def drain(self) -> None:
+        """Read (and schema-check) whatever is already on its way."""
+        while not await self.communicator.receive_nothing(timeout=0.1):
+            await self.receive()
+
+    async def nothing(self, timeout: float = 0.2) -> None:
+        assert await self.communicator.receive_nothing(timeout=timeout)
+
+    async def close(self) -> None:
+        await self.communicator.disconnect()
+
+
+@dataclass
+class Visitor(Socket):
+    vk: str = ""
+    chat: str = ""
+    resume: str = ""
+
+    async def join(self, lang: str = "en", **extra: Any) -> dict[str, Any]:
+        self.vk = new_key()
+        await self.send({"type": "join", "v": 1, "vk": self.vk, "lang": lang, **extra})
+        frame = await self.receive()
+        if frame["type"] == "queued":
+            self.chat, self.resume = frame["chat"], frame["resume"]
+        return frame
+
+
+@dataclass
+class Counsellor(Socket):
+    user: Any = None
+    device_key: ec.EllipticCurvePrivateKey | None = None
+    device: str = ""
+
+    def accept_frame(self, chat: str, epoch: int, vk: str, *, key: ec.EllipticCurvePrivateKey | None = None
+                     ) -> dict[str, Any]:
+        ck = new_key()
+        assert self.device_key is not None
+        sig = sign_handshake(key or self.device_key, chat, epoch, vk, ck)
+        return {"type": "accept", "chat": chat, "epoch": epoch, "ck": ck, "sig": sig, "device": self.device}
+
+    async def take(self, visitor: Visitor) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Become available, answer the offer (a rekey) for `visitor`'s chat; returns (rekey, connected)."""
+        await self.send({"type": "available", "on": True})
+        rekey = await self.expect("rekey")
+        assert rekey["chat"] == visitor.chat
+        assert rekey["vk"] == visitor.vk
+        accept = self.accept_frame(rekey["chat"], rekey["epoch"], rekey["vk"])
+        await self.send(accept)
+        connected = await visitor.expect("connected")
+        assert connected["ck"] == accept["ck"]
+        return rekey, connected
+
+
+@pytest.fixture(autouse=True)
+def _chat_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
+    settings.CHAT_TICK_SECONDS = 3600
+    settings.DEMO_AUTOCERTIFY = False
+    settings.CHAT_POW_BITS = None
+    settings.VAR_DIR = tmp_path
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def org_key(settings: Any) -> ec.EllipticCurvePrivateKey:
+    key = generate_private_key()
+    settings.ORG_PUBLIC_KEY = b64e(public_key_bytes(key))
+    return key
+
+
+@pytest.fixture
+async def layer() -> AsyncIterator[Any]:
+    channel_layer = get_channel_layer()
+    await channel_layer.flush()
+    yield channel_layer
+    await channel_layer.flush()
+
+
+def application() -> Any:
+    from helpline.asgi import application as app
+
+    return app
+
+
+@dataclass
+class Opened:
+    sockets: list[Socket] = field(default_factory=list)
+
+
+@pytest.fixture
+async def opened(layer: Any) -> AsyncIterator[Opened]:
+    registry = Opened()
+    yield registry
+    for socket in registry.sockets:
+        # Closed by the server already, or cancelled by a receive that timed out.
+        with contextlib.suppress(BaseException):
+            await socket.communicator.disconnect()
+
+
+@pytest.fixture
+def open_visitor(opened: Opened) -> Any:
+    async def make() -> Visitor:
+        communicator = WebsocketCommunicator(application(), "/ws/visitor/", headers=[ORIGIN])
+        connected, _code = await communicator.connect()
+        assert connected
+        visitor = Visitor(communicator=communicator, direction=SERVER_TO_VISITOR)
+        opened.sockets.append(visitor)
+        return visitor
+
+    return make
+
+
+def staff_cookie(user: Any, *, verified: bool = True) -> bytes:
+    client = Client()
+    client.force_login(user)
+    if verified:
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+        session.save()
+    name = django_settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}".encode()
+
+
+def make_staff(username: str, role: str = COUNSELLOR) -> Any:
+    user, _ = create_staff(username, "a-long-test-password-1", [role], with_totp=True)
+    return user
+
+
+def certified_device(user: Any, org_key: ec.EllipticCurvePrivateKey | None) -> tuple[ec.EllipticCurvePrivateKey, str]:
+    key = generate_private_key()
+    device = CounsellorDevice.objects.create(user=user, public_key=b64e(public_key_bytes(key)))
+    if org_key is not None:
+        certify(device, org_key, user.username[:40], 30)
+    return key, device.id
+
+
+@pytest.fixture
+def open_counsellor(opened: Opened, org_key: ec.EllipticCurvePrivateKey) -> Any:
+    async def make(username: str = "counsellor-1", role: str = COUNSELLOR, *, user: Any = None,
+                   device: tuple[ec.EllipticCurvePrivateKey, str] | None = None, certified: bool = True,
+                   verified: bool = True) -> Counsellor:
+        if user is None:
+            user = await sync_to_async(make_staff)(username, role)
+        if device is None:
+            device = await sync_to_async(certified_device)(user, org_key if certified else None)
+        cookie = await sync_to_async(staff_cookie)(user, verified=verified)
+        communicator = WebsocketCommunicator(application(), "/ws/counsellor/", headers=[ORIGIN, (b"cookie", cookie)])
+        connected, code = await communicator.connect()
+        assert connected, code
+        counsellor = Counsellor(communicator=communicator, direction=SERVER_TO_COUNSELLOR, user=user,
+                                device_key=device[0], device=device[1])
+        opened.sockets.append(counsellor)
+        listing = await counsellor.receive()
+        assert listing["type"] == "queue"
+        return counsellor
+
+    return make

@@ -1,0 +1,70 @@
+"""Against a real Daphne that is restarted (or killed) mid-chat: chat state is in the database, so both
+sides come back (visitor with `resume`, counsellor by reconnecting), start a new epoch and go on talking;
+after the end nothing of the chat is left in the database."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from chat.client import ChatEnded, Connected, CounsellorClient, MessageReceived, Queued, SocketClosed, VisitorClient
+from chat.client.counsellor import enrol_device
+from chat.client.http import sign_in_staff
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.live
+
+
+def chat_rows(server: LiveServer) -> int:
+    with sqlite3.connect(server.database) as db:
+        return int(db.execute("SELECT COUNT(*) FROM chat_chat").fetchone()[0])
+
+
+@pytest.mark.parametrize("how", ["restart", "kill"])
+async def test_chat_survives_a_server_restart(private_live_server: LiveServer, how: str) -> None:
+    server = private_live_server
+    staff = await sign_in_staff(server.base_url, "demo-counsellor", server.demo_password("demo-counsellor"),
+                                lambda: server.demo_code("demo-counsellor"))
+    device = await enrol_device(staff)
+    counsellor = CounsellorClient(staff, device)
+    await counsellor.open()
+    await counsellor.set_available(True)
+    org_public_key = (server.var_dir / "org_public_key.txt").read_text().strip()
+    visitor = VisitorClient(server.base_url, org_public_key=org_public_key)
+    try:
+        await visitor.join("en")
+        chat = (await visitor.wait_for(Queued)).chat
+        assert (await visitor.wait_for(Connected, timeout=30)).epoch == 0
+        await counsellor.wait_for(Connected, lambda event: event.chat == chat, timeout=30)
+        await visitor.send_text("before")
+        assert (await counsellor.wait_for(MessageReceived)).text == "before"
+
+        if how == "restart":
+            server.restart()
+        else:
+            server.kill()
+            server.start()
+        await visitor.wait_for(SocketClosed, timeout=30)
+        await counsellor.wait_for(SocketClosed, timeout=30)
+        assert chat_rows(server) == 1, "the chat outlives the process"
+
+        await counsellor.close()
+        await counsellor.open()
+        await visitor.resume()
+        again = await visitor.wait_for(Connected, timeout=60)
+        assert again.restarted and again.epoch >= 1
+        on_counsellor = await counsellor.wait_for(Connected, lambda event: event.epoch == again.epoch, timeout=60)
+        assert on_counsellor.safety_code == again.safety_code
+        await visitor.send_text("after")
+        assert (await counsellor.wait_for(MessageReceived, lambda event: event.epoch == again.epoch)).text == "after"
+        await counsellor.send_text(chat, "welcome back")
+        assert (await visitor.wait_for(MessageReceived, lambda event: event.epoch == again.epoch)).text == (
+            "welcome back")
+
+        await visitor.leave()
+        assert (await counsellor.wait_for(ChatEnded, lambda event: event.chat == chat)).by == "visitor"
+        assert chat_rows(server) == 0
+    finally:
+        await visitor.close()
+        await counsellor.close()
