@@ -1,22 +1,343 @@
-"""Chat pages: the visitor's pre-chat and chat page, the counsellor console, the supervisor view."""
+"""Chat pages: the visitor's pre-chat and chat page, the pinned organisation key, the counsellor console,
+the supervisor view.
+
+The pages only render; everything they do runs in the browser (chat/static/chat/*.js) over the websockets.
+Strings the scripts show are translated here and handed over with ``json_script``, so the scripts stay
+static files (CSP ``script-src 'self'``) and one catalogue holds every string.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+import base64
+import hashlib
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
 from helpline.accounts.access import COUNSEL, SUPERVISE, require_staff
 
+CHAT_INTRO_TOML = Path(settings.BASE_DIR) / "selfhelp" / "content" / "chat_intro.toml"
+INTRO_SECTIONS = ("what_it_is", "who_answers", "encryption", "what_we_keep", "confidentiality_limits")
+# A year: the URL carries the key id, so a new key is a new URL and nothing stale is ever served.
+ORG_KEY_MAX_AGE = 365 * 24 * 3600
+
+
+# --- Strings the scripts show ------------------------------------------------------------
+# Placeholders in braces ({position}, {name}) are filled in by the script.
+
+
+def visitor_strings() -> dict[str, str]:
+    return {
+        "no_webcrypto": _("This browser cannot encrypt the chat, so the chat cannot start. Please use an "
+                          "up-to-date browser such as Firefox, Chrome, Safari, Edge or Tor Browser."),
+        "starting": _("Making a secure connection…"),
+        "pow": _("Checking that you are a person and not an automated program. This can take a few seconds…"),
+        "queued": _("You are number {position} in the queue. A counsellor will be with you as soon as possible."),
+        "queued_next": _("You are next in the queue. A counsellor will be with you as soon as possible."),
+        "connected": _("Connected with {name} (verified)"),
+        "restarted": _("The secure session restarted. Messages from before are not shown again: we never kept "
+                       "them."),
+        "reconnecting": _("The connection was lost. Reconnecting…"),
+        "refused": _("We could not verify that you are talking to one of our counsellors, so the chat was "
+                     "stopped and nothing more will be sent. Please try again later."),
+        "closed": _("The chat is closed right now. Please come back during opening hours."),
+        "queue_full": _("All counsellors are busy and the queue is full. Please try again in a little while."),
+        "rate_limited": _("Too many attempts in a short time. Please wait a minute and try again."),
+        "resume_invalid": _("This chat could not be continued. You can start a new chat."),
+        "error": _("Something went wrong. Please try again."),
+        "you": _("You"),
+        "typing": _("{name} is typing…"),
+        "missing": _("A message may have gone missing."),
+        "unreadable": _("A message could not be decrypted, so it is not shown."),
+        "not_sent": _("Not connected: your message was not sent."),
+        "ended_visitor": _("You ended the chat."),
+        "ended_counsellor": _("The counsellor ended the chat."),
+        "ended_timeout": _("The chat ended because the connection was gone for too long."),
+        "feedback_thanks": _("Thank you for your feedback."),
+        "feedback_failed": _("Your feedback could not be sent. That is all right: you do not have to."),
+        "transcript_file": _("chat-transcript.txt"),
+        "transcript_header": _("Chat transcript. This file was made in your browser; we keep no copy of the chat."),
+        "too_long": _("This message is too long. Please split it into shorter messages."),
+        "displaced": _("This chat continues in another tab or window."),
+    }
+
+
+def console_strings() -> dict[str, str]:
+    return {
+        "no_webcrypto": _("This browser cannot use WebCrypto, so the console cannot work here."),
+        "enrol_needed": _("This browser has no device key yet. Make one to take chats here."),
+        "enrol_waiting": _("Waiting for certification. An operator must certify this device before you can "
+                           "take chats."),
+        "enrol_revoked": _("This device key was revoked. Make a new one."),
+        "enrol_failed": _("The device key could not be registered. Try again."),
+        "enrolled": _("This device is certified as {name}."),
+        "connecting": _("Connecting…"),
+        "connected": _("Connected."),
+        "reconnecting": _("The connection was lost. Reconnecting…"),
+        "queue_empty": _("Nobody is waiting."),
+        "waiting_minutes": _("waiting {minutes} min"),
+        "new_in_queue": _("A visitor is waiting."),
+        "offered": _("A chat is offered to you. Accept it within a minute, or it goes to a colleague."),
+        "accept": _("Accept"),
+        "missed_offer": _("An offered chat was not accepted in time, so you are now marked as away. Tick "
+                          "“Available for new chats” to take chats again."),
+        "chat_tab": _("Chat {number}"),
+        "restarted": _("The visitor reconnected: the secure session restarted. Earlier messages are not "
+                       "shown to them again."),
+        "visitor_left": _("The visitor left the chat."),
+        "ended": _("The chat ended."),
+        "ended_timeout": _("The chat ended: the visitor's connection was gone too long."),
+        "typing": _("The visitor is typing…"),
+        "visitor": _("Visitor"),
+        "you": _("You"),
+        "missing": _("A message may have gone missing."),
+        "unreadable": _("A message could not be decrypted, so it is not shown."),
+        "transferred": _("The chat was handed over."),
+        "error": _("Error: {message}"),
+        "close": _("Close this chat"),
+        "signed_out": _("Your session has ended. Please sign in again."),
+    }
+
+
+def supervise_strings() -> dict[str, str]:
+    return {
+        "unavailable": _("Live figures are not available right now."),
+        "updated": _("Updated at {time}"),
+        "minutes": _("{minutes} min"),
+        "chats": _("{chats} chats"),
+        "none": _("none"),
+        "open": _("Open"),
+        "closed": _("Closed"),
+    }
+
+
+def wrapup_choices() -> dict[str, list[tuple[str, str]]]:
+    """Wrap-up category codes (the `end` frame's `wrapup`, chat.schema.WRAPUP_CODES) with labels for people."""
+    return {
+        "contact": [
+            ("self", _("About themselves")),
+            ("someone_else", _("About someone else")),
+            ("professional", _("A professional")),
+            ("silent", _("Silent or no conversation")),
+            ("test", _("Test")),
+            ("abusive", _("Abusive")),
+        ],
+        "concern": [
+            ("own_urges", _("Own sexual thoughts or urges about children")),
+            ("online_images", _("Sexual images of children online")),
+            ("contact_offending", _("Sexual contact with a child")),
+            ("past_offence", _("An offence in the past")),
+            ("someone_elses_behaviour", _("Someone else's behaviour")),
+            ("worried_about_child", _("Worried about a child")),
+            ("other", _("Something else")),
+        ],
+        "action": [
+            ("self_help_suggested", _("Self-help suggested")),
+            ("referral_treatment", _("Referral to treatment")),
+            ("crisis_info", _("Crisis information given")),
+        ],
+    }
+
+
+# --- The pinned organisation key --------------------------------------------------------
+
+
+def org_key_module(org_public_key: str) -> bytes:
+    """The ES module that pins the organisation key; the same key always gives the same bytes (and hash)."""
+    from chat.protocol import crypto
+
+    # Only a valid P-256 point (base64url) is ever written into a script.
+    crypto.load_public_key(crypto.b64d(org_public_key))
+    return (
+        "// The organisation's public key (protocol.md section 3), pinned for the visitor's page.\n"
+        "// Served with a Subresource Integrity hash from the page that loads it; see docs/chat.md.\n"
+        f'export const ORG_PUBLIC_KEY = "{org_public_key}";\n'
+    ).encode("ascii")
+
+
+def sri_sha384(body: bytes) -> str:
+    return "sha384-" + base64.b64encode(hashlib.sha384(body).digest()).decode("ascii")
+
+
+def org_key_id(org_public_key: str) -> str:
+    from chat.protocol import crypto
+
+    return crypto.org_key_id(crypto.b64d(org_public_key))
+
+
+def _org_public_key() -> str:
+    """The organisation key from settings; the embedded default may make its demo key after settings load."""
+    key = str(settings.ORG_PUBLIC_KEY or "")
+    if not key:
+        demo_file = Path(settings.VAR_DIR) / "org_public_key.txt"
+        key = demo_file.read_text().strip() if demo_file.exists() else ""
+    if not key:
+        raise Http404
+    return key
+
+
+@require_GET
+def org_key(request: HttpRequest) -> HttpResponse:
+    """/<lang>/help/chat/org-key.js: the pinned key as a tiny ES module, cacheable for a year."""
+    response = HttpResponse(org_key_module(_org_public_key()), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = f"public, max-age={ORG_KEY_MAX_AGE}, immutable"
+    return response
+
+
+def org_key_reference() -> dict[str, str]:
+    """URL (versioned by key id) and SRI hash of the org-key module, for the page that loads it."""
+    key = _org_public_key()
+    return {
+        "url": f"{reverse('chat:org_key')}?v={org_key_id(key)}",
+        "integrity": sri_sha384(org_key_module(key)),
+    }
+
+
+# --- The visitor's pre-chat text ---------------------------------------------------------
+
+
+@cache
+def _intro_from_toml(lang: str) -> dict[str, str]:
+    import markdown
+    import nh3
+
+    if not CHAT_INTRO_TOML.exists():
+        return {}
+    content = tomllib.loads(CHAT_INTRO_TOML.read_text(encoding="utf-8"))
+    texts = content.get(lang) or content.get("en") or {}
+    rendered = {"title": str(texts.get("title", ""))}
+    for name in INTRO_SECTIONS:
+        html = markdown.markdown(str(texts.get(name, "")))
+        rendered[name] = nh3.clean(html, tags={"p", "strong", "em", "a", "ul", "ol", "li"},
+                                   attributes={"a": {"href"}}, link_rel=None)
+    return rendered
+
+
+def chat_intro(lang: str) -> dict[str, SafeString]:
+    """The pre-chat sections as the operator keeps them (selfhelp PageText, editable in the admin).
+
+    Before `load_content` has run (a bare test database) the shipped TOML is used instead.
+    """
+    from selfhelp.texts import page_text, rendered_page_texts
+
+    edited = rendered_page_texts("chat-intro")
+    if edited:
+        edited["title"] = SafeString(escape(page_text("chat-intro", "title")))
+        return edited
+    # Sanitised by nh3 above, from content shipped in the repository.
+    return {name: mark_safe(html) for name, html in _intro_from_toml(lang).items()}  # noqa: S308
+
+
+def opening_hours() -> list[tuple[str, str]]:
+    """(weekday name, "09:00–17:00, 19:00–22:00") per open day, in the service's time zone; empty = always open."""
+    from django.utils.dates import WEEKDAYS
+
+    from chat.models import OpeningHours
+
+    days: dict[int, list[str]] = {}
+    for interval in OpeningHours.objects.order_by("weekday", "opens"):
+        days.setdefault(interval.weekday, []).append(f"{interval.opens:%H:%M}–{interval.closes:%H:%M}")
+    return [(str(WEEKDAYS[day]), ", ".join(times)) for day, times in sorted(days.items())]
+
 
 def visitor(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/visitor.html", {})
+    lang = get_language() or "en"
+    context: dict[str, Any] = {
+        "intro": chat_intro(lang),
+        "opening_hours": opening_hours(),
+        "chat_strings": visitor_strings(),
+        "lang": lang,
+    }
+    try:
+        context["org_key"] = org_key_reference()
+    except Http404:
+        context["org_key"] = None
+    return render(request, "chat/visitor.html", context)
+
+
+# --- Staff pages -----------------------------------------------------------------------
+
+
+def canned_responses(lang: str) -> list[dict[str, str]]:
+    """Canned responses in the page's language (English when there is no Dutch text), for the console."""
+    from chat.models import CannedResponse
+
+    responses = []
+    for canned in CannedResponse.objects.all():
+        text = (canned.text_nl if lang == "nl" else "") or canned.text_en
+        if text:
+            responses.append({"title": canned.title, "text": text})
+    return responses
+
+
+def colleagues(user: Any) -> list[dict[str, object]]:
+    """Other active staff who may counsel: who a chat can be handed to (`transfer.to` is their id)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    counsel = Q(groups__permissions__codename=COUNSEL, groups__permissions__content_type__app_label="accounts")
+    people = get_user_model().objects.filter(is_active=True).filter(counsel | Q(is_superuser=True))
+    return [{"id": person.pk, "name": person.get_full_name() or person.get_username()}
+            for person in people.exclude(pk=user.pk).distinct().order_by("username")]
 
 
 @require_staff(COUNSEL)
 def console(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/console.html", {})
+    lang = get_language() or "en"
+    return render(request, "chat/console.html", {
+        "chat_strings": console_strings(),
+        "canned": canned_responses(lang),
+        "colleagues": colleagues(request.user),
+        "wrapup": wrapup_choices(),
+        "lang": lang,
+    })
 
 
+def supervision_figures() -> dict[str, Any]:
+    """Numbers only: the queue's length and waits, and how many chats each counsellor holds (no names, no chats).
+
+    Read from the transient chat state at this moment; nothing is stored for it.
+    """
+    from django.db.models import Count
+
+    from chat import actions
+    from chat.models import Chat, CounsellorPresence, ServiceSettings
+
+    waits = sorted((int(str(entry["waiting"])) for entry in actions.queue_listing(actions.now())), reverse=True)
+    online = CounsellorPresence.objects.values("user").distinct().count()
+    available = CounsellorPresence.objects.filter(available=True).values("user").distinct().count()
+    held = Chat.objects.exclude(state=Chat.QUEUED).exclude(counsellor=None).values("counsellor").annotate(
+        chats=Count("pk"))
+    load = sorted((int(row["chats"]) for row in held), reverse=True)
+    return {
+        "queue_length": len(waits),
+        "longest_wait": waits[0] if waits else 0,
+        "waits": waits,
+        "counsellors_online": online,
+        "counsellors_available": available,
+        "active_chats": sum(load),
+        "load": load,
+        "cap": ServiceSettings.current().per_counsellor_cap,
+        "open": actions.service_is_open(actions.now()),
+    }
+
+
+@require_GET
 @require_staff(SUPERVISE)
 def supervise(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/supervise.html", {})
+    """The supervision page; with ``?format=json`` the figures alone, which the page polls."""
+    figures = supervision_figures()
+    if request.GET.get("format") == "json":
+        return JsonResponse(figures)
+    return render(request, "chat/supervise.html", {"chat_strings": supervise_strings(), "figures": figures})

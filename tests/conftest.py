@@ -95,11 +95,18 @@ class LiveServer:
         return self.stdout_path.read_text(errors="replace") + self.stderr_path.read_text(errors="replace")
 
     def demo_code(self, username: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "manage.py", "demo_code", username],
-            cwd=REPO, env=self.env, capture_output=True, text=True, check=True,
-        )
-        return result.stdout.split()[0]
+        """The demo account's current code, as `make code` prints it (retried: SQLite may be busy)."""
+        result = None
+        for _attempt in range(3):
+            result = subprocess.run(
+                [sys.executable, "manage.py", "demo_code", username],
+                cwd=REPO, env=self.env, capture_output=True, text=True, check=False,
+            )
+            if result.returncode == 0:
+                return result.stdout.split()[0]
+            time.sleep(1)
+        assert result is not None
+        raise RuntimeError(f"demo_code failed: {result.stdout}{result.stderr}")
 
     def demo_password(self, username: str) -> str:
         import json

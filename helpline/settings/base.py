@@ -114,7 +114,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # Short expiry: the layer only ever carries ciphertext in transit.
-            "CONFIG": {"hosts": [REDIS_URL], "expiry": 30, "capacity": 200, "group_expiry": 3600},
+            # redis-py's default 5 s read timeout equals channels_redis' 5 s BZPOPMIN: every socket whose
+            # channel stayed quiet for 5 s died with a TimeoutError. Reads may now wait longer than a BZPOPMIN.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "expiry": 30, "capacity": 200,
+                       "group_expiry": 3600},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
@@ -217,6 +220,7 @@ RESUME_GRACE_SECONDS = env_int("HELPLINE_RESUME_GRACE_SECONDS", 120, minimum=10)
 COUNSELLOR_GRACE_SECONDS = env_int("HELPLINE_COUNSELLOR_GRACE_SECONDS", 60, minimum=5)
 MAX_QUEUE_LENGTH = env_int("HELPLINE_MAX_QUEUE_LENGTH", 30, minimum=1)
 SUPPRESSION_THRESHOLD = env_int("HELPLINE_SUPPRESSION_THRESHOLD", 5, minimum=1)
+SERVICE_LEVEL_MINUTES = env_int("HELPLINE_SERVICE_LEVEL_MINUTES", 2, minimum=1)
 CAMPAIGN_CODES = env_list("HELPLINE_CAMPAIGN_CODES", ["poster", "radio", "search", "gp", "social"])
 
 LOGGING = {

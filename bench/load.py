@@ -1,0 +1,176 @@
+"""The chat load shape, driven against any relay: N pairs, ~360-byte frames, one per side every 5 s.
+
+A pair is two sockets that forward to each other. Every frame carries a key; the receiving side looks up
+when it was sent, so relay latency is measured end to end on one clock (everything runs on loopback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+FRAME_BYTES = 360
+KEY_LENGTH = 16
+
+
+@dataclass
+class Stats:
+    connect_ms: list[float] = field(default_factory=list)
+    relay_ms: list[float] = field(default_factory=list)
+    sent: int = 0
+    received: int = 0
+    failed_pairs: int = 0
+    errors: list[str] = field(default_factory=list)
+    frame_bytes: list[int] = field(default_factory=list)
+    pending: dict[str, float] = field(default_factory=dict)
+
+    def note_sent(self, key: str) -> None:
+        self.pending[key] = time.perf_counter()
+        self.sent += 1
+
+    def note_received(self, key: str) -> None:
+        started = self.pending.pop(key, None)
+        if started is not None:
+            self.relay_ms.append((time.perf_counter() - started) * 1000)
+            self.received += 1
+
+    def error(self, message: str) -> None:
+        if len(self.errors) < 5:
+            self.errors.append(message[:200])
+
+
+def new_key() -> str:
+    return secrets.token_hex(KEY_LENGTH // 2)
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+class Pair:
+    """Two connected ends; `send(side, key)` sends one frame carrying `key` from side 0 or 1."""
+
+    async def send(self, side: int, key: str) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+PairFactory = Callable[[int, Stats], Awaitable[Pair]]
+
+
+@dataclass
+class Shape:
+    pairs: int
+    seconds: float
+    interval: float = 5.0  # seconds between frames, per side
+    connect_concurrency: int = 20  # pairs being set up at once (our chat factory sets up one at a time)
+    drain_seconds: float = 5.0
+
+
+async def run_shape(make_pair: PairFactory, shape: Shape, on_steady: Callable[[], None],
+                    on_done: Callable[[], None]) -> tuple[Stats, float]:
+    """Connect every pair (bounded concurrency), send for `seconds`, wait for stragglers; (stats, elapsed).
+
+    Each factory records its own connect latency: from the first socket opening to both ends able to talk.
+    """""
+    stats = Stats()
+    gate = asyncio.Semaphore(shape.connect_concurrency)
+
+    async def connect(index: int) -> Pair | None:
+        async with gate:
+            try:
+                pair = await asyncio.wait_for(make_pair(index, stats), timeout=120)
+            except Exception as error:  # a pair that cannot connect is counted, not fatal
+                stats.failed_pairs += 1
+                stats.error(f"connect: {type(error).__name__}: {error}")
+                return None
+            return pair
+
+    pairs = [pair for pair in await asyncio.gather(*(connect(i) for i in range(shape.pairs))) if pair]
+    deadline = time.perf_counter() + shape.seconds
+
+    async def talk(pair: Pair, side: int) -> None:
+        await asyncio.sleep(random.uniform(0, shape.interval))
+        while time.perf_counter() < deadline:
+            key = new_key()
+            stats.note_sent(key)
+            try:
+                await pair.send(side, key)
+            except Exception as error:
+                stats.error(f"send: {type(error).__name__}: {error}")
+                return
+            await asyncio.sleep(shape.interval)
+
+    on_steady()
+    started = time.perf_counter()
+    await asyncio.gather(*(talk(pair, side) for pair in pairs for side in (0, 1)))
+    drain_until = time.perf_counter() + shape.drain_seconds
+    while stats.pending and time.perf_counter() < drain_until:
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    on_done()
+    await asyncio.gather(*(pair.close() for pair in pairs), return_exceptions=True)
+    return stats, elapsed
+
+
+def padding_for(key: str, overhead: int) -> str:
+    """Text that makes a frame of about FRAME_BYTES once `overhead` bytes of envelope are added."""
+    return key + "|" + "x" * max(0, FRAME_BYTES - overhead - len(key) - 1)
+
+
+# --- the baseline relay --------------------------------------------------------------------------------
+
+
+class BaselinePair(Pair):
+    def __init__(self, sockets: list, readers: list[asyncio.Task[None]]) -> None:  # type: ignore[type-arg]
+        self.sockets = sockets
+        self.readers = readers
+
+    async def send(self, side: int, key: str) -> None:
+        frame = padding_for(key, 0)
+        await self.sockets[side].send(frame)
+
+    async def close(self) -> None:
+        for socket in self.sockets:
+            await socket.close()
+        for reader in self.readers:
+            reader.cancel()
+
+
+def baseline_factory(url: str) -> PairFactory:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    async def make(index: int, stats: Stats) -> Pair:
+        path = f"{url}/pair/{index}-{secrets.token_hex(4)}"
+        started = time.perf_counter()
+        sockets = [await connect(path, compression=None, open_timeout=20, proxy=None) for _ in range(2)]
+        for socket in sockets:
+            assert await asyncio.wait_for(socket.recv(), 20) == "paired"
+        stats.connect_ms.append((time.perf_counter() - started) * 1000)
+
+        async def read(socket) -> None:  # type: ignore[no-untyped-def]
+            try:
+                async for frame in socket:
+                    stats.frame_bytes.append(len(frame))
+                    stats.note_received(str(frame)[:KEY_LENGTH])
+            except ConnectionClosed:
+                pass
+
+        return BaselinePair(sockets, [asyncio.create_task(read(socket)) for socket in sockets])
+
+    return make

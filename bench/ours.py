@@ -1,0 +1,209 @@
+"""Our server under the same load: the embedded default's Daphne, with the Python chat client (chat.client)
+as visitors and counsellors. Each pair is one visitor socket and one counsellor socket holding that chat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.load import KEY_LENGTH, Pair, PairFactory, Stats, padding_for
+
+REPO = Path(__file__).resolve().parent.parent
+# What protocol.md wraps around the text of a message once it is encrypted and base64-encoded. The protocol
+# pads short bodies up to a fixed size, so a chat frame is never smaller than ~435 bytes (the table says).
+CHAT_TEXT_BYTES = 190
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A process we start, stop, and read /proc of."""
+
+    argv: list[str]
+    env: dict[str, str]
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready: str, timeout: float = 90) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.argv} exited:\n{self.log.read_text(errors='replace')[-2000:]}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(ready, timeout=2):
+                return
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"{self.argv} did not answer {ready} within {timeout}s")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def our_env(var: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "HELPLINE_"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "bench.settings", "HELPLINE_VAR_DIR": str(var), "PYTHONUNBUFFERED": "1",
+                "HELPLINE_QUICK_EXIT_URL": "about:blank"})
+    return env
+
+
+def start_our_server(folder: Path) -> Server:
+    port = free_port()
+    server = Server([sys.executable, "-m", "helpline.embedded", "--port", str(port)], our_env(folder / "var"),
+                    port, folder / "daphne.log")
+    server.start(f"http://127.0.0.1:{port}/en/")
+    # One person may hold every chat of the load test (the cap is a staffing rule, not a server limit).
+    subprocess.run([sys.executable, "manage.py", "shell", "-c",
+                    "from chat.models import ServiceSettings as S; s = S.current(); s.per_counsellor_cap = 30000; "
+                    "s.save()"], cwd=REPO, env=server.env, check=True, capture_output=True, timeout=60)
+    return server
+
+
+@dataclass
+class Counsellors:
+    """One signed-in counsellor with a certified device; each pair opens its own socket on that session."""
+
+    base_url: str
+    env: dict[str, str]
+    staff: Any = None
+    device: Any = None
+
+    async def sign_in(self) -> None:
+        from chat.client.counsellor import enrol_device
+        from chat.client.http import sign_in_staff
+
+        var = Path(self.env["HELPLINE_VAR_DIR"])
+        password = json.loads((var / "demo_credentials.json").read_text())["demo-counsellor"]
+
+        def code() -> str:
+            result = subprocess.run([sys.executable, "manage.py", "demo_code", "demo-counsellor"], cwd=REPO,
+                                    env=self.env, capture_output=True, text=True, check=True, timeout=60)
+            return result.stdout.split()[0]
+
+        self.staff = await sign_in_staff(self.base_url, "demo-counsellor", password, code)
+        self.device = await enrol_device(self.staff)
+
+
+class ChatPair(Pair):
+    def __init__(self, visitor: Any, holder: Any, own: Any, chat: str, readers: list[asyncio.Task[None]]) -> None:
+        # `holder` is the counsellor socket the server gave this chat to; `own` the one this pair opened.
+        self.visitor, self.holder, self.own, self.chat, self.readers = visitor, holder, own, chat, readers
+
+    async def send(self, side: int, key: str) -> None:
+        text = padding_for(key, CHAT_TEXT_BYTES)
+        if side == 0:
+            await self.visitor.send_text(text)
+        else:
+            await self.holder.send_text(self.chat, text)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.visitor.leave()
+        for reader in self.readers:
+            reader.cancel()
+        await self.visitor.close()
+        await self.own.close()
+
+
+def holder_future(registry: dict[str, asyncio.Future[Any]], chat: str) -> asyncio.Future[Any]:
+    if chat not in registry:
+        registry[chat] = asyncio.get_running_loop().create_future()
+    return registry[chat]
+
+
+async def read_events(client: Any, stats: Stats, registry: dict[str, asyncio.Future[Any]] | None) -> None:
+    """Take every event the client buffers: messages are timed, a counsellor's new chats are registered,
+    the rest (queue updates…) dropped so the buffer stays short."""
+    from chat.client import Connected, Event, MessageReceived
+
+    with contextlib.suppress(asyncio.CancelledError):
+        while True:
+            try:
+                event = await client.wait_for(Event, timeout=3600)
+            except Exception:
+                return
+            if isinstance(event, MessageReceived):
+                stats.note_received(event.text[:KEY_LENGTH])
+                if client.received_frames:
+                    stats.frame_bytes.append(len(json.dumps(client.received_frames[-1], separators=(",", ":"))))
+                client.received_frames.clear()
+                client.sent_frames.clear()
+            elif isinstance(event, Connected) and registry is not None:
+                future = holder_future(registry, event.chat)
+                if not future.done():
+                    future.set_result(client)
+
+
+def chat_factory(base_url: str, org_public_key: str, counsellors: Counsellors) -> PairFactory:
+    from chat.client import Connected, CounsellorClient, VisitorClient
+
+    registry: dict[str, asyncio.Future[Any]] = {}
+    # One chat per counsellor socket, as in the baseline's pairs: while this socket is the only available one,
+    # the next queued chat is its. Setting up pairs one at a time also makes "connect" the handshake alone.
+    one_at_a_time = asyncio.Lock()
+
+    async def make(index: int, stats: Stats) -> Pair:
+        async with one_at_a_time:
+            return await make_one(stats)
+
+    async def make_one(stats: Stats) -> Pair:
+        started = time.perf_counter()
+        own = CounsellorClient(counsellors.staff, counsellors.device)
+        await own.open()
+        readers = [asyncio.create_task(read_events(own, stats, registry))]
+        await own.set_available(True)
+        visitor = VisitorClient(base_url, org_public_key=org_public_key)
+        try:
+            await visitor.join("en")
+            connected = await visitor.wait_for(Connected, timeout=60)
+            holder = await asyncio.wait_for(holder_future(registry, connected.chat), timeout=60)
+        except BaseException:
+            for reader in readers:
+                reader.cancel()
+            await visitor.close()
+            await own.close()
+            raise
+        stats.connect_ms.append((time.perf_counter() - started) * 1000)
+        await own.set_available(False)
+        readers.append(asyncio.create_task(read_events(visitor, stats, None)))
+        return ChatPair(visitor, holder, own, connected.chat, readers)
+
+    return make
+def org_public_key(server: Server) -> str:
+    return (Path(server.env["HELPLINE_VAR_DIR"]) / "org_public_key.txt").read_text().strip()
+
+
+def temporary_folder() -> Path:
+    return Path(tempfile.mkdtemp(prefix="helpline-bench-"))

@@ -1,0 +1,59 @@
+"""The Python chat client: a visitor and a counsellor that speak protocol v1 (docs/chat.md, protocol.md).
+
+Used by the live-server tests and the load benchmark, and meant as the reference for anyone who writes
+another client. Everything cryptographic comes from ``chat.protocol.crypto``; this package adds the
+frames, the connection handling and the HTTP steps (proof of work, staff sign-in, device enrolment).
+
+    async with VisitorClient(base_url, org_public_key=key) as visitor:
+        await visitor.join("en")
+        connected = await visitor.wait_for(Connected)
+        await visitor.send_text("Hello")
+"""
+
+from chat.client.base import ChatClientError, ClientBase
+from chat.client.counsellor import CounsellorClient, DeviceIdentity
+from chat.client.events import (
+    ChatEnded,
+    Connected,
+    Event,
+    HandshakeRefused,
+    MessageReceived,
+    MessageRejected,
+    Offered,
+    QueueChanged,
+    Queued,
+    Rekeyed,
+    ServerError,
+    SocketClosed,
+    TypingChanged,
+)
+from chat.client.http import StaffSession, fetch_org_public_key, fetch_pow_challenge, send_feedback, sign_in_staff
+from chat.client.session import EpochSession
+from chat.client.visitor import VisitorClient
+
+__all__ = [
+    "ChatClientError",
+    "ChatEnded",
+    "ClientBase",
+    "Connected",
+    "CounsellorClient",
+    "DeviceIdentity",
+    "EpochSession",
+    "Event",
+    "HandshakeRefused",
+    "MessageReceived",
+    "MessageRejected",
+    "Offered",
+    "QueueChanged",
+    "Queued",
+    "Rekeyed",
+    "ServerError",
+    "SocketClosed",
+    "StaffSession",
+    "TypingChanged",
+    "VisitorClient",
+    "fetch_org_public_key",
+    "fetch_pow_challenge",
+    "send_feedback",
+    "sign_in_staff",
+]

@@ -1,0 +1,124 @@
+"""What a client tells its caller: one small immutable record per thing that happened on the socket."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event; ``chat`` is empty for events that belong to no chat."""
+
+    chat: str
+
+
+@dataclass(frozen=True)
+class Queued(Event):
+    """The visitor waits; ``position`` 1 is next. ``resume`` is set on the first one only."""
+
+    position: int
+    resume: str | None = None
+
+
+@dataclass(frozen=True)
+class Connected(Event):
+    """An epoch's handshake verified and its keys derived (visitor: a counsellor accepted; counsellor: accepted).
+
+    ``restarted`` is true for every epoch after the first one this client saw for the chat: the page
+    should say that the secure session restarted.
+    """
+
+    epoch: int
+    safety_code: str
+    pseudonym: str = ""
+    restarted: bool = False
+
+
+@dataclass(frozen=True)
+class Offered(Event):
+    """Counsellor side: the server offers this chat (its visitor's key arrived); answer with ``accept``."""
+
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Rekeyed(Event):
+    """Counsellor side: the visitor came back with a new key and this client answered with a new accept."""
+
+    epoch: int
+    safety_code: str
+
+
+@dataclass(frozen=True)
+class HandshakeRefused(Event):
+    """Visitor side: the certificate or the handshake signature did not verify; no keys were made."""
+
+    epoch: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class MessageReceived(Event):
+    """A message that authenticated. ``missing`` counts messages that never arrived before this one."""
+
+    epoch: int
+    seq: int
+    message: dict[str, Any]
+    missing: int = 0
+
+    @property
+    def text(self) -> str:
+        body = self.message.get("body")
+        return body if self.message.get("t") == "text" and isinstance(body, str) else ""
+
+
+@dataclass(frozen=True)
+class MessageRejected(Event):
+    """A ``msg`` frame that was replayed, for an unknown epoch, or did not authenticate; it was dropped."""
+
+    epoch: int
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class TypingChanged(Event):
+    on: bool
+
+
+@dataclass(frozen=True)
+class ChatEnded(Event):
+    """``by`` is visitor, counsellor or timeout; ``feedback`` is the visitor's one-time feedback token, if any."""
+
+    by: str
+    feedback: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueChanged(Event):
+    """Counsellor side: the waiting list, as the server sent it (``chats``: dicts with chat, lang, waiting)."""
+
+    chats: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ServerError(Event):
+    """An ``error`` frame (protocol.md §8)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SocketClosed(Event):
+    """The websocket closed (by either side); ``code`` is the close code when known."""
+
+    code: int | None = None
+
+
+@dataclass(frozen=True)
+class FrameReceived(Event):
+    """Any other frame, passed on as it came (e.g. kinds a later server adds)."""
+
+    frame: dict[str, Any] = field(default_factory=dict)

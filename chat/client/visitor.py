@@ -1,0 +1,198 @@
+"""The visitor's side of protocol v1: proof of work, join, verify the counsellor, talk, leave, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from chat.client.base import ChatClientError, ClientBase
+from chat.client.events import (
+    ChatEnded,
+    Connected,
+    Event,
+    FrameReceived,
+    HandshakeRefused,
+    MessageReceived,
+    MessageRejected,
+    Queued,
+    TypingChanged,
+)
+from chat.client.http import fetch_pow_challenge, send_feedback
+from chat.client.session import EpochSession
+from chat.protocol import crypto
+
+
+class VisitorClient(ClientBase):
+    """An anonymous visitor: no cookie, no account; keys only in this object.
+
+    ``org_public_key`` is the pinned organisation key (b64 of its SEC1 point), the one the visitor's page
+    carries. Every counsellor certificate is checked against it; a failure refuses the epoch and is
+    reported as ``HandshakeRefused``, never papered over.
+    """
+
+    path = "/ws/visitor/"
+
+    def __init__(self, base_url: str, *, org_public_key: str,
+                 today: Callable[[], dt.date] = crypto.utc_today,
+                 key_factory: Callable[[], ec.EllipticCurvePrivateKey] = crypto.generate_private_key) -> None:
+        super().__init__(base_url)
+        self.org_public_raw = crypto.b64d(org_public_key)
+        crypto.load_public_key(self.org_public_raw)
+        self._today = today
+        self._key_factory = key_factory
+        self.chat: str | None = None
+        self.resume_token: str | None = None
+        self.session: EpochSession | None = None
+        self.pseudonym: str = ""
+        self.feedback_token: str | None = None
+        self._private: ec.EllipticCurvePrivateKey | None = None
+        self._vk: str | None = None
+        self._epochs_seen = 0
+
+    # --- what a visitor does -------------------------------------------------------
+
+    def new_epoch_key(self) -> str:
+        """Make the ECDH key pair for the next epoch and return ``vk``; the old private key is dropped."""
+        self._private = self._key_factory()
+        self._vk = crypto.b64e(crypto.public_key_bytes(self._private))
+        self.session = None
+        return self._vk
+
+    async def solve_pow(self) -> dict[str, str] | None:
+        """Fetch a challenge and solve it (in a thread); None when the server asks for no work."""
+        challenge = await fetch_pow_challenge(self.base_url)
+        bits = int(challenge["bits"])
+        if bits <= 0:
+            return None
+        nonce = await asyncio.to_thread(crypto.pow_solve, crypto.b64d(challenge["challenge"]), bits)
+        return {"challenge": challenge["challenge"], "nonce": crypto.b64e(nonce)}
+
+    async def join(self, lang: str = "en", *, pow_solution: dict[str, str] | None = None,
+                   solve: bool = True) -> None:
+        """Ask for a counsellor. Solves proof of work first unless ``solve`` is false or a solution is given."""
+        if not self.connected:
+            await self.open()
+        if pow_solution is None and solve:
+            pow_solution = await self.solve_pow()
+        frame: dict[str, Any] = {"type": "join", "v": 1, "vk": self.new_epoch_key(), "lang": lang}
+        if pow_solution is not None:
+            frame["pow"] = pow_solution
+        await self.send_frame(frame)
+
+    async def resume(self) -> None:
+        """Come back after a reload or a lost connection: a new socket, a new key, the stored resume token."""
+        if self.resume_token is None:
+            raise ChatClientError("no resume token: join first")
+        if self.connected:
+            await self.close()
+        await self.open()
+        await self.send_frame({"type": "resume", "resume": self.resume_token, "vk": self.new_epoch_key()})
+
+    def _require_session(self) -> EpochSession:
+        if self.session is None:
+            raise ChatClientError("no verified counsellor yet")
+        return self.session
+
+    async def send_message(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Encrypt and send a message object; returns the frame that went out (ciphertext only)."""
+        frame = self._require_session().seal(message)
+        await self.send_frame(frame)
+        return frame
+
+    async def send_text(self, body: str) -> dict[str, Any]:
+        return await self.send_message({"t": "text", "body": body})
+
+    async def typing(self, on: bool) -> None:
+        if self.chat is None:
+            raise ChatClientError("not in a chat")
+        await self.send_frame({"type": "typing", "chat": self.chat, "on": on})
+
+    async def leave(self) -> None:
+        """End the chat from the visitor's side."""
+        if self.chat is None:
+            raise ChatClientError("not in a chat")
+        await self.send_frame({"type": "leave", "chat": self.chat})
+
+    async def give_feedback(self, rating: int | None, helped: bool | None) -> int:
+        """Send the after-chat rating with the one-time token from ``ended``; returns the HTTP status."""
+        if self.feedback_token is None:
+            raise ChatClientError("no feedback token: the chat has not ended, or the server sent none")
+        token, self.feedback_token = self.feedback_token, None
+        return await send_feedback(self.base_url, token, rating, helped)
+
+    # --- frames from the server ---------------------------------------------------
+
+    async def handle_frame(self, frame: dict[str, Any]) -> list[Event]:
+        kind = frame["type"]
+        chat = str(frame.get("chat", ""))
+        if kind == "queued":
+            self.chat = chat
+            if isinstance(frame.get("resume"), str):
+                self.resume_token = frame["resume"]
+            return [Queued(chat=chat, position=int(frame.get("position", 0)), resume=frame.get("resume"))]
+        if kind == "connected":
+            return [self._on_connected(frame)]
+        if kind == "msg":
+            return [self._on_message(frame)]
+        if kind == "typing":
+            return [TypingChanged(chat=chat, on=bool(frame.get("on")))]
+        if kind == "ended":
+            self.session = None
+            self._private = None
+            feedback = frame.get("feedback")
+            self.feedback_token = feedback if isinstance(feedback, str) else None
+            return [ChatEnded(chat=chat, by=str(frame.get("by", "")), feedback=self.feedback_token)]
+        if kind == "error":
+            return await super().handle_frame(frame)
+        return [FrameReceived(chat=chat, frame=frame)]
+
+    def _on_connected(self, frame: dict[str, Any]) -> Event:
+        """Verify the certificate against the pinned org key, then the handshake; only then derive keys."""
+        chat, epoch, ck, sig, cert = (frame.get(name) for name in ("chat", "epoch", "ck", "sig", "cert"))
+        if not isinstance(chat, str) or not isinstance(epoch, int) or isinstance(epoch, bool):
+            return HandshakeRefused(chat=str(chat or ""), epoch=-1, reason="bad_frame")
+        if self._private is None or self._vk is None:
+            return HandshakeRefused(chat=chat, epoch=epoch, reason="no_key")
+        if self.chat is not None and chat != self.chat:
+            return HandshakeRefused(chat=chat, epoch=epoch, reason="wrong_chat")
+        if not isinstance(ck, str) or not isinstance(sig, str) or not isinstance(cert, dict):
+            return HandshakeRefused(chat=chat, epoch=epoch, reason="bad_frame")
+        try:
+            checked = crypto.verify_certificate(cert, self.org_public_raw, self._today())
+        except crypto.CertificateError as error:
+            return HandshakeRefused(chat=chat, epoch=epoch, reason=f"certificate_{error.reason}")
+        if not crypto.verify_handshake(checked, chat, epoch, self._vk, ck, sig):
+            return HandshakeRefused(chat=chat, epoch=epoch, reason="handshake_signature")
+        try:
+            self.session = EpochSession.derive("visitor", chat, epoch, self._private, self._vk, ck)
+        except ValueError:
+            return HandshakeRefused(chat=chat, epoch=epoch, reason="bad_key")
+        self.chat = chat
+        self.pseudonym = checked.pseudonym
+        self._epochs_seen += 1
+        return Connected(chat=chat, epoch=epoch, safety_code=self.session.safety_code,
+                         pseudonym=checked.pseudonym, restarted=self._epochs_seen > 1)
+
+    def _on_message(self, frame: dict[str, Any]) -> Event:
+        return open_message(self.session, frame)
+
+
+def open_message(session: EpochSession | None, frame: dict[str, Any]) -> Event:
+    """Open a ``msg`` frame with the session of its epoch, or explain why it was dropped."""
+    chat = str(frame.get("chat", ""))
+    epoch, seq = frame.get("epoch"), frame.get("seq")
+    epoch_number = epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else -1
+    seq_number = seq if isinstance(seq, int) and not isinstance(seq, bool) else -1
+    if session is None or session.chat != chat or session.epoch != epoch_number:
+        return MessageRejected(chat=chat, epoch=epoch_number, seq=seq_number, reason="no_key_for_epoch")
+    try:
+        message, missing = session.open(frame)
+    except crypto.ReplayedSequenceError:
+        return MessageRejected(chat=chat, epoch=epoch_number, seq=seq_number, reason="replayed")
+    except (crypto.MessageDecryptionError, KeyError, ValueError):
+        return MessageRejected(chat=chat, epoch=epoch_number, seq=seq_number, reason="does_not_authenticate")
+    return MessageReceived(chat=chat, epoch=epoch_number, seq=seq_number, message=message, missing=missing)
