@@ -38,8 +38,10 @@ class VisitorClient(ClientBase):
 
     def __init__(self, base_url: str, *, org_public_key: str,
                  today: Callable[[], dt.date] = crypto.utc_today,
-                 key_factory: Callable[[], ec.EllipticCurvePrivateKey] = crypto.generate_private_key) -> None:
-        super().__init__(base_url)
+                 key_factory: Callable[[], ec.EllipticCurvePrivateKey] = crypto.generate_private_key,
+                 extra_headers: dict[str, str] | None = None) -> None:
+        # extra_headers: e.g. the made-up User-Agent and X-Forwarded-For of the privacy audit.
+        super().__init__(base_url, extra_headers=extra_headers)
         self.org_public_raw = crypto.b64d(org_public_key)
         crypto.load_public_key(self.org_public_raw)
         self._today = today
