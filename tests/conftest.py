@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +147,26 @@ def private_live_server(tmp_path: Path) -> Iterator[LiveServer]:
 @pytest.fixture(autouse=True)
 def _live_server_helper() -> None:
     """Replaces pytest-django's hook for its own `live_server`, which ours (a real Daphne) overrides."""
+
+
+def staff_client(user: Any, *, verified: bool = True) -> Any:
+    """A Django test client signed in as `user`, with the second factor verified unless told otherwise."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client = Client()
+    client.force_login(user)
+    if verified:
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+        session.save()
+    return client
+
+
+def staff_client_with_role(role: str, *, verified: bool = True) -> tuple[Any, Any]:
+    """A new staff member with `role` and an authenticator, and a client signed in as them."""
+    from helpline.accounts.actions import create_staff
+
+    user, _ = create_staff(f"user-{role}", "a-long-test-password-1", [role], with_totp=True)
+    return staff_client(user, verified=verified), user

@@ -6,13 +6,13 @@ offer it missed makes it say that it is now away instead of looking available.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 
 from chat.client import EpochSession
 from chat.protocol import crypto
+from tests.browser.conftest import sign_in
 from tests.conftest import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -22,20 +22,6 @@ TIMEOUT = 20_000
 USER = "demo-admin"
 
 
-def sign_in(page: Any, live_server: LiveServer, username: str) -> None:
-    page.goto(f"{live_server.base_url}/en/staff/sign-in/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", live_server.demo_password(username))
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/second-factor/**")
-    for attempt in range(2):
-        if attempt:
-            time.sleep(30 - time.time() % 30 + 1)  # a code is good once per time step
-        page.fill("#id_code", live_server.demo_code(username))
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
-        if "/second-factor/" not in page.url:
-            break
 
 
 def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offer(live_server: LiveServer,

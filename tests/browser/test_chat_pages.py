@@ -9,14 +9,13 @@ in one. A reload of the visitor's page resumes the chat with a fresh key. Both p
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import axe_violations, sign_in
 from tests.conftest import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -45,22 +44,6 @@ class FrameRecorder:
                     assert part not in frame, f"plaintext on the wire: {frame[:200]}"
 
 
-def sign_in(page: Any, live_server: LiveServer, username: str) -> None:
-    page.goto(f"{live_server.base_url}/en/staff/sign-in/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", live_server.demo_password(username))
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/second-factor/**")
-    for attempt in range(2):
-        if attempt:
-            # The server refuses a code for a time step it already accepted: wait for the next step.
-            time.sleep(30 - time.time() % 30 + 1)
-        page.fill("#id_code", live_server.demo_code(username))
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
-        if "/second-factor/" not in page.url:
-            break
-    page.wait_for_url("**/en/staff/")
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import axe_violations, sign_in
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -41,15 +41,6 @@ def test_pages_pass_axe(live_server: LiveServer, page: Any, path: str) -> None:
     assert axe_violations(page) == []
 
 
-def sign_in(page: Any, live_server: LiveServer, username: str, lang: str = "en") -> None:
-    page.goto(f"{live_server.base_url}/{lang}/staff/sign-in/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", live_server.demo_password(username))
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/second-factor/**")
-    page.fill("#id_code", live_server.demo_code(username))
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"**/{lang}/staff/")
 
 
 def test_staff_sign_in_by_keyboard_and_staff_home_passes_axe(live_server: LiveServer, page: Any) -> None:

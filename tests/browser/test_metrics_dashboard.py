@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import axe_violations, sign_in
 from tests.conftest import REPO, LiveServer
 
 pytestmark = pytest.mark.browser
@@ -48,7 +48,7 @@ def manager_state(seeded: LiveServer, browser: Any) -> dict[str, Any]:
     """Sign in once through the real pages (a TOTP code cannot be used twice), then reuse the session."""
     context = browser.new_context()
     page = context.new_page()
-    sign_in_manager(page, seeded)
+    sign_in(page, seeded, "demo-manager")
     state: dict[str, Any] = context.storage_state()
     context.close()
     return state
@@ -61,15 +61,6 @@ def manager_page(browser: Any, manager_state: dict[str, Any]) -> Iterator[Any]:
     context.close()
 
 
-def sign_in_manager(page: Any, server: LiveServer, lang: str = "en") -> None:
-    page.goto(f"{server.base_url}/{lang}/staff/sign-in/")
-    page.fill("#id_username", "demo-manager")
-    page.fill("#id_password", server.demo_password("demo-manager"))
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/second-factor/**")
-    page.fill("#id_code", server.demo_code("demo-manager"))
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"**/{lang}/staff/")
 
 
 @pytest.mark.parametrize("lang", ["en", "nl"])

@@ -15,9 +15,6 @@ from channels.testing import WebsocketCommunicator
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings as django_settings
 from django.core.cache import cache
-from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from chat.api_views import certify
 from chat.models import CounsellorDevice
@@ -25,6 +22,7 @@ from chat.protocol.crypto import b64e, generate_private_key, public_key_bytes, s
 from chat.schema import SERVER_TO_COUNSELLOR, SERVER_TO_VISITOR, Frame, validate_frame
 from helpline.accounts.actions import create_staff
 from helpline.accounts.roles import COUNSELLOR
+from tests.conftest import staff_client
 
 ORIGIN = (b"origin", b"http://localhost")
 
@@ -190,12 +188,7 @@ def open_visitor(opened: Opened) -> Any:
 
 
 def staff_cookie(user: Any, *, verified: bool = True) -> bytes:
-    client = Client()
-    client.force_login(user)
-    if verified:
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
-        session.save()
+    client = staff_client(user, verified=verified)
     name = django_settings.SESSION_COOKIE_NAME
     return f"{name}={client.cookies[name].value}".encode()
 

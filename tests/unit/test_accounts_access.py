@@ -14,6 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from helpline.accounts.access import COUNSEL, SUPERVISE, VIEW_STATISTICS, Decision, staff_decision
 from helpline.accounts.actions import create_staff
 from helpline.accounts.roles import ADMIN, COUNSELLOR, PROGRAMME_MANAGER, SUPERVISOR
+from tests.conftest import staff_client_with_role
 
 PASSWORD = "a-long-test-password-1"
 
@@ -27,21 +28,16 @@ ROLE_MATRIX = {
 }
 
 
+def signed_in(role: str, *, verified: bool = True) -> tuple[Client, Any]:
+    return staff_client_with_role(role, verified=verified)  # type: ignore[no-any-return]
+
+
 def current_code(device: TOTPDevice, offset_steps: int = 0) -> str:
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = totp.time + offset_steps * device.step
     return f"{totp.token():06d}"
 
 
-def signed_in(role: str, *, verified: bool = True) -> tuple[Client, Any]:
-    user, _ = create_staff(f"user-{role}", PASSWORD, [role], with_totp=True)
-    client = Client()
-    client.force_login(user)
-    if verified:
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
-        session.save()
-    return client, user
 
 
 @pytest.mark.django_db

@@ -11,29 +11,22 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from helpline.accounts.actions import create_staff
 from helpline.accounts.roles import ADMIN, COUNSELLOR, PROGRAMME_MANAGER, SUPERVISOR
 from helpline.metrics.actions import block_start, increment, increment_hour_of_week, today
 from helpline.metrics.disclosure import latest_closed
 from helpline.metrics.models import DailyCount
+from tests.conftest import staff_client_with_role
 
 PASSWORD = "a-long-test-password-1"
 STATS_URLS = ["/en/staff/stats/", "/nl/staff/stats/?period=quarter", "/en/staff/stats/export.csv",
               "/en/staff/stats/export.json?period=week", "/en/staff/stats/report/?periods=2"]
 
 
+
+
 def signed_in(role: str, *, verified: bool = True) -> Client:
-    user, _ = create_staff(f"user-{role}", PASSWORD, [role], with_totp=True)
-    client = Client()
-    client.force_login(user)
-    if verified:
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
-        session.save()
-    return client
+    return staff_client_with_role(role, verified=verified)[0]  # type: ignore[no-any-return]
 
 
 @pytest.mark.django_db
