@@ -103,7 +103,13 @@ def page_benchmark(args: argparse.Namespace, ours: Server) -> list[str]:
             pages.measure(ours.port, name, path, 20, concurrency)  # warm-up
             rows.append(pages.row(pages.measure(ours.port, name, path, args.page_requests, concurrency), concurrency))
     header = ["request", "concurrency", "ok", "failed", "p50 ms", "p95 ms", "p99 ms", "req/s"]
-    return [f"Pages from our Daphne: {module} vs {static}", "", table(header, rows)]
+    weights = [pages.weight_row(ours.port, "privacy page (baseline: base layout only)", "/en/privacy/"),
+               pages.weight_row(ours.port, "module " + module, module),
+               pages.weight_row(ours.port, "module list", "/en/help/modules/")]
+    weight_header = ["page", "requests", "KiB raw", "KiB gzip", f"within {pages.PAGE_BUDGET_BYTES // 1024} KiB "
+                     f"and {pages.PAGE_BUDGET_REQUESTS} requests"]
+    return [f"Pages from our Daphne: {module} vs {static}", "", table(header, rows), "",
+            "Page weight (HTML plus everything it makes the browser fetch)", "", table(weight_header, weights)]
 
 
 async def main_async(args: argparse.Namespace) -> int:

@@ -67,3 +67,28 @@ def row(result: PageResult, concurrency: int) -> list[str]:
     values = result.latencies_ms
     return [result.name, str(concurrency), str(len(values)), str(result.failures), f"{median(values):.1f}",
             f"{percentile(values, 0.95):.1f}", f"{percentile(values, 0.99):.1f}", f"{result.rate:.0f}"]
+
+
+# The budget issue 3 sets for a self-help module page: what reaches the visitor, all of it.
+PAGE_BUDGET_BYTES = 50 * 1024
+PAGE_BUDGET_REQUESTS = 4
+
+
+def subresources(html: str) -> list[str]:
+    """Same-origin stylesheets, scripts, images and icons the page makes the browser fetch."""
+    pattern = r'<(?:link[^>]+rel="(?:stylesheet|icon|preload)"[^>]*href|script[^>]+src|img[^>]+src)="(/[^"]+)"'
+    found = re.findall(pattern, html)
+    return list(dict.fromkeys(found))
+
+
+def weight_row(port: int, name: str, path: str) -> list[str]:
+    """One page's requests and bytes, raw and as a gzip-compressing server or proxy would send them."""
+    import gzip
+
+    status, body = get(port, path)
+    assert status == 200, f"{path}: {status}"
+    bodies = [body] + [get(port, sub)[1] for sub in subresources(body.decode())]
+    raw = sum(len(b) for b in bodies)
+    compressed = sum(len(gzip.compress(b, compresslevel=6)) for b in bodies)
+    within = "yes" if compressed <= PAGE_BUDGET_BYTES and len(bodies) <= PAGE_BUDGET_REQUESTS else "NO"
+    return [name, str(len(bodies)), f"{raw / 1024:.1f}", f"{compressed / 1024:.1f}", within]
