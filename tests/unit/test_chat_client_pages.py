@@ -59,8 +59,10 @@ def test_visitor_page_is_in_dutch_under_nl_including_the_script_strings() -> Non
 
 
 @pytest.mark.django_db
-@override_settings(ORG_PUBLIC_KEY="")
 def test_without_an_org_key_the_page_says_the_chat_is_unavailable(settings: Any, tmp_path: Any) -> None:
+    # Only the `settings` fixture here: mixed with @override_settings, its teardown would restore the
+    # decorator's values and leak them into later tests.
+    settings.ORG_PUBLIC_KEY = ""
     settings.VAR_DIR = tmp_path
     page = Client().get("/en/help/chat/").content.decode()
     assert "org-key-module" not in page and 'id="chat-start"' not in page
