@@ -43,9 +43,12 @@ bench: install ## benchmarks; each prints a comparison table against its baselin
 	$(PY) -m bench
 
 messages: install ## refresh the Dutch catalogues from the code, then compile them
+	# helpline/ holds the accounts and metrics apps, which keep catalogues of their own.
 	for dir in helpline helpline/accounts helpline/metrics chat selfhelp; do \
-	  (cd $$dir && PYTHONPATH=$(CURDIR) DJANGO_SETTINGS_MODULE=helpline.settings.dev $(CURDIR)/$(VENV)/bin/django-admin makemessages -l nl --no-obsolete -d django); done
-	$(PY) manage.py compilemessages -v0
+	  (cd $$dir && PYTHONPATH=$(CURDIR) DJANGO_SETTINGS_MODULE=helpline.settings.dev \
+	   $(CURDIR)/$(VENV)/bin/django-admin makemessages -l nl --no-obsolete -d django \
+	   --ignore 'accounts/*' --ignore 'metrics/*' --ignore 'static/*'); done
+	$(PY) manage.py compilemessages -v0 --ignore .venv --ignore var
 
 clean: ## remove the virtual environment and the embedded default's data (var/)
 	rm -rf $(VENV) var

@@ -48,17 +48,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
-        private_path, _public_path = demo_org_key_paths()
+        private_path, public_path = demo_org_key_paths()
         if not private_path.exists():
-            _public_path.write_text(write_org_key(private_path) + "\n")
+            public_path.write_text(write_org_key(private_path) + "\n")
         passwords = ensure_demo_credentials()
         for username, roles in DEMO_STAFF.items():
             create_staff(username, passwords[username], roles, with_totp=True)
-        if "selfhelp" in settings.INSTALLED_APPS:
-            try:
-                call_command("load_content", verbosity=0)
-            except CommandError as error:
-                raise CommandError(f"loading the self-help content failed: {error}") from None
+        try:
+            call_command("load_content", verbosity=0)
+        except CommandError as error:
+            raise CommandError(f"loading the self-help content failed: {error}") from None
         self.stdout.write("Demo staff (password, then a code from `make code USER=<name>`):")
         for username, roles in DEMO_STAFF.items():
             self.stdout.write(f"  {', '.join(roles):<18} {username:<16} password: {passwords[username]}")
