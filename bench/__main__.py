@@ -25,7 +25,7 @@ from bench.ours import Counsellors, Server, chat_factory, free_port, org_public_
 from bench.procstats import CpuWindow, memory_kib
 
 HEADER = ["server", "pairs", "ok", "connect p50 ms", "connect p95 ms", "relay p50 ms", "relay p95 ms",
-          "relay p99 ms", "msgs/s", "lost", "frame B", "CPU %", "peak RSS MiB"]
+          "relay p99 ms", "msgs/s", "refused", "lost", "frame B", "CPU %", "peak RSS MiB"]
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -40,7 +40,8 @@ def chat_row(name: str, pairs: int, stats: Stats, elapsed: float, cpu: float, pi
     return [name, str(pairs), str(pairs - stats.failed_pairs), f"{median(stats.connect_ms):.1f}",
             f"{percentile(stats.connect_ms, 0.95):.1f}", f"{median(stats.relay_ms):.2f}",
             f"{percentile(stats.relay_ms, 0.95):.2f}", f"{percentile(stats.relay_ms, 0.99):.2f}",
-            f"{stats.received / elapsed:.1f}", str(stats.sent - stats.received), frame, f"{cpu * 100:.0f}",
+            f"{stats.received / elapsed:.1f}", str(stats.refused),
+            str(stats.sent - stats.received - stats.refused), frame, f"{cpu * 100:.0f}",
             f"{peak / 1024:.0f}"]
 
 

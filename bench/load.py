@@ -24,10 +24,13 @@ class Stats:
     relay_ms: list[float] = field(default_factory=list)
     sent: int = 0
     received: int = 0
+    refused: int = 0  # the server said it did not deliver these (busy): not lost, the sender knows
     failed_pairs: int = 0
     errors: list[str] = field(default_factory=list)
     frame_bytes: list[int] = field(default_factory=list)
     pending: dict[str, float] = field(default_factory=dict)
+    # (client, chat, seq) -> key of each message sent, so a refusal (which names chat and seq) finds its key
+    sent_as: dict[tuple[int, str, int], str] = field(default_factory=dict)
 
     def note_sent(self, key: str) -> None:
         self.pending[key] = time.perf_counter()
@@ -38,6 +41,10 @@ class Stats:
         if started is not None:
             self.relay_ms.append((time.perf_counter() - started) * 1000)
             self.received += 1
+
+    def note_refused(self, key: str | None) -> None:
+        if key is not None and self.pending.pop(key, None) is not None:
+            self.refused += 1
 
     def error(self, message: str) -> None:
         if len(self.errors) < 5:

@@ -117,16 +117,17 @@ class Counsellors:
 
 
 class ChatPair(Pair):
-    def __init__(self, visitor: Any, holder: Any, own: Any, chat: str, readers: list[asyncio.Task[None]]) -> None:
+    def __init__(self, visitor: Any, holder: Any, own: Any, chat: str, readers: list[asyncio.Task[None]],
+                 stats: Stats) -> None:
         # `holder` is the counsellor socket the server gave this chat to; `own` the one this pair opened.
         self.visitor, self.holder, self.own, self.chat, self.readers = visitor, holder, own, chat, readers
+        self.stats = stats
 
     async def send(self, side: int, key: str) -> None:
         text = padding_for(key, CHAT_TEXT_BYTES)
-        if side == 0:
-            await self.visitor.send_text(text)
-        else:
-            await self.holder.send_text(self.chat, text)
+        client = self.visitor if side == 0 else self.holder
+        frame = await (self.visitor.send_text(text) if side == 0 else self.holder.send_text(self.chat, text))
+        self.stats.sent_as[(id(client), self.chat, frame["seq"])] = key
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -146,7 +147,7 @@ def holder_future(registry: dict[str, asyncio.Future[Any]], chat: str) -> asynci
 async def read_events(client: Any, stats: Stats, registry: dict[str, asyncio.Future[Any]] | None) -> None:
     """Take every event the client buffers: messages are timed, a counsellor's new chats are registered,
     the rest (queue updates…) dropped so the buffer stays short."""
-    from chat.client import Connected, Event, MessageReceived
+    from chat.client import Connected, Event, MessageReceived, ServerError
 
     with contextlib.suppress(asyncio.CancelledError):
         while True:
@@ -160,6 +161,8 @@ async def read_events(client: Any, stats: Stats, registry: dict[str, asyncio.Fut
                     stats.frame_bytes.append(len(json.dumps(client.received_frames[-1], separators=(",", ":"))))
                 client.received_frames.clear()
                 client.sent_frames.clear()
+            elif isinstance(event, ServerError) and event.code == "rate_limited" and event.seq is not None:
+                stats.note_refused(stats.sent_as.pop((id(client), event.chat, event.seq), None))
             elif isinstance(event, Connected) and registry is not None:
                 future = holder_future(registry, event.chat)
                 if not future.done():
@@ -198,7 +201,7 @@ def chat_factory(base_url: str, org_public_key: str, counsellors: Counsellors) -
         stats.connect_ms.append((time.perf_counter() - started) * 1000)
         await own.set_available(False)
         readers.append(asyncio.create_task(read_events(visitor, stats, None)))
-        return ChatPair(visitor, holder, own, connected.chat, readers)
+        return ChatPair(visitor, holder, own, connected.chat, readers, stats)
 
     return make
 def org_public_key(server: Server) -> str:

@@ -20,6 +20,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from chat import pow as proof_of_work
 from chat import queue
@@ -245,7 +246,10 @@ def _staff(identity: SocketIdentity) -> int:
 
 
 def _single_process() -> bool:
-    return "InMemoryChannelLayer" in settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    """An in-memory channel layer cannot span processes, so there is only this one."""
+    from channels.layers import InMemoryChannelLayer
+
+    return issubclass(import_string(str(settings.CHANNEL_LAYERS["default"]["BACKEND"])), InMemoryChannelLayer)
 
 
 def set_available(identity: SocketIdentity, on: bool, moment: dt.datetime) -> Outcome:
@@ -281,12 +285,25 @@ def _counsellor_channel_gone(channel: str, moment: dt.datetime) -> Outcome:
 def heartbeat(role: Role, channel: str, moment: dt.datetime) -> None:
     """An open socket is alive: sweeps treat sockets silent for a few ticks as gone (their process died)."""
     if role == VISITOR:
-        Chat.objects.filter(visitor_channel=channel).update(visitor_seen_at=moment)
-        return
-    CounsellorPresence.objects.filter(channel=channel).update(seen_at=moment)
-    presence = CounsellorPresence.objects.filter(channel=channel, available=True).first()
-    if presence is not None:
-        count_capacity(presence.user_id, moment)
+        heartbeat_many([channel], [], moment)
+    else:
+        heartbeat_many([], [channel], moment)
+
+
+HEARTBEAT_CHUNK: Final = 500  # below SQLite's limit on bound parameters, with room to spare
+
+
+def heartbeat_many(visitor_channels: list[str], counsellor_channels: list[str], moment: dt.datetime) -> None:
+    """`heartbeat` for every socket of a process at once: a few UPDATEs whatever the number of sockets."""
+    for start in range(0, len(visitor_channels), HEARTBEAT_CHUNK):
+        chunk = visitor_channels[start:start + HEARTBEAT_CHUNK]
+        Chat.objects.filter(visitor_channel__in=chunk).update(visitor_seen_at=moment)
+    for start in range(0, len(counsellor_channels), HEARTBEAT_CHUNK):
+        chunk = counsellor_channels[start:start + HEARTBEAT_CHUNK]
+        CounsellorPresence.objects.filter(channel__in=chunk).update(seen_at=moment)
+        available = CounsellorPresence.objects.filter(channel__in=chunk, available=True)
+        for user_id in set(available.values_list("user_id", flat=True)):
+            count_capacity(user_id, moment)
 
 
 def silent_since(moment: dt.datetime) -> dt.datetime:
@@ -494,9 +511,10 @@ def sweep(moment: dt.datetime, *, in_server: bool = True) -> Outcome:
     return outcome
 
 
-def route(moment: dt.datetime) -> Outcome:
-    """Sweep, then offer waiting chats to available counsellor sockets (queue.route decides who gets what)."""
-    outcome = sweep(moment)
+def route(moment: dt.datetime, *, sweeping: bool = True) -> Outcome:
+    """Sweep (the clock's passes), then offer waiting chats to available counsellor sockets (queue.route
+    decides who gets what). Passes asked for by a queue change skip the sweep: only time makes it find more."""
+    outcome = sweep(moment) if sweeping else Outcome()
     waiting = list(Chat.objects.filter(state=Chat.QUEUED, visitor_channel__gt=""))
     if not waiting:
         return outcome

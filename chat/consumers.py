@@ -10,18 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import time
 from collections import deque
 from typing import Any, ClassVar, Final
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import actions
 from chat.access import COUNSELLOR, VISITOR, Act, Role, SocketIdentity
+from chat.process import work
 from chat.protocol.crypto import b64d, load_public_key
 from chat.schema import (
     COUNSELLOR_TO_SERVER,
@@ -35,11 +35,15 @@ from chat.schema import (
 )
 from helpline.accounts.access import COUNSEL, SUPERVISE, Decision, socket_decision
 
-logger = logging.getLogger(__name__)
-
 CLOSE_POLICY: Final = 1008  # protocol.md §8: a socket that keeps sending wrong frames
 CLOSE_FORBIDDEN: Final = 4403  # counsellor socket without a verified counsellor session
 CLOSE_DISPLACED: Final = 4409  # the visitor resumed this chat on another socket
+WS_INTERNAL_ERROR: Final = 1011
+# Frames of this socket already waiting behind the one being handled. Past this the server is not keeping
+# up: messages are refused (the sender is told which) rather than relayed seconds late. See `overloaded`.
+# settings.CHAT_INBOX_BACKLOG_LIMIT overrides it.
+INBOX_BACKLOG_LIMIT: Final = 20
+RELAYED: Final = frozenset({"msg", "typing"})
 # Errors that say the sender did something wrong; `closed`, `queue_full` and `pow_required` are normal answers.
 STRIKE_CODES: Final = frozenset({"bad_frame", "unknown_chat", "not_yours", "rate_limited", "resume_invalid",
                                  "bad_signature", "pow_invalid"})
@@ -52,6 +56,7 @@ MESSAGES: Final = {
     "pow_required": "Please solve the challenge first.",
     "pow_invalid": "The challenge answer was not accepted. Please try again.",
     "rate_limited": "Too many frames; please slow down.",
+    "busy": "The service is very busy: this message was not delivered. Please send it again in a moment.",
     "resume_invalid": "This chat cannot be resumed.",
     "bad_signature": "The handshake signature does not verify under your device's certificate.",
 }
@@ -135,30 +140,52 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
         self.limit = RateLimit(setting("CHAT_FRAMES_PER_SECOND", 10), setting("CHAT_FRAME_BURST", 30))
         self.strikes = Strikes(int(setting("CHAT_MAX_WRONG_FRAMES", 5)), setting("CHAT_WRONG_FRAME_WINDOW", 60))
         self.closing = False
-        self.ticker: asyncio.Task[None] | None = None
+        self.backlog_limit = int(setting("CHAT_INBOX_BACKLOG_LIMIT", INBOX_BACKLOG_LIMIT))
+        # chat -> the peer's channel, as the gate last allowed it (see `speak`).
+        self.peers: dict[str, str] = {}
 
-    async def start_ticking(self) -> None:
-        self.ticker = asyncio.create_task(self.tick_forever())
-
-    async def tick_forever(self) -> None:
-        """Timeouts need a clock: every open socket runs the sweep and routing now and then."""
-        interval = setting("CHAT_TICK_SECONDS", 5)
-        ticks = 0
-        while True:
-            await asyncio.sleep(interval)
-            ticks += 1
-            try:
-                await database_sync_to_async(actions.heartbeat)(self.role, self.channel_name, actions.now())
-                # Counsellor sockets sweep every tick; visitors (many more of them) every third.
-                if self.role == COUNSELLOR or ticks % 3 == 0:
-                    await self.deliver(actions.Outcome(queue_changed=False), sweep=True)
-            except Exception:  # a failed tick (database busy) must not stop the clock; the next one retries
-                logger.warning("chat sweep failed; retrying at the next tick", exc_info=True)
+    def start_ticking(self) -> None:
+        """Timeouts need a clock: this process's clock (chat.process) beats for every socket it serves."""
+        work().add_socket(self.role, self.channel_name)
 
     async def stop_ticking(self) -> None:
-        if self.ticker is not None:
-            self.ticker.cancel()
-            self.ticker = None
+        await work().remove_socket(self.role, self.channel_name)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Daphne gives each socket `receive = asyncio.Queue().get`; the queue's length is this socket's backlog.
+        owner = getattr(receive, "__self__", None)
+        self.inbox: asyncio.Queue[Any] | None = owner if isinstance(owner, asyncio.Queue) else None
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception:
+            # The channel layer failed under this socket (Redis restarted): Channels ends the consumer without
+            # a websocket.disconnect, so `disconnect` would never run, this process would keep the dead
+            # socket's heartbeat going, and a reconnecting counsellor would not get their chats back.
+            if hasattr(self, "channel_name") and not getattr(self, "gone", False):
+                with contextlib.suppress(Exception):  # what can be done without the layer is done first
+                    await self.disconnect(WS_INTERNAL_ERROR)
+            raise
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its `aclose_old_connections()` before every handler.
+
+        That call is a thread hop per frame and per relayed message (a tenth of the server's time under
+        load, docs/performance.md). Every database call here goes through `database_sync_to_async`, which
+        closes old connections around the call itself, so skipping it leaves nothing stale.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def disconnect(self, code: int) -> None:
+        """The socket closed (or died): stop its heartbeat, then tell the chat (subclasses' `socket_gone`)."""
+        self.gone = True
+        await self.stop_ticking()
+        await self.socket_gone()
+
+    async def socket_gone(self) -> None:
+        raise NotImplementedError
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
@@ -173,7 +200,26 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
         if isinstance(frame, FrameError):
             await self.refuse(frame.code, frame.message)
             return
+        if frame.type in RELAYED and self.overloaded():
+            await self.not_delivered(frame)
+            return
         await getattr(self, f"on_{frame.type}")(frame)
+
+    def overloaded(self) -> bool:
+        """True when this socket's frames queue up faster than the process handles them.
+
+        Daphne reads every socket as fast as data arrives and queues frames without limit, so a process
+        past its capacity would relay later and later and hold more and more. Refusing a frame costs a
+        fraction of relaying it, so refusing while the backlog is long keeps latency and memory bounded
+        and the relayed rate near the maximum (docs/performance.md, overload).
+        """
+        return self.inbox is not None and self.inbox.qsize() > self.backlog_limit
+
+    async def not_delivered(self, frame: Frame) -> None:
+        """Tell the sender which message the server dropped (no strike: not their fault); typing just goes."""
+        if frame.type == "msg":
+            await self.send_frame("error", code="rate_limited", message=MESSAGES["busy"], chat=frame.fields["chat"],
+                                  seq=frame.fields["seq"])
 
     async def rate_limited(self, frame: Frame | FrameError) -> None:
         await self.refuse("rate_limited")
@@ -196,31 +242,48 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
             return None
         return chat
 
-    async def deliver(self, outcome: actions.Outcome | str, *, sweep: bool = False) -> None:
-        """Send an action's channel-layer notes; after a queue change, route and tell everyone watching."""
+    async def deliver(self, outcome: actions.Outcome | str) -> None:
+        """Send an action's channel-layer notes; a queue change makes this process route and broadcast."""
         if isinstance(outcome, str):
             await self.refuse(outcome)
             return
-        if outcome.queue_changed or sweep:
-            outcome.add(await database_sync_to_async(actions.route)(actions.now()))
-        for note in outcome.notes:
-            await self.send_event(note.channel, note.event)
-        if outcome.queue_changed:
-            await self.channel_layer.group_send(actions.QUEUE_GROUP, {"type": "queue.changed"})
+        await work().deliver(outcome)
 
-    async def relay(self, chat: Any, frame: Frame) -> None:
-        """Pass a msg or typing frame, unchanged, to the other party of an active chat."""
-        peer = chat.counsellor_channel if self.role == VISITOR else chat.visitor_channel
-        if chat.state == chat.ACTIVE and peer:
-            await self.send_event(peer, {"type": "chat.relay", "text": frame.text})
+    async def speak(self, frame: Frame) -> None:
+        """Pass a msg or typing frame, unchanged, to the other party of an active chat.
 
-    async def send_event(self, channel: str, event: dict[str, Any]) -> None:
-        """Send on the channel layer; a socket whose inbox is full misses it (a gap its peer's page reports)."""
-        with contextlib.suppress(ChannelFull):
-            await self.channel_layer.send(channel, event)
+        The gate reads the chat from the database; its answer (the peer's channel) is remembered per chat
+        until an event says the chat changed hands or state: connected, rekey, offer, queued, ended,
+        displaced, transfer. Every such change sends one of those events to the sockets it concerns, so a
+        remembered answer is the one the gate would give now. Without it every message was a database read.
+        """
+        chat_id = frame.chat or ""
+        peer = self.peers.get(chat_id)
+        if peer is None:
+            chat = await self.gate(frame, Act.SPEAK)
+            if chat is None:
+                return
+            peer = chat.counsellor_channel if self.role == VISITOR else chat.visitor_channel
+            if chat.state != chat.ACTIVE or not peer:
+                return  # nobody to pass it to yet (queued, or the other side is away): dropped, as before
+            self.peers[chat_id] = peer
+        if not await self.send_event(peer, {"type": "chat.relay", "chat": chat_id, "text": frame.text}):
+            await self.not_delivered(frame)  # the peer's inbox is full: it is not keeping up either
+
+    def forget_peer(self, chat_id: str) -> None:
+        self.peers.pop(chat_id, None)
+
+    async def send_event(self, channel: str, event: dict[str, Any]) -> bool:
+        return await work().send(channel, event)
 
     async def chat_relay(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["text"])
+        # A sender's remembered peer can only be stale for events in flight; a socket that is no longer a
+        # party to the chat does not pass them on.
+        if self.holds(event["chat"]):
+            await self.send(text_data=event["text"])
+
+    def holds(self, chat_id: str) -> bool:
+        raise NotImplementedError
 
 
 class VisitorConsumer(ChatSocket):
@@ -236,13 +299,10 @@ class VisitorConsumer(ChatSocket):
         self.chat_id: str | None = None
         self.vk: str | None = None
         self.position = -1
-        await self.channel_layer.group_add(actions.QUEUE_GROUP, self.channel_name)
         await self.accept()
-        await self.start_ticking()
+        self.start_ticking()
 
-    async def disconnect(self, code: int) -> None:
-        await self.stop_ticking()
-        await self.channel_layer.group_discard(actions.QUEUE_GROUP, self.channel_name)
+    async def socket_gone(self) -> None:
         if self.chat_id:
             await self.deliver(await database_sync_to_async(actions.visitor_left)(self.chat_id, self.channel_name,
                                                                                    actions.now()))
@@ -269,6 +329,7 @@ class VisitorConsumer(ChatSocket):
             await self.refuse(joined)
             return
         self.chat_id, self.vk, self.position = joined.chat, frame.fields["vk"], joined.position
+        await work().join_queue_group(self.channel_name)
         await self.send_frame("queued", chat=joined.chat, resume=joined.resume, position=joined.position)
         await self.deliver(actions.Outcome(queue_changed=True))
 
@@ -282,6 +343,8 @@ class VisitorConsumer(ChatSocket):
             await self.refuse("resume_invalid")
             return
         self.chat_id, self.vk, self.position = resumed.chat, frame.fields["vk"], resumed.position
+        if resumed.position:
+            await work().join_queue_group(self.channel_name)
         if resumed.displaced_channel:
             await self.send_event(resumed.displaced_channel, {"type": "chat.displaced"})
         await self.send_frame("queued", chat=resumed.chat, resume=resumed.resume, position=resumed.position)
@@ -291,11 +354,12 @@ class VisitorConsumer(ChatSocket):
         await self.deliver(resumed.outcome)
 
     async def on_msg(self, frame: Frame) -> None:
-        chat = await self.gate(frame, Act.SPEAK)
-        if chat is not None:
-            await self.relay(chat, frame)
+        await self.speak(frame)
 
     on_typing = on_msg
+
+    def holds(self, chat_id: str) -> bool:
+        return chat_id == self.chat_id
 
     async def on_leave(self, frame: Frame) -> None:
         outcome = await database_sync_to_async(actions.end_by_socket)(VISITOR, self.identity, frame.fields["chat"],
@@ -306,6 +370,7 @@ class VisitorConsumer(ChatSocket):
 
     async def chat_offer(self, event: dict[str, Any]) -> None:
         """A counsellor socket was given this chat: send it this socket's key (the server keeps none)."""
+        self.forget_peer(event["chat"])  # a counsellor socket is about to take the chat
         if event["chat"] == self.chat_id and self.vk:
             await self.send_event(event["counsellor"], {"type": "chat.rekey", "chat": event["chat"],
                                                                 "epoch": event["epoch"], "vk": self.vk})
@@ -313,30 +378,42 @@ class VisitorConsumer(ChatSocket):
     async def chat_connected(self, event: dict[str, Any]) -> None:
         if event["frame"]["chat"] == self.chat_id:
             self.position = 0
+            self.forget_peer(event["frame"]["chat"])
+            await work().leave_queue_group(self.channel_name)
             fields = {name: value for name, value in event["frame"].items() if name != "type"}
             await self.send_frame("connected", **fields)
 
     async def chat_queued(self, event: dict[str, Any]) -> None:
+        self.forget_peer(event["chat"])
         if event["chat"] == self.chat_id:
             self.position = -1
-            await self.queue_changed(event)
+            await work().join_queue_group(self.channel_name)
+            await self.queue_changed({})
 
     async def queue_changed(self, event: dict[str, Any]) -> None:
+        """A new queue listing (chat.process sends it with the event); without one, read it."""
         if not self.chat_id or self.position == 0:
             return
-        position = await database_sync_to_async(actions.queue_position)(self.chat_id)
+        if "chats" in event:
+            order = [entry["chat"] for entry in event["chats"]]
+            position = order.index(self.chat_id) + 1 if self.chat_id in order else 0
+        else:
+            position = await database_sync_to_async(actions.queue_position)(self.chat_id)
         if position and position != self.position:
             self.position = position
             await self.send_frame("queued", chat=self.chat_id, position=position)
 
     async def chat_ended(self, event: dict[str, Any]) -> None:
+        self.forget_peer(event["chat"])
         if event["chat"] != self.chat_id:
             return
         self.chat_id, self.vk = None, None
+        await work().leave_queue_group(self.channel_name)
         extra = {"feedback": actions.feedback_token()} if event.get("answered") else {}
         await self.send_frame("ended", chat=event["chat"], by=event["by"], **extra)
 
     async def chat_displaced(self, event: dict[str, Any]) -> None:
+        self.peers.clear()
         self.chat_id, self.vk = None, None
         self.closing = True
         await self.close(code=CLOSE_DISPLACED)
@@ -361,18 +438,18 @@ class CounsellorConsumer(ChatSocket):
         # chat -> (epoch, vk) of the offer or rekey this socket must answer; memory only.
         self.pending: dict[str, tuple[int, str]] = {}
         self.listing: list[dict[str, object]] | None = None
-        await self.channel_layer.group_add(actions.QUEUE_GROUP, self.channel_name)
+        # Chats this socket answered (accept) and still holds; memory only.
+        self.accepted: set[str] = set()
+        await work().join_queue_group(self.channel_name)
         await self.accept()
         outcome = await database_sync_to_async(actions.register_counsellor)(self.identity, actions.now())
         await self.queue_changed({})
         await self.deliver(outcome)
-        await self.start_ticking()
+        self.start_ticking()
 
-    async def disconnect(self, code: int) -> None:
-        await self.stop_ticking()
+    async def socket_gone(self) -> None:
         if not hasattr(self, "identity"):
             return
-        await self.channel_layer.group_discard(actions.QUEUE_GROUP, self.channel_name)
         await self.deliver(await database_sync_to_async(actions.counsellor_left)(self.identity, actions.now()))
 
     async def on_available(self, frame: Frame) -> None:
@@ -388,21 +465,26 @@ class CounsellorConsumer(ChatSocket):
             await self.refuse(accepted)
             return
         self.pending.pop(chat_id, None)
+        self.accepted.add(chat_id)
+        self.forget_peer(chat_id)
         await self.send_event(accepted.visitor_channel, {"type": "chat.connected", "frame": accepted.frame})
         await self.deliver(actions.Outcome(queue_changed=True))
 
     async def on_msg(self, frame: Frame) -> None:
-        chat = await self.gate(frame, Act.SPEAK)
-        if chat is not None:
-            await self.relay(chat, frame)
+        await self.speak(frame)
 
     on_typing = on_msg
+
+    def holds(self, chat_id: str) -> bool:
+        return chat_id in self.accepted
 
     async def on_transfer(self, frame: Frame) -> None:
         outcome = await database_sync_to_async(actions.transfer)(self.identity, frame.fields["chat"],
                                                                  frame.fields["to"], actions.now())
         if not isinstance(outcome, str):
             self.pending.pop(frame.fields["chat"], None)
+            self.accepted.discard(frame.fields["chat"])
+            self.forget_peer(frame.fields["chat"])
         await self.deliver(outcome)
 
     async def on_end(self, frame: Frame) -> None:
@@ -414,14 +496,19 @@ class CounsellorConsumer(ChatSocket):
 
     async def chat_rekey(self, event: dict[str, Any]) -> None:
         self.pending[event["chat"]] = (event["epoch"], event["vk"])
+        self.forget_peer(event["chat"])  # the visitor is on a new socket, or a new counsellor socket answers
         await self.send_frame("rekey", chat=event["chat"], epoch=event["epoch"], vk=event["vk"])
 
     async def chat_ended(self, event: dict[str, Any]) -> None:
         self.pending.pop(event["chat"], None)
+        self.accepted.discard(event["chat"])
+        self.forget_peer(event["chat"])
         await self.send_frame("ended", chat=event["chat"], by=event["by"])
 
     async def queue_changed(self, event: dict[str, Any]) -> None:
-        listing = await database_sync_to_async(actions.queue_listing)(actions.now())
+        """A new queue listing (chat.process sends it with the event); without one, read it."""
+        listing = event["chats"] if "chats" in event else \
+            await database_sync_to_async(actions.queue_listing)(actions.now())
         if listing != self.listing:
             self.listing = listing
             await self.send_frame("queue", chats=listing)

@@ -166,7 +166,9 @@ def _schemas(*schemas: FrameSchema) -> dict[str, FrameSchema]:
 
 _MSG = FrameSchema("msg", {"chat": CHAT_ID, "epoch": _safe_int, "seq": _safe_int, "ct": CIPHERTEXT})
 _TYPING = FrameSchema("typing", {"chat": CHAT_ID, "on": _bool})
-_ERROR = FrameSchema("error", {"code": _one_of(*ERROR_CODES), "message": _text(200)})
+# `chat` and `seq` name the message a `rate_limited` refers to when the server could not relay it (busy).
+_ERROR = FrameSchema("error", {"code": _one_of(*ERROR_CODES), "message": _text(200)},
+                     {"chat": CHAT_ID, "seq": _safe_int}, extensions=("chat", "seq"))
 
 SCHEMAS: Final[dict[str, dict[str, FrameSchema]]] = {
     VISITOR_TO_SERVER: _schemas(

@@ -125,8 +125,10 @@ class ClientBase:
     async def handle_frame(self, frame: dict[str, Any]) -> list[Event]:
         """Turn one frame into events; the base handles only ``error``."""
         if frame["type"] == "error":
+            seq = frame.get("seq")
             return [ServerError(chat=str(frame.get("chat", "")), code=str(frame.get("code", "")),
-                                message=str(frame.get("message", "")))]
+                                message=str(frame.get("message", "")),
+                                seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else None)]
         return []
 
     async def _emit(self, event: Event) -> None:

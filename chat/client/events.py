@@ -104,10 +104,11 @@ class QueueChanged(Event):
 
 @dataclass(frozen=True)
 class ServerError(Event):
-    """An ``error`` frame (protocol.md §8)."""
+    """An ``error`` frame (protocol.md §8). ``seq`` names the message a busy server did not deliver."""
 
     code: str
     message: str
+    seq: int | None = None
 
 
 @dataclass(frozen=True)

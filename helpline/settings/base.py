@@ -82,7 +82,10 @@ TEMPLATES = [
 def database_from_url(url: str, default_sqlite: Path) -> dict[str, object]:
     """Turn HELPLINE_DATABASE_URL (postgres://user:pass@host:port/name or empty) into DATABASES['default']."""
     if not url:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": default_sqlite,
+        # Connections are kept: opening one (and its PRAGMAs) per database call was a tenth of the chat
+        # server's time under load (docs/performance.md).
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": default_sqlite, "CONN_MAX_AGE": 600,
+                "CONN_HEALTH_CHECKS": True,
                 "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20,
                             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}}
     parts = urlsplit(url)
@@ -123,7 +126,7 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                           "KEY_PREFIX": "helpline"}}
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer",
+    CHANNEL_LAYERS = {"default": {"BACKEND": "helpline.channel_layers.EmbeddedChannelLayer",
                                   "CONFIG": {"expiry": 30, "capacity": 200}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -57,6 +58,14 @@ class Socket:
         text: str = await self.communicator.receive_from(timeout=timeout)
         return text
 
+    async def expect_text(self, text: str, timeout: float = 10) -> bool:
+        """True when `text` arrives; queue listings before it (broadcast when the queue changes) are skipped."""
+        while True:
+            received = await self.receive_text(timeout)
+            if received == text:
+                return True
+            assert json.loads(received).get("type") == "queue", f"expected {text}, got {received}"
+
     async def expect(self, frame_type: str, timeout: float = 10) -> dict[str, Any]:
         """The next frame, which must be of `frame_type` (frames of other types before it are skipped)."""
         while True:
@@ -81,6 +90,15 @@ class Socket:
 
     async def nothing(self, timeout: float = 0.2) -> None:
         assert await self.communicator.receive_nothing(timeout=timeout)
+
+    async def nothing_but_queue_listings(self, timeout: float = 0.5) -> None:
+        """For `timeout` seconds, nothing arrives except queue listings (broadcast whenever the queue changes)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            if await self.communicator.receive_nothing(timeout=left):
+                return
+            frame = await self.receive()
+            assert frame["type"] == "queue", frame
 
     async def close(self) -> None:
         await self.communicator.disconnect()

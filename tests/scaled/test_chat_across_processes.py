@@ -140,18 +140,14 @@ async def test_visitor_resumes_through_nginx_when_its_daphne_dies(
             first.start()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "chat/: when Redis restarts, each open socket's channel-layer receive raises ConnectionError, the "
-    "consumer dies without running disconnect(), so counsellor_left() never runs and the dead channel's "
-    "CounsellorPresence stays 'live'; the reconnected counsellor does not get the chat back and the "
-    "visitor's resume finds no counsellor (reported to the lead)"))
 async def test_chat_recovers_after_redis_restarts(scaled: Deployment, counsellor: CounsellorClient) -> None:
     visitor, chat = await start_chat(scaled, counsellor, scaled.nginx.base_url)
     await exchange(visitor, counsellor, chat, "before-redis")
     scaled.redis.restart()
-    # Every socket's channel-layer connection broke with Redis: the counsellor's socket closes (or is closed
-    # here), and a handshake that meets a broken pooled connection gets a 500 once. Clients come back as the
-    # browser pages do, retrying after a pause; the counsellor gets its chat back and the visitor resumes it.
+    # Every socket's channel-layer connection broke with Redis: the counsellor's socket closes, and its
+    # consumer still runs its disconnect (chat/consumers.py, ChatSocket.__call__). Layer calls that meet a
+    # broken pooled connection are tried again (chat/process.py, on_layer). Clients come back as the browser
+    # pages do, retrying after a pause; the counsellor gets its chat back and the visitor resumes it.
     await counsellor.wait_for(SocketClosed, timeout=30)
     await with_retries(counsellor.open)
     await counsellor.set_available(True)

@@ -1,0 +1,211 @@
+"""What one server process does once for all its chat sockets, rather than once per socket.
+
+Three jobs, each run by at most one task per event loop (one Daphne process has one loop):
+
+- **Clock.** Every CHAT_TICK_SECONDS: one heartbeat for every socket of this process (two UPDATEs, not one
+  per socket), one sweep, one routing pass. Sweeps need a clock; with a clock per socket the work grew with
+  the number of open sockets even when nothing happened (docs/performance.md).
+- **Routing.** A queue change (join, accept, end, transfer…) asks for a routing pass. Passes never overlap:
+  changes that arrive while one runs are handled by the next, so a burst of joins costs a few passes rather
+  than one each, and SQLite sees one writer from routing at a time.
+- **Queue broadcast.** After routing, the queue listing is read once and sent to the queue group (counsellor
+  sockets, and visitor sockets while they wait) in the event, so no socket queries the database for it.
+  Broadcasts are at most one per QUEUE_BROADCAST_GAP seconds; the last change is always sent.
+
+The database stays the only shared state: in the scaled mode each process runs these for its own sockets,
+and routing's conditional updates keep two processes from offering the same chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from chat import actions
+from chat.access import VISITOR
+
+logger = logging.getLogger(__name__)
+
+QUEUE_BROADCAST_GAP: Final = 0.25
+# Channel layers forget group members after `group_expiry` (an hour on Redis): a console open for a whole
+# shift would stop hearing about new chats. Members are added again well before that.
+GROUP_REFRESH_SECONDS: Final = 600
+
+
+def transient_layer_errors() -> tuple[type[BaseException], ...]:
+    """Errors of a channel-layer call that a second try can cure.
+
+    After Redis restarts, each connection in channels-redis's pool fails once ("Connection closed by
+    server") and then reconnects: without a retry, the rekey of a resuming visitor, or a reconnecting
+    counsellor's handshake, was lost to that one failure (tests/scaled, Redis restart).
+    """
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # pragma: no cover - the embedded default does not need redis
+        return tuple(errors)
+    return (*errors, RedisConnectionError, RedisTimeoutError)
+
+
+LAYER_ATTEMPTS: Final = 3
+LAYER_RETRY_PAUSE: Final = 0.2
+
+
+async def on_layer(operation: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a channel-layer call, trying again (a few times, briefly) on a connection error."""
+    for attempt in range(LAYER_ATTEMPTS):
+        try:
+            return await operation()
+        except transient_layer_errors():
+            if attempt == LAYER_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(LAYER_RETRY_PAUSE * (attempt + 1))
+    return None
+
+
+class ProcessWork:
+    """The sockets of this process and the shared tasks that serve them."""
+
+    def __init__(self) -> None:
+        self.visitors: set[str] = set()
+        self.counsellors: set[str] = set()
+        self.queue_members: set[str] = set()
+        self.clock: asyncio.Task[None] | None = None
+        self.router: asyncio.Task[None] | None = None
+        self.route_again = False
+        self.broadcast_task: asyncio.Task[None] | None = None
+        self.last_broadcast = 0.0
+        self.last_group_refresh = time.monotonic()
+
+    @property
+    def layer(self) -> Any:
+        return get_channel_layer()
+
+    # --- sockets come and go ---
+
+    def add_socket(self, role: str, channel: str) -> None:
+        (self.visitors if role == VISITOR else self.counsellors).add(channel)
+        if self.clock is None or self.clock.done():
+            self.clock = asyncio.create_task(self.tick_forever())
+
+    async def remove_socket(self, role: str, channel: str) -> None:
+        """Forget a socket; never raises, since it also runs when the channel layer itself has failed."""
+        (self.visitors if role == VISITOR else self.counsellors).discard(channel)
+        if not self.visitors and not self.counsellors and self.clock is not None:
+            self.clock.cancel()
+            self.clock = None
+        try:
+            await self.leave_queue_group(channel)
+        except Exception:
+            logger.warning("could not leave the queue group; the layer forgets members after group_expiry",
+                           exc_info=True)
+
+    async def join_queue_group(self, channel: str) -> None:
+        if channel not in self.queue_members:
+            self.queue_members.add(channel)
+            await on_layer(lambda: self.layer.group_add(actions.QUEUE_GROUP, channel))
+
+    async def leave_queue_group(self, channel: str) -> None:
+        if channel in self.queue_members:
+            self.queue_members.discard(channel)  # first: a failed discard below must not keep it refreshed
+            await on_layer(lambda: self.layer.group_discard(actions.QUEUE_GROUP, channel))
+
+    # --- delivering what actions decided ---
+
+    async def send(self, channel: str, event: dict[str, Any]) -> bool:
+        """Send on the channel layer; False if the socket's inbox was full (it then misses this event)."""
+        try:
+            await on_layer(lambda: self.layer.send(channel, event))
+        except ChannelFull:
+            logger.info("a socket's inbox was full; one event was dropped")
+            return False
+        return True
+
+    async def deliver(self, outcome: actions.Outcome) -> None:
+        """Send an outcome's notes; if the queue changed, ask for a routing pass (which then broadcasts)."""
+        for note in outcome.notes:
+            await self.send(note.channel, note.event)
+        if outcome.queue_changed:
+            self.queue_changed()
+
+    def queue_changed(self) -> None:
+        self.route_again = True
+        if self.router is None or self.router.done():
+            self.router = asyncio.create_task(self.route_until_settled())
+
+    async def route_until_settled(self) -> None:
+        while self.route_again:
+            self.route_again = False
+            try:
+                outcome = await database_sync_to_async(actions.route)(actions.now(), sweeping=False)
+            except Exception:  # the database was busy: the clock's next pass routes again
+                logger.warning("routing failed; the next tick retries", exc_info=True)
+                outcome = actions.Outcome()
+            for note in outcome.notes:
+                await self.send(note.channel, note.event)
+            self.broadcast_queue()
+
+    def broadcast_queue(self) -> None:
+        """Send the queue listing soon: now if the last broadcast is old enough, else once the gap has passed."""
+        if self.broadcast_task is not None and not self.broadcast_task.done():
+            return
+        self.broadcast_task = asyncio.create_task(self.broadcast_after_gap())
+
+    async def broadcast_after_gap(self) -> None:
+        wait = self.last_broadcast + QUEUE_BROADCAST_GAP - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self.last_broadcast = time.monotonic()
+        try:
+            listing = await database_sync_to_async(actions.queue_listing)(actions.now())
+            event = {"type": "queue.changed", "chats": listing}
+            await on_layer(lambda: self.layer.group_send(actions.QUEUE_GROUP, event))
+        except Exception:
+            logger.warning("queue broadcast failed; the next change or tick sends it", exc_info=True)
+
+    # --- the clock ---
+
+    async def tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(float(getattr(settings, "CHAT_TICK_SECONDS", 5)))
+            await self.tick()
+
+    async def tick(self) -> None:
+        """Heartbeat, sweep and route once; a failed tick (database busy) must not stop the clock."""
+        try:
+            moment = actions.now()
+            await database_sync_to_async(actions.heartbeat_many)(sorted(self.visitors), sorted(self.counsellors),
+                                                                 moment)
+            outcome = await database_sync_to_async(actions.route)(moment)
+            for note in outcome.notes:
+                await self.send(note.channel, note.event)
+            if outcome.queue_changed:
+                self.broadcast_queue()
+            if time.monotonic() - self.last_group_refresh > GROUP_REFRESH_SECONDS:
+                self.last_group_refresh = time.monotonic()
+                for channel in sorted(self.queue_members):
+                    await on_layer(functools.partial(self.layer.group_add, actions.QUEUE_GROUP, channel))
+        except Exception:
+            logger.warning("chat sweep failed; retrying at the next tick", exc_info=True)
+
+
+_work: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProcessWork] = weakref.WeakKeyDictionary()
+
+
+def work() -> ProcessWork:
+    """This event loop's ProcessWork (tests run many loops in one process; a server runs one)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _work:
+        _work[loop] = ProcessWork()
+    return _work[loop]

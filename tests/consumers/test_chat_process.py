@@ -1,0 +1,151 @@
+"""What a process does once for all its sockets (chat.process), and what each socket remembers (its peers).
+
+- A socket remembers the peer the gate allowed; a transfer, a resume or an end makes it ask again.
+- A socket whose frames queue up faster than the process handles them refuses messages, naming each one.
+- A socket whose channel layer fails under it still runs its disconnect: its chats wait for it as usual.
+- One heartbeat per process covers every socket of that process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+
+from chat import actions, process
+from chat.consumers import INBOX_BACKLOG_LIMIT
+from chat.models import Chat, CounsellorPresence
+from chat.protocol.crypto import b64e
+from helpline.accounts.roles import SUPERVISOR
+
+from .conftest import new_key
+from .test_chat_lifecycle import active
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def msg(chat: str, seq: int) -> dict[str, Any]:
+    return {"type": "msg", "chat": chat, "epoch": 0, "seq": seq, "ct": b64e(bytes([seq % 256]) * 272)}
+
+
+async def test_after_a_transfer_the_visitor_speaks_to_the_new_counsellor_only(open_visitor: Any,
+                                                                             open_counsellor: Any) -> None:
+    visitor, first = await active(open_visitor, open_counsellor)
+    sent = await visitor.send(msg(visitor.chat, 0))
+    assert await first.expect_text(sent)  # the visitor's socket now remembers `first` as its peer
+
+    colleague = await open_counsellor("colleague")
+    await first.send({"type": "transfer", "chat": visitor.chat, "to": str(colleague.user.pk)})
+    await visitor.expect("queued")
+    await colleague.take(visitor)
+    await first.drain()
+
+    sent = await visitor.send(msg(visitor.chat, 1))
+    assert await colleague.expect_text(sent)
+    await first.nothing_but_queue_listings()  # the remembered peer was forgotten with the transfer
+
+
+async def test_after_a_resume_the_counsellor_speaks_to_the_new_socket_only(open_visitor: Any,
+                                                                          open_counsellor: Any) -> None:
+    visitor, counsellor = await active(open_visitor, open_counsellor)
+    sent = await counsellor.send(msg(visitor.chat, 0))
+    assert await visitor.receive_text() == sent
+
+    back = await open_visitor()
+    back.vk = new_key()
+    await back.send({"type": "resume", "resume": visitor.resume, "vk": back.vk})
+    await back.expect("queued")
+    rekey = await counsellor.expect("rekey")
+    await counsellor.send(counsellor.accept_frame(visitor.chat, rekey["epoch"], back.vk))
+    await back.expect("connected")
+
+    sent = await counsellor.send({**msg(visitor.chat, 0), "epoch": rekey["epoch"]})
+    assert await back.receive_text() == sent
+
+
+async def test_a_supervisor_transfer_stops_the_old_holder_hearing_the_visitor(open_visitor: Any,
+                                                                             open_counsellor: Any) -> None:
+    visitor, holder = await active(open_visitor, open_counsellor)
+    supervisor = await open_counsellor("supervisor", SUPERVISOR)
+    await supervisor.send({"type": "transfer", "chat": visitor.chat, "to": "queue"})
+    assert (await holder.expect("ended"))["chat"] == visitor.chat
+    await visitor.expect("queued")
+    await visitor.send(msg(visitor.chat, 1))
+    await holder.nothing_but_queue_listings()
+
+
+async def test_a_backlog_of_frames_is_refused_by_name_not_relayed_late(open_visitor: Any, open_counsellor: Any,
+                                                                        settings: Any) -> None:
+    settings.CHAT_FRAME_BURST = 100  # the per-socket rate limit is not what is tested here
+    visitor, counsellor = await active(open_visitor, open_counsellor)
+    frames = 3 * INBOX_BACKLOG_LIMIT
+    # Put every frame in the socket's inbox before the consumer takes the first (an unbounded queue's put
+    # does not yield), as Daphne does when a process falls behind.
+    for seq in range(frames):
+        await visitor.communicator.input_queue.put({"type": "websocket.receive", "text": json.dumps(msg(visitor.chat,
+                                                                                                          seq))})
+    refused = []
+    for _ in range(frames - INBOX_BACKLOG_LIMIT - 1):
+        error = await visitor.error("rate_limited")
+        refused.append(error["seq"])
+        assert error["chat"] == visitor.chat and "not delivered" in error["message"]
+    relayed = [frame["seq"] for frame in [json.loads(await counsellor.receive_text())
+                                          for _ in range(INBOX_BACKLOG_LIMIT + 1)]]
+    assert refused == list(range(frames - INBOX_BACKLOG_LIMIT - 1))
+    assert relayed == list(range(frames - INBOX_BACKLOG_LIMIT - 1, frames))
+    # Not the sender's fault: no strikes, the socket stays open and keeps relaying; and nothing of the
+    # refused frames comes later (expect_text allows only queue listings before the next message).
+    sent = await visitor.send(msg(visitor.chat, frames))
+    assert await counsellor.expect_text(sent)
+
+
+async def test_a_socket_whose_channel_layer_fails_still_leaves_properly(open_visitor: Any, open_counsellor: Any,
+                                                                        monkeypatch: Any) -> None:
+    layer = get_channel_layer()
+    broken = asyncio.Event()
+    real_receive = layer.receive
+
+    async def receive_until_broken(channel: str) -> Any:
+        waiting = asyncio.ensure_future(real_receive(channel))
+        breaking = asyncio.ensure_future(broken.wait())
+        done, _ = await asyncio.wait({waiting, breaking}, return_when=asyncio.FIRST_COMPLETED)
+        if breaking in done:
+            waiting.cancel()
+            raise ConnectionError("the channel layer went away (as when Redis restarts)")
+        breaking.cancel()
+        return waiting.result()
+
+    monkeypatch.setattr(layer, "receive", receive_until_broken)
+    visitor, counsellor = await active(open_visitor, open_counsellor)
+    channel = await sync_to_async(lambda: Chat.objects.get(pk=visitor.chat).counsellor_channel)()
+    assert await sync_to_async(CounsellorPresence.objects.filter(channel=channel).exists)()
+
+    broken.set()
+    with pytest.raises(ConnectionError):
+        await counsellor.communicator.wait(timeout=10)
+
+    # disconnect() ran: the presence is gone and the chat waits for its counsellor's grace period.
+    assert not await sync_to_async(CounsellorPresence.objects.filter(channel=channel).exists)()
+    row = await sync_to_async(Chat.objects.get)(pk=visitor.chat)
+    assert row.counsellor_left_at is not None
+    assert channel not in process.work().counsellors
+
+
+async def test_one_heartbeat_covers_every_socket_of_the_process(open_visitor: Any, open_counsellor: Any) -> None:
+    visitor, _counsellor = await active(open_visitor, open_counsellor)
+    other = await open_visitor()
+    await other.join()
+    work = process.work()
+    assert len(work.visitors) == 2 and len(work.counsellors) == 1
+    later = actions.now() + __import__("datetime").timedelta(minutes=5)
+    await sync_to_async(actions.heartbeat_many)(sorted(work.visitors), sorted(work.counsellors), later)
+    seen = await sync_to_async(lambda: sorted(Chat.objects.values_list("visitor_seen_at", flat=True)))()
+    assert seen == [later, later]
+    presence = await sync_to_async(CounsellorPresence.objects.get)()
+    assert presence.seen_at == later
+    await visitor.close()
+    assert len(work.visitors) == 1
