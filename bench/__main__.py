@@ -57,7 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pairs", default="5,25,50", help="ladder of concurrent pairs (up to 2000), e.g. 10,100,500")
     parser.add_argument("--seconds", type=float, default=15, help="steady-state seconds per rung")
     parser.add_argument("--interval", type=float, default=5, help="seconds between frames per side")
-    parser.add_argument("--saturation-pairs", type=int, default=10)
+    parser.add_argument("--saturation-pairs", type=int, default=100,
+                        help="pairs of the saturation run (the overload run uses twice as many)")
     parser.add_argument("--saturation-seconds", type=float, default=5)
     parser.add_argument("--saturation-rate", type=float, default=9,
                         help="frames/s per side (our server allows 10 a second per socket, bursts of 30)")
@@ -79,12 +80,17 @@ async def chat_benchmark(args: argparse.Namespace, ours: Server, baseline: Serve
     ]
     rows: list[list[str]] = []
     errors: list[str] = []
-    shapes = [Shape(pairs=n, seconds=args.seconds, interval=args.interval) for n in args.ladder]
-    shapes.append(Shape(pairs=args.saturation_pairs, seconds=args.saturation_seconds,
-                        interval=1 / args.saturation_rate))
-    for index, shape in enumerate(shapes):
+    # Saturation: enough pairs at the per-socket rate to offer more than the server relays; then twice
+    # that offered load, to show what overload does (delivered rate, refusals, latency, memory).
+    rate = 1 / args.saturation_rate
+    heavy = [(f"saturation {args.saturation_rate:g}/s/side",
+              Shape(pairs=args.saturation_pairs, seconds=args.saturation_seconds, interval=rate)),
+             (f"2x saturation {args.saturation_rate:g}/s/side",
+              Shape(pairs=2 * args.saturation_pairs, seconds=args.saturation_seconds, interval=rate))]
+    runs = [("", Shape(pairs=n, seconds=args.seconds, interval=args.interval)) for n in args.ladder] + heavy
+    for suffix, shape in runs:
         for name, factory, pid in targets:
-            label = name if index < len(args.ladder) else f"{name} (saturation {args.saturation_rate:g}/s/side)"
+            label = f"{name} ({suffix})" if suffix else name
             print(f"  {label}: {shape.pairs} pairs …", file=sys.stderr, flush=True)
             row, run_errors = await one_run(label, factory(), pid, shape)
             rows.append(row)
