@@ -439,8 +439,10 @@ def end(chat: Chat, by: str, moment: dt.datetime, wrapup: dict[str, Any] | None 
     outcome = Outcome(queue_changed=True)
     if not deleted:
         return outcome
-    for channel in (chat.visitor_channel, chat.counsellor_channel):
-        outcome.tell(channel, "chat.ended", chat=chat.id, by=by, answered=chat.answered)
+    outcome.tell(chat.visitor_channel, "chat.ended", chat=chat.id, by=by, answered=chat.answered)
+    # The counsellor can still code a chat the visitor (or the clock) ended: see record_late_wrapup.
+    late = {"wrapup_token": wrapup_token()} if wrapup_owed(chat, by, wrapup) else {}
+    outcome.tell(chat.counsellor_channel, "chat.ended", chat=chat.id, by=by, answered=chat.answered, **late)
     return outcome
 
 
@@ -522,8 +524,10 @@ def route(moment: dt.datetime, *, sweeping: bool = True) -> Outcome:
     if not presences:
         return outcome
     holding = dict(Chat.objects.exclude(state=Chat.QUEUED).values_list("counsellor_id").annotate(n=Count("pk")))
+    languages = counsellor_languages({p.user_id for p in presences})
     counsellors = [queue.Counsellor(channel=p.channel, user=p.user_id, available_since=p.available_since or moment,
-                                    holding=holding.get(p.user_id, 0)) for p in presences]
+                                    holding=holding.get(p.user_id, 0), languages=languages[p.user_id])
+                   for p in presences]
     cap = ServiceSettings.current().per_counsellor_cap
     users = {p.channel: p.user_id for p in presences}
     by_id = {chat.id: chat for chat in waiting}
@@ -550,3 +554,43 @@ def purge(moment: dt.datetime, older_than_minutes: int | None = None) -> tuple[O
             outcome.add(end(chat, "timeout", moment))
             removed += 1
     return outcome, removed
+
+
+# --- wrap-up after the chat ended, and counsellors' languages ---------------------------------------------
+
+WRAPUP_PURPOSE: Final = "wrapup"
+WRAPUP_SECONDS: Final = 3600
+
+
+def wrapup_owed(chat: Chat, by: str, wrapup: dict[str, Any] | None) -> bool:
+    """A counsellor held this answered chat and it ended without their wrap-up (the visitor left, a timeout,
+    or their own `end` without codes): they get a token to send the wrap-up later."""
+    return chat.answered and chat.state == Chat.ACTIVE and not (by == COUNSELLOR and wrapup)
+
+
+def wrapup_token() -> str:
+    """A one-time token for POST /<lang>/staff/chat/wrapup/. It holds random bytes, an expiry and a MAC,
+    nothing about the chat, and nothing is stored until it is used (then only a used-marker in the cache)."""
+    return make_token(WRAPUP_PURPOSE, WRAPUP_SECONDS)
+
+
+def record_late_wrapup(token: str, wrapup: dict[str, Any]) -> bool:
+    """Count a validated wrap-up once per token (chat.wrapup, like `end.wrapup`); False if the token is not good."""
+    if not use_once(WRAPUP_PURPOSE, token):
+        return False
+    for dimension in wrapup_dimensions(wrapup):
+        _count("chat.wrapup", dimension)
+    return True
+
+
+def counsellor_languages(user_ids: set[int]) -> dict[int, tuple[str, ...]]:
+    """The chat languages of each of these counsellors (CounsellorProfile; none = every language), one query."""
+    from chat.models import CounsellorProfile
+
+    return CounsellorProfile.languages_by_user(user_ids)
+
+
+def wrapup_fields(event: dict[str, Any]) -> dict[str, str]:
+    """What a chat.ended note adds to the counsellor's `ended` frame: the wrap-up token, when it carries one."""
+    token = event.get("wrapup_token")
+    return {"wrapup_token": token} if isinstance(token, str) else {}

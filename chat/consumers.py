@@ -503,7 +503,7 @@ class CounsellorConsumer(ChatSocket):
         self.pending.pop(event["chat"], None)
         self.accepted.discard(event["chat"])
         self.forget_peer(event["chat"])
-        await self.send_frame("ended", chat=event["chat"], by=event["by"])
+        await self.send_frame("ended", chat=event["chat"], by=event["by"], **actions.wrapup_fields(event))
 
     async def queue_changed(self, event: dict[str, Any]) -> None:
         """A new queue listing (chat.process sends it with the event); without one, read it."""

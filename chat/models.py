@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 
 from chat.protocol.crypto import b64e
+from chat.schema import LANGS
 
 
 def new_chat_id() -> str:
@@ -99,6 +100,44 @@ class CounsellorPresence(models.Model):
 
     def __str__(self) -> str:
         return f"counsellor socket ({'available' if self.available else 'away'})"
+
+
+def every_language() -> list[str]:
+    return list(LANGS)
+
+
+class CounsellorProfile(models.Model):
+    """A counsellor's chat settings: the languages they answer chats in. No row means every language."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
+                                related_name="chat_profile")
+    languages = models.JSONField(default=every_language,
+                                 help_text="codes of the chat languages this counsellor answers in: en, nl")
+
+    class Meta:
+        verbose_name = "counsellor profile"
+
+    def __str__(self) -> str:
+        return f"chat languages of {self.user}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if not isinstance(self.languages, list) or not self.languages or set(self.languages) - set(LANGS):
+            raise ValidationError({"languages": f"Choose at least one of: {', '.join(LANGS)}."})
+
+    @staticmethod
+    def answerable(languages: object) -> tuple[str, ...]:
+        """The stored value as routing reads it, in LANGS order; an empty or unreadable one means every language,
+        so a damaged row never silently keeps someone from getting chats."""
+        chosen = tuple(lang for lang in LANGS if isinstance(languages, list) and lang in languages)
+        return chosen or LANGS
+
+    @classmethod
+    def languages_by_user(cls, user_ids: set[int]) -> dict[int, tuple[str, ...]]:
+        """Each user's chat languages, with one query whatever the number of users."""
+        stored = dict(cls.objects.filter(user_id__in=user_ids).values_list("user_id", "languages"))
+        return {user_id: cls.answerable(stored.get(user_id)) for user_id in user_ids}
 
 
 class CannedResponse(models.Model):

@@ -202,7 +202,8 @@ SCHEMAS: Final[dict[str, dict[str, FrameSchema]]] = {
         FrameSchema("rekey", {"chat": CHAT_ID, "epoch": _safe_int, "vk": PUBLIC_KEY}),
         _MSG,
         _TYPING,
-        FrameSchema("ended", {"chat": CHAT_ID, "by": _one_of(*ENDED_BY)}),
+        FrameSchema("ended", {"chat": CHAT_ID, "by": _one_of(*ENDED_BY)}, {"wrapup_token": _text(200)},
+                    extensions=("wrapup_token",)),
         _ERROR,
     ),
 }

@@ -8,4 +8,5 @@ app_name = "chat_staff"
 urlpatterns = [
     path("", views.console, name="console"),
     path("supervise/", views.supervise, name="supervise"),
+    path("wrapup/", views.late_wrapup, name="wrapup"),
 ]

@@ -1,5 +1,5 @@
 """Chat pages: the visitor's pre-chat and chat page, the pinned organisation key, the counsellor console,
-the supervisor view.
+the supervisor view, and the console's endpoint for a wrap-up sent after the chat ended.
 
 The pages only render; everything they do runs in the browser (chat/static/chat/*.js) over the websockets.
 Strings the scripts show are translated here and handed over with ``json_script``, so the scripts stay
@@ -23,7 +23,8 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from helpline.accounts.access import COUNSEL, SUPERVISE, require_staff
 
@@ -61,6 +62,7 @@ def visitor_strings() -> dict[str, str]:
         "missing": _("A message may have gone missing."),
         "unreadable": _("A message could not be decrypted, so it is not shown."),
         "not_sent": _("Not connected: your message was not sent."),
+        "not_delivered": _("Not delivered: the service is very busy. Please send it again in a moment."),
         "ended_visitor": _("You ended the chat."),
         "ended_counsellor": _("The counsellor ended the chat."),
         "ended_timeout": _("The chat ended because the connection was gone for too long."),
@@ -85,6 +87,7 @@ def console_strings() -> dict[str, str]:
         "connecting": _("Connecting…"),
         "connected": _("Connected."),
         "reconnecting": _("The connection was lost. Reconnecting…"),
+        "not_delivered": _("Not delivered: the service is very busy. Please send it again in a moment."),
         "queue_empty": _("Nobody is waiting."),
         "waiting_minutes": _("waiting {minutes} min"),
         "new_in_queue": _("A visitor is waiting."),
@@ -107,6 +110,11 @@ def console_strings() -> dict[str, str]:
         "error": _("Error: {message}"),
         "close": _("Close this chat"),
         "signed_out": _("Your session has ended. Please sign in again."),
+        "wrapup_after_end": _("You can still fill in the wrap-up for this chat (within an hour)."),
+        "wrapup_save": _("Save the wrap-up"),
+        "wrapup_saved": _("The wrap-up was saved."),
+        "wrapup_failed": _("The wrap-up could not be saved: {message}"),
+        "wrapup_network": _("The wrap-up could not be sent. Check the connection and try again."),
     }
 
 
@@ -292,16 +300,71 @@ def colleagues(user: Any) -> list[dict[str, object]]:
             for person in people.exclude(pk=user.pk).distinct().order_by("username")]
 
 
+def answered_languages(user: Any) -> list[str]:
+    """The names of the languages this counsellor is offered chats in (CounsellorProfile), for the console."""
+    from chat.models import CounsellorProfile
+
+    names = dict(settings.LANGUAGES)
+    codes = CounsellorProfile.languages_by_user({int(user.pk)})[int(user.pk)]
+    return [str(names.get(code, code)) for code in codes]
+
+
 @require_staff(COUNSEL)
 def console(request: HttpRequest) -> HttpResponse:
     lang = get_language() or "en"
     return render(request, "chat/console.html", {
         "chat_strings": console_strings(),
+        "languages": answered_languages(request.user),
         "canned": canned_responses(lang),
         "colleagues": colleagues(request.user),
         "wrapup": wrapup_choices(),
         "lang": lang,
     })
+
+
+LATE_WRAPUP_FIELDS = {"token", "wrapup"}
+LATE_WRAPUP_MAX_BYTES = 2048  # every code of every category and a token fit in well under this
+
+
+def _late_wrapup_refused(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@never_cache
+@require_POST
+@require_staff(COUNSEL)
+def late_wrapup(request: HttpRequest) -> HttpResponse:
+    """POST {"token", "wrapup"}: the wrap-up of a chat that ended without one (the `ended` frame's `wrapup_token`).
+
+    `wrapup` follows exactly the rule of the `end` frame's `wrapup`. The codes are checked before the token is
+    used, so a counsellor can correct a refused wrap-up; a token counts once. 204 when counted; 400 for a bad
+    body or codes, 403 for a token we did not make, 410 for an expired one, 409 for one already used.
+    """
+    from chat import actions
+    from chat.schema import COUNSELLOR_TO_SERVER, SCHEMAS, FieldError, parse_json_object
+    from chat.tokens import token_expiry
+
+    body = parse_json_object(request.body, LATE_WRAPUP_MAX_BYTES)
+    if request.content_type != "application/json" or not isinstance(body, dict) or set(body) != LATE_WRAPUP_FIELDS \
+            or not isinstance(body["token"], str):
+        return _late_wrapup_refused(400, _("Send a JSON object with token and wrapup."))
+    try:
+        SCHEMAS[COUNSELLOR_TO_SERVER]["end"].optional["wrapup"](body["wrapup"])
+    except FieldError as error:
+        # The form only offers valid codes, so this is a broken or stale client: the detail is for its log.
+        return JsonResponse({"error": _("The wrap-up codes are not valid."), "detail": f"wrapup {error}"},
+                            status=400)
+    if not body["wrapup"]:
+        return _late_wrapup_refused(400, _("The wrap-up is empty: choose at least one code."))
+    token = body["token"]
+    expiry = token_expiry(actions.WRAPUP_PURPOSE, token)
+    if expiry is None:
+        return _late_wrapup_refused(403, _("This wrap-up link is not valid."))
+    if not actions.record_late_wrapup(token, body["wrapup"]):
+        if expiry <= actions.now().timestamp():
+            return _late_wrapup_refused(410, _("This wrap-up link has expired (after an hour)."))
+        return _late_wrapup_refused(409, _("The wrap-up for this chat was already saved."))
+    return HttpResponse(status=204)
 
 
 def supervision_figures() -> dict[str, Any]:

@@ -1,11 +1,15 @@
 """In Chromium, the counsellor console against a scripted websocket (the page, sign-in and device API are real):
-its `accept` is signed by the device key the organisation certified, its safety code is the visitor's, and an
-offer it missed makes it say that it is now away instead of looking available.
+its `accept` is signed by the device key the organisation certified, its safety code is the visitor's, an
+offer it missed makes it say that it is now away instead of looking available, and a chat the visitor left keeps
+its wrap-up form, which goes to the real staff endpoint with the `ended` frame's one-time token.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -13,7 +17,7 @@ import pytest
 from chat.client import EpochSession
 from chat.protocol import crypto
 from tests.browser.conftest import sign_in
-from tests.conftest import LiveServer
+from tests.conftest import REPO, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -22,6 +26,19 @@ TIMEOUT = 20_000
 USER = "demo-admin"
 
 
+def wrapup_token(live_server: LiveServer) -> str:
+    """A token as the live server's `end` makes one (same SECRET_KEY: the server's var folder)."""
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c",
+                             "from chat import actions; print(actions.wrapup_token())"],
+                            cwd=REPO, env=live_server.env, capture_output=True, text=True, check=True)
+    return result.stdout.split()[-1]
+
+
+def wrapup_counts(live_server: LiveServer) -> dict[str, int]:
+    with sqlite3.connect(live_server.database) as db:
+        rows = db.execute("SELECT dimension, SUM(count) FROM metrics_dailycount WHERE metric = 'chat.wrapup' "
+                          "GROUP BY dimension").fetchall()
+    return {dimension: int(count) for dimension, count in rows}
 
 
 def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offer(live_server: LiveServer,
@@ -97,3 +114,49 @@ def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offe
     page.click(".chat-panel .panel-wrapup-submit")
     page.wait_for_selector("#no-chats:not([hidden])", timeout=TIMEOUT)
     assert sent[-1] == {"type": "end", "chat": second, "wrapup": {"contact": "someone_else", "action": ["crisis_info"]}}
+
+    # The visitor leaves a chat before the wrap-up: the tab stays open with the form, which now posts the
+    # codes with the `ended` frame's token to the staff endpoint (the socket has no chat to end any more).
+    third = crypto.b64e(bytes(range(16, 32)))
+    server.send(json.dumps({"type": "rekey", "chat": third, "epoch": 0, "vk": vk}))
+    page.get_by_role("button", name="Accept").click(timeout=TIMEOUT)
+    page.wait_for_selector(".chat-panel .panel-safety-code:text-matches('^[0-9]{6}$')", timeout=TIMEOUT)
+    token = wrapup_token(live_server)
+    before = wrapup_counts(live_server)
+    ended_at = len(sent)
+    # The frame the server sends once the consumer forwards `wrapup_token` (docs/protocol-notes.md S8).
+    server.send(json.dumps({"type": "ended", "chat": third, "by": "visitor", "wrapup_token": token}))
+    page.wait_for_selector(".chat-panel .chat-log :text('The visitor left the chat.')", timeout=TIMEOUT)
+    page.wait_for_selector(".chat-panel .wrapup:not([hidden])", timeout=TIMEOUT)
+    assert page.is_hidden(".chat-panel .panel-wrapup-cancel")
+    assert page.is_disabled(".chat-panel .panel-end")
+    page.check(".chat-panel input[name=contact][value=professional]")
+    page.check(".chat-panel input[name=concern][value=worried_about_child]")
+    page.click(".chat-panel .panel-wrapup-submit")
+    page.wait_for_selector("#socket-status:has-text('The wrap-up was saved.')", timeout=TIMEOUT)
+    page.wait_for_selector("#no-chats:not([hidden])", timeout=TIMEOUT)
+    assert all(frame["type"] != "end" for frame in sent[ended_at:])
+    after = wrapup_counts(live_server)
+    assert {key: after.get(key, 0) - before.get(key, 0) for key in after if after.get(key) != before.get(key)} \
+        == {"contact.professional": 1, "concern.worried_about_child": 1}
+
+    # The same token again (a replay, from this signed-in session with its CSRF token) counts nothing.
+    csrf = page.get_attribute("#console", "data-csrf")
+    replay = page.request.post(f"{live_server.base_url}/en/staff/chat/wrapup/",
+                               data=json.dumps({"token": token, "wrapup": {"contact": "self"}}),
+                               headers={"Content-Type": "application/json", "X-CSRFToken": csrf})
+    assert replay.status == 409
+    assert wrapup_counts(live_server) == after
+
+    # A token the server did not make: the console says why, drops the form and counts nothing.
+    fourth = crypto.b64e(bytes(range(32, 48)))
+    server.send(json.dumps({"type": "rekey", "chat": fourth, "epoch": 0, "vk": vk}))
+    page.get_by_role("button", name="Accept").click(timeout=TIMEOUT)
+    page.wait_for_selector(".chat-panel .panel-safety-code:text-matches('^[0-9]{6}$')", timeout=TIMEOUT)
+    server.send(json.dumps({"type": "ended", "chat": fourth, "by": "timeout", "wrapup_token": "forged"}))
+    page.click(".chat-panel .panel-wrapup-submit", timeout=TIMEOUT)
+    page.wait_for_selector(".chat-panel .chat-log :text('This wrap-up link is not valid.')", timeout=TIMEOUT)
+    assert page.is_hidden(".chat-panel .wrapup")
+    assert wrapup_counts(live_server) == after
+    page.get_by_role("button", name="Close this chat").click()
+    page.wait_for_selector("#no-chats:not([hidden])", timeout=TIMEOUT)

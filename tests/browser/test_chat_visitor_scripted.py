@@ -198,3 +198,34 @@ def test_visitor_ends_the_chat_then_rates_it(live_server: LiveServer, page: Any)
     assert feedback == [{"feedback": "one-time-token", "rating": 2, "helped": None}]
     assert page.evaluate("sessionStorage.length") == 0
     assert page.locator("#chat-again").is_visible()
+
+
+def test_a_message_the_busy_server_did_not_deliver_is_marked_and_given_back(live_server: LiveServer,
+                                                                            page: Any) -> None:
+    # protocol-notes S14: `rate_limited` naming chat and seq means that one message was not passed on.
+    def answer(frame: dict[str, Any]) -> list[dict[str, Any]]:
+        if frame["type"] == "join":
+            return [{"type": "queued", "chat": CHAT, "resume": RESUME, "position": 1},
+                    connected_frame(frame, org_private_key(live_server))]
+        if frame["type"] == "msg" and frame["seq"] == 1:
+            return [{"type": "error", "code": "rate_limited", "chat": CHAT, "seq": 1,
+                     "message": "The service is very busy: this message was not delivered."}]
+        return []
+
+    sent = scripted_server(page, answer)
+    page.goto(f"{live_server.base_url}/en/help/chat/")
+    page.click("#chat-start")
+    page.wait_for_selector("#chat-room:not([hidden])", timeout=TIMEOUT)
+    for count, text in enumerate(("first, delivered", "second, refused"), start=1):
+        page.fill("#chat-input", text)
+        page.click("#chat-send")
+        page.wait_for_function(f"document.querySelectorAll('#chat-log .from-me').length === {count}",
+                               timeout=TIMEOUT)
+    page.wait_for_selector("#chat-log .not-delivered", timeout=TIMEOUT)
+    lines = page.locator("#chat-log .from-me")
+    assert lines.count() == 2
+    assert "not-delivered" not in (lines.nth(0).get_attribute("class") or "")
+    assert "Not delivered" in lines.nth(1).inner_text() and "second, refused" in lines.nth(1).inner_text()
+    assert page.input_value("#chat-input") == "second, refused"  # given back to send again
+    assert page.locator("#chat-room").is_visible()  # the chat goes on: a busy refusal is not an ending
+    assert [frame["seq"] for frame in sent if frame["type"] == "msg"] == [0, 1]

@@ -47,8 +47,8 @@ def client_for(role: str) -> Client:
 def outcome(response) -> str:  # type: ignore[no-untyped-def]
     if response.status_code == 200:
         return "ok"
-    if response.status_code == 403:
-        return "403"
+    if response.status_code in (400, 403):
+        return str(response.status_code)
     if response.status_code == 302:
         location = response["Location"]
         if "/admin/login/" in location:

@@ -23,7 +23,7 @@ const state = {
   socket: null,
   queue: [],
   offers: new Map(), // chat -> {epoch, vk}
-  chats: new Map(), // chat -> {number, session, tab, panel, ended}
+  chats: new Map(), // chat -> {number, session, tab, panel, ended, wrapupToken}
   seenWaiting: new Set(),
   chatNumber: 0,
   audio: null,
@@ -204,6 +204,7 @@ async function handleFrame(frame) {
     case "ended":
       return onEnded(frame);
     case "error":
+      if (frame.code === "rate_limited" && Number.isInteger(frame.seq)) return markNotDelivered(frame);
       socketStatus(format(S.error, { message: frame.message || frame.code }));
       return undefined;
     default:
@@ -278,6 +279,23 @@ function addLine(chat, kind, who, text) {
     chat.unread += 1;
     chat.badge.textContent = String(chat.unread);
   }
+  return item;
+}
+
+const REMEMBERED_SENT = 50;
+
+// The server was too busy to pass a message on (docs/protocol-notes.md S14): mark it at the message and
+// give the text back, so nothing is shown as sent that was not.
+function markNotDelivered(frame) {
+  const chat = state.chats.get(frame.chat);
+  const sent = chat?.sent?.get(frame.seq);
+  if (!sent) return undefined;
+  chat.sent.delete(frame.seq);
+  sent.item.classList.add("not-delivered");
+  sent.item.append(el("p", { className: "delivery", text: S.not_delivered }));
+  const input = chat.panel.querySelector(".panel-input");
+  if (!input.value.trim()) input.value = sent.body;
+  return undefined;
 }
 
 function selectTab(chatId) {
@@ -308,7 +326,7 @@ function openChatPanel(chatId, session) {
   const transfer = panel.querySelector(".panel-transfer");
   transfer.id = `chat-transfer-${number}`;
   panel.querySelector(".panel-transfer-label").htmlFor = transfer.id;
-  const chat = { id: chatId, number, session, tab, panel, badge, unread: 0, ended: false, typingSent: false, typingTimer: null };
+  const chat = { id: chatId, number, session, tab, panel, badge, unread: 0, ended: false, typingSent: false, typingTimer: null, wrapupToken: null };
   state.chats.set(chatId, chat);
 
   const canned = panel.querySelector(".canned");
@@ -394,7 +412,9 @@ async function sendMessage(event, chat) {
   input.value = "";
   window.clearTimeout(chat.typingTimer);
   sendTyping(chat, false);
-  addLine(chat, "from-me", S.you, body);
+  chat.sent ??= new Map(); // seq -> {item, body} of recent own messages
+  chat.sent.set(frame.seq, { item: addLine(chat, "from-me", S.you, body), body });
+  if (chat.sent.size > REMEMBERED_SENT) chat.sent.delete(chat.sent.keys().next().value);
 }
 
 async function onMessage(frame) {
@@ -424,15 +444,24 @@ function onEnded(frame) {
   addLine(chat, "system", "", text);
   chat.panel.querySelector(".chat-typing").textContent = "";
   for (const control of chat.panel.querySelectorAll(".panel-form textarea, .panel-form button, .panel-tools button, .panel-tools select")) control.disabled = true;
-  show(chat.panel.querySelector(".wrapup"), false);
   const close = el("button", { type: "button", className: "secondary", text: S.close });
   close.addEventListener("click", () => closeChat(chat));
   chat.panel.querySelector(".panel-tools").append(close);
+  const form = chat.panel.querySelector(".wrapup");
+  if (typeof frame.wrapup_token !== "string") {
+    show(form, false);
+    return;
+  }
+  // Ended without our wrap-up (the visitor left, or a timeout): the tab stays open with the form, which
+  // now goes to the staff endpoint with the frame's one-time token instead of the socket.
+  chat.wrapupToken = frame.wrapup_token;
+  addLine(chat, "system", "", S.wrapup_after_end);
+  show(form.querySelector(".panel-wrapup-cancel"), false);
+  form.querySelector(".panel-wrapup-submit").textContent = S.wrapup_save;
+  show(form);
 }
 
-function endChat(event, chat) {
-  event.preventDefault();
-  const form = event.target;
+function readWrapup(form) {
   const wrapup = {};
   const contact = form.querySelector("input[name=contact]:checked");
   if (contact) wrapup.contact = contact.value;
@@ -440,7 +469,48 @@ function endChat(event, chat) {
     const codes = [...form.querySelectorAll(`input[name=${category}]:checked`)].map((input) => input.value);
     if (codes.length) wrapup[category] = codes;
   }
+  return wrapup;
+}
+
+function endChat(event, chat) {
+  event.preventDefault();
+  const wrapup = readWrapup(event.target);
+  if (chat.ended) {
+    if (chat.wrapupToken) saveLateWrapup(chat, wrapup);
+    return;
+  }
   if (state.socket.send({ type: "end", chat: chat.id, wrapup })) closeChat(chat);
+}
+
+async function saveLateWrapup(chat, wrapup) {
+  const form = chat.panel.querySelector(".wrapup");
+  const submit = form.querySelector(".panel-wrapup-submit");
+  submit.disabled = true;
+  let response;
+  try {
+    response = await fetch(root.dataset.wrapupUrl, {
+      method: "POST", credentials: "same-origin", headers: jsonHeaders(), cache: "no-store",
+      body: JSON.stringify({ token: chat.wrapupToken, wrapup }),
+    });
+  } catch (error) {
+    submit.disabled = false; // nothing was counted: the same token can be sent again
+    addLine(chat, "system", "", S.wrapup_network);
+    return;
+  }
+  if (response.ok) {
+    chat.wrapupToken = null;
+    closeChat(chat);
+    socketStatus(S.wrapup_saved);
+    return;
+  }
+  const answer = await response.json().catch(() => ({}));
+  addLine(chat, "system", "", format(S.wrapup_failed, { message: typeof answer.error === "string" ? answer.error : String(response.status) }));
+  if (response.status === 400) {
+    submit.disabled = false; // the token was not used: the codes can be corrected
+  } else {
+    chat.wrapupToken = null; // used, expired or not ours: it will never count
+    show(form, false);
+  }
 }
 
 // --- wiring ----------------------------------------------------------------------------------------------

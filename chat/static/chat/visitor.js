@@ -38,6 +38,7 @@ const state = {
   ended: false,
   feedbackToken: null,
   transcript: [],
+  sent: new Map(), // seq -> {item, body} of recent own messages, so a busy refusal can mark the right one
   typingSent: false,
   typingTimer: null,
 };
@@ -67,6 +68,27 @@ function addLine(kind, who, text) {
   $("chat-log").append(item);
   item.scrollIntoView({ block: "nearest" });
   state.transcript.push(`[${timeOfDay(when)}] ${who ? `${who}: ` : ""}${text}`);
+  return item;
+}
+
+const REMEMBERED_SENT = 50;
+
+function rememberSent(seq, item, body) {
+  state.sent.set(seq, { item, body });
+  if (state.sent.size > REMEMBERED_SENT) state.sent.delete(state.sent.keys().next().value);
+}
+
+// The server was too busy to pass this message on (protocol-notes S14): say so at the message itself and
+// give the text back, so nothing the visitor wrote is shown as sent when it was not.
+function markNotDelivered(seq) {
+  const sent = state.sent.get(seq);
+  if (!sent) return;
+  state.sent.delete(seq);
+  sent.item.classList.add("not-delivered");
+  sent.item.append(el("p", { className: "delivery", text: S.not_delivered }));
+  state.transcript.push(`(${S.not_delivered})`);
+  const input = $("chat-input");
+  if (!input.value.trim()) input.value = sent.body;
 }
 
 function notice(text) {
@@ -291,6 +313,9 @@ function onError(frame) {
     showOnly("chat-intro");
     alertMessage(text);
   };
+  if (frame.code === "rate_limited" && Number.isInteger(frame.seq) && frame.chat === state.chat) {
+    return markNotDelivered(frame.seq);
+  }
   switch (frame.code) {
     case "closed":
       return stopWith(S.closed);
@@ -341,7 +366,7 @@ async function sendMessage(event) {
   input.value = "";
   window.clearTimeout(state.typingTimer);
   sendTyping(false);
-  addLine("from-me", S.you, body);
+  rememberSent(frame.seq, addLine("from-me", S.you, body), body);
 }
 
 function leave() {
