@@ -22,8 +22,15 @@ def new_chat_id() -> str:
 
 
 def new_device_id() -> str:
-    """b64 of 16 random bytes (protocol.md §3)."""
-    return b64e(secrets.token_bytes(16))
+    """b64 of 16 random bytes (protocol.md §3), never starting with "-".
+
+    Operators type device ids into `certify_device` and `revoke_device`, where an id starting with "-"
+    reads as an option (one id in 64 did). Drawing again keeps the ids uniform over the others.
+    """
+    while True:
+        device_id = b64e(secrets.token_bytes(16))
+        if not device_id.startswith("-"):
+            return device_id
 
 
 class CounsellorDevice(models.Model):

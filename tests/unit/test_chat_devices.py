@@ -203,3 +203,11 @@ def test_admin_pages_for_chat_settings(model: str) -> None:
 def test_live_chats_are_not_in_the_admin() -> None:
     client, _ = staff_client("admin-user", "admin")
     assert client.get("/en/staff/admin/chat/chat/").status_code == 404
+
+
+def test_device_ids_never_read_as_a_command_line_option() -> None:
+    from chat.models import new_device_id
+
+    ids = [new_device_id() for _ in range(2000)]  # without the redraw, ~31 of these would start with "-"
+    assert not [device_id for device_id in ids if device_id.startswith("-")]
+    assert len(set(ids)) == len(ids) and {len(device_id) for device_id in ids} == {22}
