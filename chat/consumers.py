@@ -157,6 +157,15 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
         self.inbox: asyncio.Queue[Any] | None = owner if isinstance(owner, asyncio.Queue) else None
         try:
             await super().__call__(scope, receive, send)
+        except asyncio.CancelledError:
+            # Daphne cancels a consumer that has not finished some seconds after its socket closed (a busy
+            # process, many sockets closing at once). Leaving must still happen, or this process would beat
+            # for a dead socket forever and its chats would never be handed on: it finishes in a task of
+            # its own. Every step of `disconnect` may safely run twice.
+            if hasattr(self, "channel_name"):
+                work().forget_socket(self.role, self.channel_name)
+                work().in_background(self.disconnect(WS_INTERNAL_ERROR))
+            raise
         except Exception:
             # The channel layer failed under this socket (Redis restarted): Channels ends the consumer without
             # a websocket.disconnect, so `disconnect` would never run, this process would keep the dead

@@ -23,7 +23,7 @@ import functools
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
 from channels.db import database_sync_to_async
@@ -87,6 +87,7 @@ class ProcessWork:
         self.broadcast_task: asyncio.Task[None] | None = None
         self.last_broadcast = 0.0
         self.last_group_refresh = time.monotonic()
+        self.background: set[asyncio.Task[None]] = set()
 
     @property
     def layer(self) -> Any:
@@ -99,12 +100,27 @@ class ProcessWork:
         if self.clock is None or self.clock.done():
             self.clock = asyncio.create_task(self.tick_forever())
 
-    async def remove_socket(self, role: str, channel: str) -> None:
-        """Forget a socket; never raises, since it also runs when the channel layer itself has failed."""
+    def forget_socket(self, role: str, channel: str) -> None:
+        """Stop beating for a socket (at once, without waiting for anything)."""
         (self.visitors if role == VISITOR else self.counsellors).discard(channel)
         if not self.visitors and not self.counsellors and self.clock is not None:
             self.clock.cancel()
             self.clock = None
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in a task of its own, kept referenced until it ends; failures are logged."""
+        task = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background_done)
+
+    def background_done(self, task: asyncio.Task[None]) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("background chat work failed", exc_info=task.exception())
+
+    async def remove_socket(self, role: str, channel: str) -> None:
+        """Forget a socket; never raises, since it also runs when the channel layer itself has failed."""
+        self.forget_socket(role, channel)
         try:
             await self.leave_queue_group(channel)
         except Exception:

@@ -149,3 +149,22 @@ async def test_one_heartbeat_covers_every_socket_of_the_process(open_visitor: An
     assert presence.seen_at == later
     await visitor.close()
     assert len(work.visitors) == 1
+
+
+async def test_a_consumer_cancelled_before_it_could_leave_still_leaves(open_visitor: Any,
+                                                                      open_counsellor: Any) -> None:
+    # What Daphne does to a consumer that has not finished some seconds after its socket closed.
+    visitor, counsellor = await active(open_visitor, open_counsellor)
+    channel = await sync_to_async(lambda: Chat.objects.get(pk=visitor.chat).counsellor_channel)()
+    assert channel in process.work().counsellors
+    counsellor.communicator.future.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await counsellor.communicator.future
+    assert channel not in process.work().counsellors  # at once: the process no longer beats for it
+    for _ in range(100):  # the rest of leaving runs in a task of its own
+        if not await sync_to_async(CounsellorPresence.objects.filter(channel=channel).exists)():
+            break
+        await asyncio.sleep(0.05)
+    assert not await sync_to_async(CounsellorPresence.objects.filter(channel=channel).exists)()
+    row = await sync_to_async(Chat.objects.get)(pk=visitor.chat)
+    assert row.counsellor_left_at is not None
