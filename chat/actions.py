@@ -28,7 +28,7 @@ from chat.access import COUNSELLOR, VISITOR, Act, Role, SocketIdentity, refusal_
 from chat.models import Chat, ClosedDay, CounsellorDevice, CounsellorPresence, OpeningHours, ServiceSettings
 from chat.protocol.crypto import b64d, b64e, utc_today, verify_certificate, verify_handshake
 from chat.schema import wrapup_dimensions
-from chat.tokens import make_token, use_once
+from chat.tokens import forget_expired, make_token, use_once
 from helpline.metrics.actions import increment, increment_hour_of_week
 from helpline.metrics.catalogue import minutes_bin
 
@@ -507,6 +507,7 @@ def sweep(moment: dt.datetime, *, in_server: bool = True) -> Outcome:
         if chat.state == Chat.ACTIVE:
             outcome.tell(chat.counsellor_channel, "chat.ended", chat=chat.id, by="timeout", answered=True)
         outcome.add(_requeue(chat, moment, front=True))
+    forget_expired(moment)
     reserved_deadline = counsellor_deadline
     Chat.objects.filter(state=Chat.QUEUED, reserved_for__isnull=False,
                         waiting_since__lt=reserved_deadline).update(reserved_for=None)
@@ -570,7 +571,7 @@ def wrapup_owed(chat: Chat, by: str, wrapup: dict[str, Any] | None) -> bool:
 
 def wrapup_token() -> str:
     """A one-time token for POST /<lang>/staff/chat/wrapup/. It holds random bytes, an expiry and a MAC,
-    nothing about the chat, and nothing is stored until it is used (then only a used-marker in the cache)."""
+    nothing about the chat, and nothing is stored until it is used (then only a used-marker, chat.tokens)."""
     return make_token(WRAPUP_PURPOSE, WRAPUP_SECONDS)
 
 

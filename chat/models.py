@@ -225,3 +225,19 @@ class ClosedDay(models.Model):
 
     def __str__(self) -> str:
         return f"closed {self.date}"
+
+
+class UsedToken(models.Model):
+    """A single-use token (proof-of-work challenge, feedback, late wrap-up) that has been used.
+
+    Kept in the database rather than the cache so that a restart of the server (or of Redis, which keeps
+    nothing) cannot make a used token good again. `marker` is a hash of the token's purpose and random
+    part, which nothing else holds; `expires_hour` is the token's own expiry rounded up to the hour, so no
+    row says when anyone asked for or used a token. Rows go once that hour has passed (the sweep).
+    """
+
+    marker = models.CharField(primary_key=True, max_length=64)
+    expires_hour = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return "used token"

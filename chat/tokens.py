@@ -1,12 +1,13 @@
 """Short-lived, MAC-protected, single-use tokens: proof-of-work challenges and visitor feedback tokens.
 
 A token is b64 of `random 16 bytes ‖ expiry (uint64, Unix seconds) ‖ HMAC-SHA256(key, both)[:16]`, the key
-derived from SECRET_KEY and the token's purpose. Nothing is stored until a token is used; then its random
-part is remembered in the cache until it expires, so it is good once.
+derived from SECRET_KEY and the token's purpose. Nothing is stored until a token is used; then a hash of its
+random part is kept (chat.models.UsedToken) until it expires, so it is good once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -15,7 +16,7 @@ import time
 from typing import Final
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import IntegrityError, transaction
 
 from chat.protocol.crypto import b64d, b64e
 
@@ -57,10 +58,27 @@ def is_fresh(purpose: str, token: str, now: float | None = None) -> bool:
 
 
 def use_once(purpose: str, token: str, now: float | None = None) -> bool:
-    """True the first time an authentic, unexpired token is used; False ever after."""
+    """True the first time an authentic, unexpired token is used; False ever after (restarts included)."""
+    from chat.models import UsedToken
+
     moment = now if now is not None else time.time()
     expiry = token_expiry(purpose, token)
     if expiry is None or expiry <= moment:
         return False
-    # cache.add is atomic: only the first use stores the marker.
-    return bool(cache.add(f"chat:used:{purpose}:{token[:22]}", 1, timeout=max(1, int(expiry - moment) + 1)))
+    marker = hashlib.sha256(f"{purpose}\n{token[:22]}".encode("ascii")).hexdigest()
+    hour = dt.datetime.fromtimestamp(expiry - expiry % 3600 + 3600, dt.UTC)
+    # The primary key makes the first use the only one, also between processes.
+    try:
+        with transaction.atomic():
+            UsedToken.objects.create(marker=marker, expires_hour=hour)
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_expired(moment: dt.datetime) -> int:
+    """Drop markers of tokens that have expired anyway; returns how many."""
+    from chat.models import UsedToken
+
+    deleted, _ = UsedToken.objects.filter(expires_hour__lt=moment).delete()
+    return deleted

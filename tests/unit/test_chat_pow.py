@@ -13,6 +13,9 @@ from chat import pow as proof_of_work
 from chat import tokens
 from chat.protocol.crypto import b64d, b64e, pow_solve
 
+# Using a token writes its used-marker to the database (chat.tokens).
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture(autouse=True)
 def _empty_cache() -> None:
@@ -122,3 +125,32 @@ def test_feedback_is_strict(body: object) -> None:
         body["feedback"] = token
     assert post_feedback(body) in {400, 403}
     assert not DailyCount.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_used_token_stays_used_after_a_restart_and_the_row_says_nothing() -> None:
+    from django.core.cache import cache
+
+    from chat.models import UsedToken
+
+    token = tokens.make_token("feedback", 600, now=1_800_000_000)
+    assert tokens.use_once("feedback", token, now=1_800_000_100)
+    cache.clear()  # what a restart of the server (or of Redis) does to anything kept in the cache
+    assert not tokens.use_once("feedback", token, now=1_800_000_200)
+    row = UsedToken.objects.get()
+    assert token[:22] not in row.marker and len(row.marker) == 64
+    # The token expires at 1_800_000_600 (2027-01-15 08:10 UTC); the row keeps only the next whole hour.
+    assert row.expires_hour.isoformat() == "2027-01-15T09:00:00+00:00"
+
+
+@pytest.mark.django_db
+def test_the_sweep_forgets_used_tokens_once_they_would_have_expired() -> None:
+    import datetime as dt
+
+    from chat.models import UsedToken
+
+    token = tokens.make_token("pow", 60, now=1_800_000_000)
+    assert tokens.use_once("pow", token, now=1_800_000_001)
+    assert tokens.forget_expired(dt.datetime.fromtimestamp(1_800_000_061, dt.UTC)) == 0  # not before the hour
+    assert tokens.forget_expired(dt.datetime.fromtimestamp(1_800_003_601, dt.UTC)) == 1
+    assert not UsedToken.objects.exists()
