@@ -4,7 +4,8 @@ Self-help with an exercise answer, a referral code, the no-script self-check, th
 with a canary sentence, feedback, a staff sign-in and a statistics export, every request carrying a
 made-up user agent, referrer and X-Forwarded-For. Then every table, every log line and every file the
 service wrote is searched for the canaries and for client addresses. (The scaled mode's audit of Redis
-and nginx is in tests/scaled/.)
+and nginx is in tests/scaled/test_contract_privacy_audit_scaled.py, which runs this module's scenario,
+`whole_visit`, against a `Site` of its own.)
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import json
 import sqlite3
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chat.client import ChatEnded, Connected, CounsellorClient, MessageReceived, VisitorClient
 from chat.client.counsellor import enrol_device
-from chat.client.http import sign_in_staff
+from chat.client.http import StaffSession, sign_in_staff
 from tests.conftest import LiveServer, make_live_server
 
 pytestmark = pytest.mark.live
@@ -46,7 +49,35 @@ def audited_server(tmp_path: Path) -> Iterator[LiveServer]:
     server.stop()
 
 
-def http(server: LiveServer, method: str, path: str, body: bytes | None = None,
+@dataclass
+class Site:
+    """Where the scenario runs, and how it reaches what only the operator has (demo passwords and codes,
+    the database, a counsellor's certified device): the embedded server here, the scaled deployment in
+    tests/scaled/."""
+
+    base_url: str
+    rows: Callable[[str], list[tuple[object, ...]]]
+    demo_password: Callable[[str], str]
+    demo_code: Callable[[str], str]
+    org_public_key: str
+    # Signs the demo counsellor in and returns its session and a certified device.
+    counsellor: Callable[[], Awaitable[tuple[StaffSession, Any]]]
+    # Where staff sign in, when not at base_url (the scaled audit: see its module docstring).
+    staff_url: str | None = None
+
+
+def embedded_site(server: LiveServer) -> Site:
+    async def counsellor() -> tuple[StaffSession, Any]:
+        session = await sign_in_staff(server.base_url, "demo-counsellor", server.demo_password("demo-counsellor"),
+                                      lambda: server.demo_code("demo-counsellor"))
+        return session, await enrol_device(session)  # the dev settings certify it at once (DEMO_AUTOCERTIFY)
+
+    return Site(base_url=server.base_url, rows=lambda sql: query(server, sql), demo_password=server.demo_password,
+                demo_code=server.demo_code, org_public_key=(server.var_dir / "org_public_key.txt").read_text().strip(),
+                counsellor=counsellor)
+
+
+def http(server: Site, method: str, path: str, body: bytes | None = None,
          headers: dict[str, str] | None = None) -> int:
     request = urllib.request.Request(server.base_url + path, data=body, method=method,
                                      headers={**CANARY_HEADERS, **(headers or {})})
@@ -65,17 +96,17 @@ def query(server: LiveServer, sql: str) -> list[tuple[object, ...]]:
         connection.close()
 
 
-def first_module_slug(server: LiveServer) -> str:
-    return str(query(server, "SELECT slug FROM selfhelp_module ORDER BY id LIMIT 1")[0][0])
+def first_module_slug(server: Site) -> str:
+    return str(server.rows("SELECT slug FROM selfhelp_module ORDER BY id LIMIT 1")[0][0])
 
 
-def self_help_visit(server: LiveServer) -> None:
+def self_help_visit(server: Site) -> None:
     slug = first_module_slug(server)
     assert http(server, "GET", "/en/?src=poster") == 200  # counted, then redirected without the code
     assert http(server, "GET", f"/en/help/modules/{slug}/") == 200
     assert http(server, "GET", "/nl/help/right-now/") == 200
     # The no-script self-check: a stateless post whose answers the server must not keep.
-    answers = {str(key): "2" for (key,) in query(server, "SELECT key FROM selfhelp_selfcheckquestion")}
+    answers = {str(key): "2" for (key,) in server.rows("SELECT key FROM selfhelp_selfcheckquestion")}
     assert answers, "the self-check questions were loaded"
     form = urllib.parse.urlencode({**answers, "note": CANARY_ANSWER}).encode()
     assert http(server, "POST", "/en/help/self-check/", form,
@@ -84,15 +115,12 @@ def self_help_visit(server: LiveServer) -> None:
     assert http(server, "POST", "/count/", beacon, {"Content-Type": "application/json"}) == 204
 
 
-async def chat_with_canary(server: LiveServer) -> None:
-    session = await sign_in_staff(server.base_url, "demo-counsellor", server.demo_password("demo-counsellor"),
-                                  lambda: server.demo_code("demo-counsellor"))
-    device = await enrol_device(session)
+async def chat_with_canary(server: Site) -> None:
+    session, device = await server.counsellor()
     counsellor = CounsellorClient(session, device)
     await counsellor.open()
     await counsellor.set_available(True)
-    org_key = (server.var_dir / "org_public_key.txt").read_text().strip()
-    visitor = VisitorClient(server.base_url, org_public_key=org_key, extra_headers=CANARY_HEADERS)
+    visitor = VisitorClient(server.base_url, org_public_key=server.org_public_key, extra_headers=CANARY_HEADERS)
     try:
         await visitor.join("en")
         connected = await visitor.wait_for(Connected, timeout=30)
@@ -108,16 +136,24 @@ async def chat_with_canary(server: LiveServer) -> None:
         await counsellor.close()
 
 
-def statistics_export(server: LiveServer) -> None:
+def statistics_export(server: Site) -> None:
     async def go() -> int:
-        session = await sign_in_staff(server.base_url, "demo-manager", server.demo_password("demo-manager"),
+        staff_url = server.staff_url or server.base_url
+        session = await sign_in_staff(staff_url, "demo-manager", server.demo_password("demo-manager"),
                                       lambda: server.demo_code("demo-manager"))
-        request = urllib.request.Request(server.base_url + "/en/staff/stats/export.csv",
+        request = urllib.request.Request(staff_url + "/en/staff/stats/export.csv",
                                          headers={**CANARY_HEADERS, "Cookie": session.cookie_header()})
         with urllib.request.urlopen(request, timeout=20) as response:
             return int(response.status)
 
     assert asyncio.run(go()) == 200
+
+
+def whole_visit(site: Site) -> None:
+    """The scenario both audits run: self-help, the self-check, the beacon, a chat, feedback, an export."""
+    self_help_visit(site)
+    asyncio.run(chat_with_canary(site))
+    statistics_export(site)
 
 
 def every_row(database: Path) -> str:
@@ -139,9 +175,7 @@ def every_file(var_dir: Path) -> str:
 
 
 def test_contract_privacy_audit_embedded(audited_server: LiveServer) -> None:
-    self_help_visit(audited_server)
-    asyncio.run(chat_with_canary(audited_server))
-    statistics_export(audited_server)
+    whole_visit(embedded_site(audited_server))
     audited_server.stop()
 
     stored = every_row(audited_server.database)
