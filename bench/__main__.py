@@ -62,6 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--saturation-seconds", type=float, default=5)
     parser.add_argument("--saturation-rate", type=float, default=9,
                         help="frames/s per side (our server allows 10 a second per socket, bursts of 30)")
+    parser.add_argument("--setup-concurrency", type=int, default=1,
+                        help="our pairs set up at once (1: each counsellor socket holds exactly one chat)")
     parser.add_argument("--page-requests", type=int, default=200)
     parser.add_argument("--only", choices=["chat", "pages"], default=None)
     args = parser.parse_args(argv)
@@ -76,7 +78,8 @@ async def chat_benchmark(args: argparse.Namespace, ours: Server, baseline: Serve
     await counsellors.sign_in()
     targets: list[tuple[str, Callable[[], PairFactory], int]] = [
         ("baseline", lambda: baseline_factory(f"ws://127.0.0.1:{baseline.port}"), baseline.pid),
-        ("ours", lambda: chat_factory(f"http://127.0.0.1:{ours.port}", org_public_key(ours), counsellors), ours.pid),
+        ("ours", lambda: chat_factory(f"http://127.0.0.1:{ours.port}", org_public_key(ours), counsellors,
+                                      args.setup_concurrency), ours.pid),
     ]
     rows: list[list[str]] = []
     errors: list[str] = []
@@ -165,6 +168,10 @@ def start_baseline(server: Server) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    # Stopped with SIGTERM (timeout, kill): unwind, so that `finally` stops the servers this run started.
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
     return asyncio.run(main_async(parse_args(argv)))
 
 

@@ -169,16 +169,19 @@ async def read_events(client: Any, stats: Stats, registry: dict[str, asyncio.Fut
                     future.set_result(client)
 
 
-def chat_factory(base_url: str, org_public_key: str, counsellors: Counsellors) -> PairFactory:
+def chat_factory(base_url: str, org_public_key: str, counsellors: Counsellors, setup_concurrency: int = 1
+                 ) -> PairFactory:
     from chat.client import Connected, CounsellorClient, VisitorClient
 
     registry: dict[str, asyncio.Future[Any]] = {}
     # One chat per counsellor socket, as in the baseline's pairs: while this socket is the only available one,
     # the next queued chat is its. Setting up pairs one at a time also makes "connect" the handshake alone.
-    one_at_a_time = asyncio.Lock()
+    # Large ladders set up a few at once (--setup-concurrency): a socket may then hold two chats and
+    # "connect" includes waiting behind the others being set up.
+    setting_up = asyncio.Semaphore(setup_concurrency)
 
     async def make(index: int, stats: Stats) -> Pair:
-        async with one_at_a_time:
+        async with setting_up:
             return await make_one(stats)
 
     async def make_one(stats: Stats) -> Pair:

@@ -518,6 +518,10 @@ class CounsellorConsumer(ChatSocket):
         """A new queue listing (chat.process sends it with the event); without one, read it."""
         listing = event["chats"] if "chats" in event else \
             await database_sync_to_async(actions.queue_listing)(actions.now())
-        if listing != self.listing:
-            self.listing = listing
+        if listing == self.listing:
+            return
+        self.listing = listing
+        if isinstance(event.get("text"), str):
+            await self.send(text_data=event["text"])  # checked and serialised once for every socket
+        else:
             await self.send_frame("queue", chats=listing)

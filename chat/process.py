@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import time
 import weakref
@@ -33,6 +34,7 @@ from django.conf import settings
 
 from chat import actions
 from chat.access import VISITOR
+from chat.schema import SERVER_TO_COUNSELLOR, server_frame
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +187,10 @@ class ProcessWork:
         self.last_broadcast = time.monotonic()
         try:
             listing = await database_sync_to_async(actions.queue_listing)(actions.now())
-            event = {"type": "queue.changed", "chats": listing}
+            # The counsellors' frame is checked and serialised once here, not once per socket: with many
+            # consoles open that per-socket work was most of a broadcast's cost (docs/performance.md).
+            text = json.dumps(server_frame(SERVER_TO_COUNSELLOR, "queue", chats=listing))
+            event = {"type": "queue.changed", "chats": listing, "text": text}
             await on_layer(lambda: self.layer.group_send(actions.QUEUE_GROUP, event))
         except Exception:
             logger.warning("queue broadcast failed; the next change or tick sends it", exc_info=True)
