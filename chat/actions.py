@@ -126,6 +126,7 @@ class Joined:
     position: int
 
 
+@transaction.atomic  # all or nothing: a join that fails on the database leaves no chat behind to duplicate
 def join(lang: str, channel: str, pow_solution: Any, moment: dt.datetime) -> Joined | str:
     """Put a visitor in the queue, or say why not: closed, queue_full, pow_required, pow_invalid."""
     if not service_is_open(moment):

@@ -17,7 +17,6 @@ from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat import actions
 from chat import pow as proof_of_work
@@ -25,17 +24,23 @@ from chat.models import CounsellorDevice
 from chat.protocol.crypto import b64d, load_public_key, make_certificate, utc_today
 from chat.schema import parse_json_object
 from helpline.accounts.access import COUNSEL, require_staff
+from helpline.views import body_within, json_methods
 
 MAX_BODY_BYTES = 1024
 DEMO_CERTIFICATE_DAYS = 90
 
 
 def _refused(status: int, error: str) -> JsonResponse:
-    return JsonResponse({"error": error}, status=status)
+    # `error` is the sentence itself (the clients show it); `message` repeats it for the shared shape.
+    return JsonResponse({"error": error, "message": error}, status=status)
+
+
+def _too_large() -> JsonResponse:
+    return _refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
 
 
 @never_cache
-@require_GET
+@json_methods("GET")
 def pow_challenge(request: HttpRequest) -> JsonResponse:
     """GET /chat/pow/ → {"challenge", "bits"} (protocol.md §9)."""
     bits = proof_of_work.current_bits(actions.waiting_count())
@@ -47,7 +52,7 @@ FEEDBACK_FIELDS = {"feedback", "rating", "helped"}
 
 @csrf_exempt
 @never_cache
-@require_POST
+@json_methods("POST")
 def feedback(request: HttpRequest) -> HttpResponse:
     """POST /chat/feedback/ {"feedback": token, "rating": 1-5|null, "helped": yes|no|unsure|true|false|null}.
 
@@ -55,7 +60,10 @@ def feedback(request: HttpRequest) -> HttpResponse:
     """
     if request.content_type != "application/json":
         return _refused(415, "send JSON")
-    body = parse_json_object(request.body, MAX_BODY_BYTES)
+    raw = body_within(request, MAX_BODY_BYTES)
+    if raw is None:
+        return _too_large()
+    body = parse_json_object(raw, MAX_BODY_BYTES)
     if not isinstance(body, dict) or set(body) - FEEDBACK_FIELDS or not isinstance(body.get("feedback"), str):
         return _refused(400, "expected {feedback, rating, helped}")
     rating, helped = body.get("rating"), body.get("helped")
@@ -104,11 +112,14 @@ def certify(device: CounsellorDevice, org_private: ec.EllipticCurvePrivateKey, p
 
 
 @never_cache
-@require_POST
+@json_methods("POST")
 @require_staff(COUNSEL)
 def register_device(request: HttpRequest) -> JsonResponse:
     """POST /chat/device/ {"key": b64 point} → 201 {"device", "status"} (certified at once only in the demo)."""
-    body = parse_json_object(request.body, MAX_BODY_BYTES)
+    raw = body_within(request, MAX_BODY_BYTES)
+    if raw is None:
+        return _too_large()
+    body = parse_json_object(raw, MAX_BODY_BYTES)
     if not isinstance(body, dict) or set(body) != {"key"} or not isinstance(body["key"], str):
         return _refused(400, "expected {key}")
     try:
@@ -127,7 +138,7 @@ def register_device(request: HttpRequest) -> JsonResponse:
 
 
 @never_cache
-@require_http_methods(["GET"])
+@json_methods("GET")
 @require_staff(COUNSEL)
 def device_status(request: HttpRequest, device: str) -> JsonResponse:
     """GET /chat/device/<D>/ → {"device", "status", "cert"}; someone else's device is answered like a missing one."""

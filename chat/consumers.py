@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections import deque
 from typing import Any, ClassVar, Final
@@ -18,6 +19,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from chat import actions
 from chat.access import COUNSELLOR, VISITOR, Act, Role, SocketIdentity
@@ -34,6 +36,8 @@ from chat.schema import (
     validate_frame,
 )
 from helpline.accounts.access import COUNSEL, SUPERVISE, Decision, socket_decision
+
+logger = logging.getLogger(__name__)
 
 CLOSE_POLICY: Final = 1008  # protocol.md §8: a socket that keeps sending wrong frames
 CLOSE_FORBIDDEN: Final = 4403  # counsellor socket without a verified counsellor session
@@ -57,6 +61,7 @@ MESSAGES: Final = {
     "pow_invalid": "The challenge answer was not accepted. Please try again.",
     "rate_limited": "Too many frames; please slow down.",
     "busy": "The service is very busy: this message was not delivered. Please send it again in a moment.",
+    "retry": "The service could not do that just now. Please try again in a moment.",
     "resume_invalid": "This chat cannot be resumed.",
     "bad_signature": "The handshake signature does not verify under your device's certificate.",
 }
@@ -212,7 +217,17 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
         if frame.type in RELAYED and self.overloaded():
             await self.not_delivered(frame)
             return
-        await getattr(self, f"on_{frame.type}")(frame)
+        try:
+            await getattr(self, f"on_{frame.type}")(frame)
+        except DatabaseError:
+            # The database is briefly unavailable (locked, restarting). Each action is one transaction, so
+            # nothing half-done remains: the sender is told to try again, and the socket stays open.
+            logger.warning("a %s frame failed on the database; the sender was asked to retry", frame.type,
+                           exc_info=True)
+            if frame.type == "msg":
+                await self.not_delivered(frame)
+            elif frame.type != "typing":
+                await self.send_frame("error", code="rate_limited", message=MESSAGES["retry"])
 
     def overloaded(self) -> bool:
         """True when this socket's frames queue up faster than the process handles them.

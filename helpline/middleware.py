@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse
 
 # Staff pages live under /<lang>/staff/ (and /staff/ before the language redirect).
@@ -57,7 +58,7 @@ class ReferralCodeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method not in {"GET", "HEAD"} or "src" not in request.GET:
+        if request.method not in {"GET", "HEAD"} or not self._has_code(request):
             return self.get_response(request)
         from django.conf import settings
         from django.http import HttpResponseRedirect
@@ -71,3 +72,12 @@ class ReferralCodeMiddleware:
         remaining.pop("src")
         query = remaining.urlencode()
         return HttpResponseRedirect(request.path + (f"?{query}" if query else ""))
+
+    @staticmethod
+    def _has_code(request: HttpRequest) -> bool:
+        # A query string past DATA_UPLOAD_MAX_NUMBER_FIELDS is the view's to refuse (or ignore): raising
+        # here would answer every endpoint, JSON ones included, with Django's bare HTML 400.
+        try:
+            return "src" in request.GET
+        except TooManyFieldsSent:
+            return False

@@ -168,10 +168,12 @@ def self_check(request: HttpRequest) -> HttpResponse:
                                "answers": {}, "missing": []}
     if request.method == "POST":
         answers: dict[str, int] = {}
+        # Only the choice numbers the form offers: str.isdigit() also admits "²", which int() refuses.
+        offered = {str(index): index for index in range(len(scale_scores))}
         for question in questions:
             value = request.POST.get(question.key, "")
-            if value.isdigit() and int(value) < len(scale_scores):
-                answers[question.key] = int(value)
+            if value in offered:
+                answers[question.key] = offered[value]
         context["answers"] = answers
         context["missing"] = [q.key for q in questions if q.key not in answers]
         if questions and not context["missing"]:

@@ -115,6 +115,23 @@ class LiveServer:
         passwords: dict[str, str] = json.loads((self.var_dir / "demo_credentials.json").read_text())
         return passwords[username]
 
+    @property
+    def org_public_key(self) -> str:
+        return (self.var_dir / "org_public_key.txt").read_text().strip()
+
+    async def available_counsellor(self) -> Any:
+        """The demo counsellor signed in with the Python client, device enrolled, socket open and available."""
+        from chat.client import CounsellorClient
+        from chat.client.counsellor import enrol_device
+        from chat.client.http import sign_in_staff
+
+        staff = await sign_in_staff(self.base_url, "demo-counsellor", self.demo_password("demo-counsellor"),
+                                    lambda: self.demo_code("demo-counsellor"))
+        counsellor = CounsellorClient(staff, await enrol_device(staff))
+        await counsellor.open()
+        await counsellor.set_available(True)
+        return counsellor
+
 
 def make_live_server(tmp: Path, **env_overrides: str) -> LiveServer:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "HELPLINE_"))}

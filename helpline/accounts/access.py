@@ -66,6 +66,16 @@ def staff_decision(user: Any, session: Mapping[str, Any] | None, capability: str
     return Decision.ALLOWED
 
 
+# A sign-in redirect carries where to come back to; past this it would exceed Django's redirect limit
+# (DisallowedRedirect, logged as an error) for nothing a person would type: the query is dropped.
+RETURN_PATH_LIMIT = 2000
+
+
+def return_path(request: HttpRequest) -> str:
+    full = request.get_full_path()
+    return full if len(full) <= RETURN_PATH_LIMIT else request.path
+
+
 def require_staff(capability: str | None = None) -> Callable[[View], View]:
     """View decorator applying staff_decision; the only way staff views are protected."""
 
@@ -74,7 +84,7 @@ def require_staff(capability: str | None = None) -> Callable[[View], View]:
         def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             decision = staff_decision(request.user, request.session, capability)
             if decision is Decision.SIGN_IN:
-                return redirect_to_login(request.get_full_path())
+                return redirect_to_login(return_path(request))
             if decision is Decision.SECOND_FACTOR:
                 return redirect("accounts:second_factor")
             if decision is Decision.FORBIDDEN:

@@ -10,13 +10,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from helpline.accounts.access import VIEW_STATISTICS, require_staff
 from helpline.metrics.actions import increment, today
 from helpline.metrics.catalogue import BEACON_METRICS
 from helpline.metrics.disclosure import PERIOD_KINDS, Period, PeriodError, closed_periods, latest_closed, parse_period
 from helpline.metrics.reports import build_report, period_label
+from helpline.views import body_within, json_methods
 
 MAX_BEACON_BYTES = 512
 PICKER_LENGTH = {"week": 26, "month": 24, "quarter": 12, "year": 6}
@@ -24,15 +25,16 @@ MAX_REPORT_PERIODS = 12
 
 
 @csrf_exempt  # carries no session and changes nothing but an anonymous counter
-@require_POST
+@json_methods("POST")
 def count_event(request: HttpRequest) -> HttpResponse:
     """Count one thing a visitor's page reports (e.g. a module completed): a metric and a dimension."""
-    if len(request.body) > MAX_BEACON_BYTES:
+    body = body_within(request, MAX_BEACON_BYTES)
+    if body is None:
         return JsonResponse({"error": "too_large", "message": "The request is too large."}, status=413)
     if request.content_type != "application/json":
         return JsonResponse({"error": "bad_request", "message": "Send application/json."}, status=415)
     try:
-        payload = json.loads(request.body)
+        payload = json.loads(body)
     except ValueError:
         return JsonResponse({"error": "bad_request", "message": "Send JSON with a metric."}, status=400)
     if not isinstance(payload, dict) or "metric" not in payload or set(payload) - {"metric", "dimension"}:
@@ -68,6 +70,8 @@ def requested_period(request: HttpRequest, extra: frozenset[str] = frozenset()) 
         return parse_period(kind, request.GET["key"], today())
     except PeriodError as error:
         raise PeriodError(_period_message(kind, error.code), error.code) from None
+    except OverflowError:  # a key like 9999-W52 ends past the last date Python can hold
+        raise PeriodError(_period_message(kind, "missing"), "missing") from None
 
 
 def _period_message(kind: str, code: str) -> str:
@@ -140,7 +144,8 @@ def printable(request: HttpRequest) -> HttpResponse:
     try:
         period = requested_period(request, frozenset({"periods"}))
         raw = request.GET.get("periods", "1")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPORT_PERIODS:
+        # isascii(): "²" and other non-ASCII digits pass isdigit() but not int().
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_REPORT_PERIODS:
             raise PeriodError(_("periods must be a whole number from 1 to %(n)d.") % {"n": MAX_REPORT_PERIODS})
     except PeriodError as error:
         return _bad_request(request, str(error))

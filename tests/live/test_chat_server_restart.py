@@ -8,9 +8,7 @@ import sqlite3
 
 import pytest
 
-from chat.client import ChatEnded, Connected, CounsellorClient, MessageReceived, Queued, SocketClosed, VisitorClient
-from chat.client.counsellor import enrol_device
-from chat.client.http import sign_in_staff
+from chat.client import ChatEnded, Connected, MessageReceived, Queued, SocketClosed, VisitorClient
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.live
@@ -24,14 +22,8 @@ def chat_rows(server: LiveServer) -> int:
 @pytest.mark.parametrize("how", ["restart", "kill"])
 async def test_chat_survives_a_server_restart(private_live_server: LiveServer, how: str) -> None:
     server = private_live_server
-    staff = await sign_in_staff(server.base_url, "demo-counsellor", server.demo_password("demo-counsellor"),
-                                lambda: server.demo_code("demo-counsellor"))
-    device = await enrol_device(staff)
-    counsellor = CounsellorClient(staff, device)
-    await counsellor.open()
-    await counsellor.set_available(True)
-    org_public_key = (server.var_dir / "org_public_key.txt").read_text().strip()
-    visitor = VisitorClient(server.base_url, org_public_key=org_public_key)
+    counsellor = await server.available_counsellor()
+    visitor = VisitorClient(server.base_url, org_public_key=server.org_public_key)
     try:
         await visitor.join("en")
         chat = (await visitor.wait_for(Queued)).chat

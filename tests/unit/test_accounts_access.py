@@ -185,3 +185,12 @@ def _clear_lockouts() -> Any:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.mark.django_db
+def test_a_sign_in_redirect_with_an_absurd_query_keeps_only_the_path(client: Any) -> None:
+    response = client.get("/en/staff/stats/?" + "x=1&" * 5000)
+    assert response.status_code == 302
+    assert response["Location"].endswith("?next=/en/staff/stats/")
+    response = client.get("/en/staff/stats/?period=month")
+    assert response["Location"].endswith("?next=/en/staff/stats/%3Fperiod%3Dmonth")
