@@ -208,14 +208,16 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
             await self.refuse("bad_frame", "Binary frames are refused.")
             return
         frame = validate_frame(self.inbound, text_data)
+        if isinstance(frame, Frame) and frame.type in RELAYED and self.overloaded():
+            # Before the rate limit: a backlog drains faster than frames arrived, and a sender must not be
+            # struck (and at five strikes closed) for the server having fallen behind.
+            await self.not_delivered(frame)
+            return
         if not self.limit.allow():
             await self.rate_limited(frame)
             return
         if isinstance(frame, FrameError):
             await self.refuse(frame.code, frame.message)
-            return
-        if frame.type in RELAYED and self.overloaded():
-            await self.not_delivered(frame)
             return
         try:
             await getattr(self, f"on_{frame.type}")(frame)
@@ -246,6 +248,12 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
                                   seq=frame.fields["seq"])
 
     async def rate_limited(self, frame: Frame | FrameError) -> None:
+        if isinstance(frame, Frame) and frame.type == "msg":
+            # Name the message, so the page marks it as not delivered instead of treating it as an ending.
+            await self.send_frame("error", code="rate_limited", message=MESSAGES["rate_limited"],
+                                  chat=frame.fields["chat"], seq=frame.fields["seq"])
+            await self.strike("rate_limited")
+            return
         await self.refuse("rate_limited")
 
     async def send_frame(self, frame_type: str, **fields: Any) -> None:
@@ -254,6 +262,9 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
     async def refuse(self, code: str, message: str | None = None) -> None:
         """Answer a frame with an error (protocol.md §8); close with 1008 after too many wrong frames."""
         await self.send_frame("error", code=code, message=message or MESSAGES[code])
+        await self.strike(code)
+
+    async def strike(self, code: str) -> None:
         if code in STRIKE_CODES and self.strikes.add():
             self.closing = True
             await self.close(code=CLOSE_POLICY)
