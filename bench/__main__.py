@@ -6,6 +6,9 @@
    a bare `websockets` relay that pairs two sockets and forwards frames.
 2. pages: a self-help module page against a static file, both from our Daphne.
 
+--mode scaled runs the same against the scaled mode instead (bench/stack.py: nginx in front of two Daphne
+processes, Redis and PostgreSQL, all on loopback; chats go through nginx); --mode both runs both.
+
 Loopback only; every loop is bounded; server processes are stopped on the way out.
 """
 
@@ -13,19 +16,52 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from bench import pages
 from bench.load import PairFactory, Shape, Stats, baseline_factory, median, percentile, run_shape
-from bench.ours import Counsellors, Server, chat_factory, free_port, org_public_key, start_our_server, temporary_folder
-from bench.procstats import CpuWindow, memory_kib
+from bench.ours import (
+    Counsellors,
+    Server,
+    chat_factory,
+    free_port,
+    org_public_key,
+    our_env,
+    start_our_server,
+    temporary_folder,
+)
+from bench.scaled import GroupWindow, bench_deployment, daphne_pids, stack_pids
+from bench.stack import Missing
 
 HEADER = ["server", "pairs", "ok", "connect p50 ms", "connect p95 ms", "relay p50 ms", "relay p95 ms",
-          "relay p99 ms", "msgs/s", "refused", "lost", "frame B", "CPU %", "peak RSS MiB"]
+          "relay p99 ms", "msgs/s", "refused", "lost", "frame B", "load CPU %", "CPU %", "peak RSS MiB"]
+# The scaled mode's whole stack, beside its two Daphnes (which fill the CPU % and peak RSS columns).
+STACK_HEADER = ["stack CPU %", "stack peak RSS MiB"]
+SCALED_NOTE = ("ours scaled: CPU % and peak RSS are summed over its two Daphne processes; the stack columns add "
+               "Redis, PostgreSQL (postmaster and backends) and nginx (master and workers). CPU % is of one core; "
+               "a peak RSS sum adds each process's own peak.")
+
+
+@dataclass
+class Target:
+    """A server under the chat ladder; meters[0] fills CPU % and peak RSS, meters[1] (scaled) the stack columns."""
+
+    name: str
+    factory: Callable[[], PairFactory]
+    meters: list[GroupWindow]
+    prepare: Callable[[], Awaitable[None]] | None = None
+    pages: tuple[str, int] | None = None  # (title, port) of the page benchmark
+
+
+def one_process(pid: int) -> GroupWindow:
+    return GroupWindow(lambda: [pid])
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -34,21 +70,34 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
 
 
-def chat_row(name: str, pairs: int, stats: Stats, elapsed: float, cpu: float, pid: int) -> list[str]:
-    _rss, peak = memory_kib(pid)
+def chat_row(name: str, pairs: int, stats: Stats, elapsed: float, generator: GroupWindow, meters: list[GroupWindow],
+             columns: int) -> list[str]:
     frame = f"{median([float(b) for b in stats.frame_bytes]):.0f}" if stats.frame_bytes else "-"
     return [name, str(pairs), str(pairs - stats.failed_pairs), f"{median(stats.connect_ms):.1f}",
             f"{percentile(stats.connect_ms, 0.95):.1f}", f"{median(stats.relay_ms):.2f}",
             f"{percentile(stats.relay_ms, 0.95):.2f}", f"{percentile(stats.relay_ms, 0.99):.2f}",
             f"{stats.received / elapsed:.1f}", str(stats.refused),
-            str(stats.sent - stats.received - stats.refused), frame, f"{cpu * 100:.0f}",
-            f"{peak / 1024:.0f}"]
+            str(stats.sent - stats.received - stats.refused), frame, f"{generator.share * 100:.0f}",
+            *(cell for meter in meters for cell in (f"{meter.share * 100:.0f}", f"{meter.peak_kib() / 1024:.0f}")),
+            *["-"] * (columns - 2 * len(meters))]
 
 
-async def one_run(name: str, factory: PairFactory, pid: int, shape: Shape) -> tuple[list[str], list[str]]:
-    window = CpuWindow(pid)
-    stats, elapsed = await run_shape(factory, shape, window.start, window.stop)
-    return chat_row(name, shape.pairs, stats, elapsed, window.share, pid), stats.errors
+async def one_run(name: str, target: Target, shape: Shape, columns: int) -> tuple[list[str], list[str]]:
+    # The load generator is this process: on the same cores as the server, its share says how much of the
+    # latency may be the generator's own (ours encrypts and decrypts every frame; the baseline's does not).
+    generator = one_process(os.getpid())
+    meters = [generator, *target.meters]
+
+    def start() -> None:
+        for meter in meters:
+            meter.start()
+
+    def stop() -> None:
+        for meter in meters:
+            meter.stop()
+
+    stats, elapsed = await run_shape(target.factory(), shape, start, stop)
+    return chat_row(name, shape.pairs, stats, elapsed, generator, target.meters, columns), stats.errors
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -66,6 +115,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="our pairs set up at once (1: each counsellor socket holds exactly one chat)")
     parser.add_argument("--page-requests", type=int, default=200)
     parser.add_argument("--only", choices=["chat", "pages"], default=None)
+    parser.add_argument("--mode", choices=["embedded", "scaled", "both"], default="embedded",
+                        help="our server as the embedded default, the scaled mode (nginx, 2 Daphne, Redis, "
+                             "PostgreSQL), or both")
     args = parser.parse_args(argv)
     args.ladder = [int(n) for n in args.pairs.split(",") if n.strip()]
     if any(n < 1 or n > 2000 for n in args.ladder):
@@ -73,14 +125,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-async def chat_benchmark(args: argparse.Namespace, ours: Server, baseline: Server) -> list[str]:
-    counsellors = Counsellors(f"http://127.0.0.1:{ours.port}", ours.env)
-    await counsellors.sign_in()
-    targets: list[tuple[str, Callable[[], PairFactory], int]] = [
-        ("baseline", lambda: baseline_factory(f"ws://127.0.0.1:{baseline.port}"), baseline.pid),
-        ("ours", lambda: chat_factory(f"http://127.0.0.1:{ours.port}", org_public_key(ours), counsellors,
-                                      args.setup_concurrency), ours.pid),
-    ]
+async def chat_benchmark(args: argparse.Namespace, targets: list[Target]) -> list[str]:
+    for target in targets:
+        if target.prepare is not None:
+            await target.prepare()
+    scaled = any(len(target.meters) > 1 for target in targets)
+    header = HEADER + STACK_HEADER if scaled else HEADER
+    columns = len(header) - len(HEADER) + 2
     rows: list[list[str]] = []
     errors: list[str] = []
     # Saturation: enough pairs at the per-socket rate to offer more than the server relays; then twice
@@ -92,60 +143,87 @@ async def chat_benchmark(args: argparse.Namespace, ours: Server, baseline: Serve
               Shape(pairs=2 * args.saturation_pairs, seconds=args.saturation_seconds, interval=rate))]
     runs = [("", Shape(pairs=n, seconds=args.seconds, interval=args.interval)) for n in args.ladder] + heavy
     for suffix, shape in runs:
-        for name, factory, pid in targets:
-            label = f"{name} ({suffix})" if suffix else name
+        for target in targets:
+            label = f"{target.name} ({suffix})" if suffix else target.name
             print(f"  {label}: {shape.pairs} pairs …", file=sys.stderr, flush=True)
-            row, run_errors = await one_run(label, factory(), pid, shape)
+            row, run_errors = await one_run(label, target, shape, columns)
             rows.append(row)
             errors.extend(f"{label} {shape.pairs}: {error}" for error in run_errors)
     out = [f"Chat relay: ~360-byte frames, one per side every {args.interval:g} s, {args.seconds:g} s per rung",
-           "", table(HEADER, rows)]
+           *([SCALED_NOTE] if scaled else []), "", table(header, rows)]
     if errors:
         out += ["", "Errors (first few):", *(f"  {error}" for error in errors[:10])]
     return out
 
 
-def page_benchmark(args: argparse.Namespace, ours: Server) -> list[str]:
-    module, static = pages.find_paths(ours.port)
+def page_benchmark(args: argparse.Namespace, title: str, port: int) -> list[str]:
+    module, static = pages.find_paths(port)
     rows = []
     for concurrency in (1, 10):
         for name, path in (("static file (baseline)", static), ("page " + module, module)):
-            pages.measure(ours.port, name, path, 20, concurrency)  # warm-up
-            rows.append(pages.row(pages.measure(ours.port, name, path, args.page_requests, concurrency), concurrency))
+            pages.measure(port, name, path, 20, concurrency)  # warm-up
+            rows.append(pages.row(pages.measure(port, name, path, args.page_requests, concurrency), concurrency))
     header = ["request", "concurrency", "ok", "failed", "p50 ms", "p95 ms", "p99 ms", "req/s"]
-    weights = [pages.weight_row(ours.port, "privacy page (baseline: base layout only)", "/en/privacy/"),
-               pages.weight_row(ours.port, "module " + module, module),
-               pages.weight_row(ours.port, "module list", "/en/help/modules/")]
+    weights = [pages.weight_row(port, "privacy page (baseline: base layout only)", "/en/privacy/"),
+               pages.weight_row(port, "module " + module, module),
+               pages.weight_row(port, "module list", "/en/help/modules/")]
     weight_header = ["page", "requests", "KiB raw", "KiB gzip", f"within {pages.PAGE_BUDGET_BYTES // 1024} KiB "
                      f"and {pages.PAGE_BUDGET_REQUESTS} requests"]
-    return [f"Pages from our Daphne: {module} vs {static}", "", table(header, rows), "",
+    return [f"{title}: {module} vs {static}", "", table(header, rows), "",
             "Page weight (HTML plus everything it makes the browser fetch)", "", table(weight_header, weights)]
+
+
+def embedded_target(args: argparse.Namespace, cleanup: contextlib.ExitStack, folder: Path) -> Target:
+    ours = start_our_server(folder)
+    cleanup.callback(ours.stop)
+    base_url = f"http://127.0.0.1:{ours.port}"
+    counsellors = Counsellors(base_url, ours.env)
+    return Target("ours", lambda: chat_factory(base_url, org_public_key(ours), counsellors, args.setup_concurrency),
+                  [one_process(ours.pid)], counsellors.sign_in, ("Pages from our Daphne", ours.port))
+
+
+def scaled_target(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> Target:
+    deployment = cleanup.enter_context(bench_deployment())
+    base_url = deployment.nginx.base_url
+    counsellors = Counsellors(base_url, deployment.env, org_private_key=deployment.org_private_key)
+    return Target("ours scaled",
+                  lambda: chat_factory(base_url, deployment.org_public_key, counsellors, args.setup_concurrency),
+                  [GroupWindow(lambda: daphne_pids(deployment)), GroupWindow(lambda: stack_pids(deployment))],
+                  counsellors.sign_in,
+                  ("Pages through nginx to the scaled mode's two Daphnes (nginx serves the static file)",
+                   deployment.nginx.port))
 
 
 async def main_async(args: argparse.Namespace) -> int:
     folder = temporary_folder()
-    ours = baseline = None
-    try:
-        print("starting our server (embedded default) and the baseline relay …", file=sys.stderr, flush=True)
-        ours = start_our_server(folder)
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
         port = free_port()
-        baseline = Server([sys.executable, "-m", "bench.baseline_relay", "--port", str(port)], ours.env, port,
-                          folder / "baseline.log")
+        baseline = Server([sys.executable, "-m", "bench.baseline_relay", "--port", str(port)],
+                          our_env(folder / "var"), port, folder / "baseline.log")
+        cleanup.callback(baseline.stop)
+        targets = []
+        if args.mode in ("embedded", "both"):
+            print("starting our server (embedded default) …", file=sys.stderr, flush=True)
+            targets.append(embedded_target(args, cleanup, folder))
+        if args.mode in ("scaled", "both"):
+            print("starting the scaled mode (Redis, PostgreSQL, 2 Daphne, nginx) …", file=sys.stderr, flush=True)
+            targets.append(scaled_target(args, cleanup))
+        print("starting the baseline relay …", file=sys.stderr, flush=True)
         start_baseline(baseline)
+        baseline_url = f"ws://127.0.0.1:{baseline.port}"
+        targets.insert(0, Target("baseline", lambda: baseline_factory(baseline_url), [one_process(baseline.pid)]))
         out = [f"# python -m bench {' '.join(sys.argv[1:])}".rstrip(),
                f"# {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
                f"Python {sys.version.split()[0]}", ""]
         if args.only in (None, "pages"):
-            out += [*page_benchmark(args, ours), ""]
+            for target in targets:
+                if target.pages is not None:
+                    out += [*page_benchmark(args, *target.pages), ""]
         if args.only in (None, "chat"):
-            out += await chat_benchmark(args, ours, baseline)
+            out += await chat_benchmark(args, targets)
         print("\n".join(out))
         return 0
-    finally:
-        for server in (ours, baseline):
-            if server is not None:
-                server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def start_baseline(server: Server) -> None:
@@ -172,7 +250,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # Stopped with SIGTERM (timeout, kill): unwind, so that `finally` stops the servers this run started.
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
-    return asyncio.run(main_async(parse_args(argv)))
+    args = parse_args(argv)
+    try:
+        return asyncio.run(main_async(args))
+    except Missing as error:
+        print(f"--mode {args.mode} needs redis-server, PostgreSQL and nginx: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

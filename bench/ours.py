@@ -22,6 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 # What protocol.md wraps around the text of a message once it is encrypted and base64-encoded. The protocol
 # pads short bodies up to a fixed size, so a chat frame is never smaller than ~435 bytes (the table says).
 CHAT_TEXT_BYTES = 190
+# One person may hold every chat of the load test (the cap is a staffing rule, not a server limit).
+OPEN_CAP = ("from chat.models import ServiceSettings as S; s = S.current(); s.per_counsellor_cap = 30000; "
+            "s.save()")
 
 
 def free_port() -> int:
@@ -84,19 +87,21 @@ def start_our_server(folder: Path) -> Server:
     server = Server([sys.executable, "-m", "helpline.embedded", "--port", str(port)], our_env(folder / "var"),
                     port, folder / "daphne.log")
     server.start(f"http://127.0.0.1:{port}/en/")
-    # One person may hold every chat of the load test (the cap is a staffing rule, not a server limit).
-    subprocess.run([sys.executable, "manage.py", "shell", "-c",
-                    "from chat.models import ServiceSettings as S; s = S.current(); s.per_counsellor_cap = 30000; "
-                    "s.save()"], cwd=REPO, env=server.env, check=True, capture_output=True, timeout=60)
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", OPEN_CAP], cwd=REPO, env=server.env, check=True,
+                   capture_output=True, timeout=60)
     return server
 
 
 @dataclass
 class Counsellors:
-    """One signed-in counsellor with a certified device; each pair opens its own socket on that session."""
+    """One signed-in counsellor with a certified device; each pair opens its own socket on that session.
+
+    The embedded default certifies the device itself (demo); given `org_private_key` (the scaled mode, whose
+    production settings do not), an operator's `manage.py certify_device` does, as in production."""
 
     base_url: str
     env: dict[str, str]
+    org_private_key: Path | None = None
     staff: Any = None
     device: Any = None
 
@@ -113,7 +118,16 @@ class Counsellors:
             return result.stdout.split()[0]
 
         self.staff = await sign_in_staff(self.base_url, "demo-counsellor", password, code)
-        self.device = await enrol_device(self.staff)
+        enrolling = asyncio.ensure_future(enrol_device(self.staff, timeout=120))
+        if self.org_private_key is not None:
+            from bench.stack import certify_pending
+
+            try:
+                await asyncio.to_thread(certify_pending, self.env, "demo-counsellor", self.org_private_key)
+            except BaseException:
+                enrolling.cancel()
+                raise
+        self.device = await enrolling
 
 
 class ChatPair(Pair):
