@@ -287,9 +287,10 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
     async def speak(self, frame: Frame) -> None:
         """Pass a msg or typing frame, unchanged, to the other party of an active chat.
 
-        The gate reads the chat from the database; its answer (the peer's channel) is remembered per chat
-        until an event says the chat changed hands or state: connected, rekey, offer, queued, ended,
-        displaced, transfer. Every such change sends one of those events to the sockets it concerns, so a
+        The peer's channel is remembered per chat: from the accept that connected the chat (`on_accept`,
+        `chat_connected`) or else from the gate, which reads the chat from the database. It is forgotten when
+        an event says the chat changed hands or state: rekey, offer, queued, ended, displaced, transfer, a
+        new connected. Every such change sends one of those events to the sockets it concerns, so a
         remembered answer is the one the gate would give now. Without it every message was a database read.
         """
         chat_id = frame.chat or ""
@@ -307,6 +308,13 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
 
     def forget_peer(self, chat_id: str) -> None:
         self.peers.pop(chat_id, None)
+
+    def remember_peer(self, chat_id: str, peer: str) -> None:
+        """Remember the peer an accept just connected this socket to (an empty one: ask the gate next time)."""
+        if peer:
+            self.peers[chat_id] = peer
+        else:
+            self.forget_peer(chat_id)
 
     async def send_event(self, channel: str, event: dict[str, Any]) -> bool:
         return await work().send(channel, event)
@@ -413,7 +421,7 @@ class VisitorConsumer(ChatSocket):
     async def chat_connected(self, event: dict[str, Any]) -> None:
         if event["frame"]["chat"] == self.chat_id:
             self.position = 0
-            self.forget_peer(event["frame"]["chat"])
+            self.remember_peer(event["frame"]["chat"], event.get("counsellor", ""))  # the accepting socket (on_accept)
             await work().leave_queue_group(self.channel_name)
             fields = {name: value for name, value in event["frame"].items() if name != "type"}
             await self.send_frame("connected", **fields)
@@ -501,8 +509,13 @@ class CounsellorConsumer(ChatSocket):
             return
         self.pending.pop(chat_id, None)
         self.accepted.add(chat_id)
-        self.forget_peer(chat_id)
-        await self.send_event(accepted.visitor_channel, {"type": "chat.connected", "frame": accepted.frame})
+        # The accept just made the chat active between this socket and the visitor's: what the gate would
+        # answer for either side's first message. Both sides remember it now, so even the first message of a
+        # chat needs no database read (at 2,000 chats those first reads queued up behind each other for
+        # seconds, docs/performance.md). Any later change reaches both sockets as an event that forgets it.
+        self.remember_peer(chat_id, accepted.visitor_channel)
+        await self.send_event(accepted.visitor_channel, {"type": "chat.connected", "frame": accepted.frame,
+                                                         "counsellor": self.channel_name})
         await self.deliver(actions.Outcome(queue_changed=True))
 
     async def on_msg(self, frame: Frame) -> None:

@@ -1,6 +1,7 @@
 """What a process does once for all its sockets (chat.process), and what each socket remembers (its peers).
 
-- A socket remembers the peer the gate allowed; a transfer, a resume or an end makes it ask again.
+- A socket remembers the peer an accept connected it to, or the gate allowed; a transfer, a resume or an end
+  makes it ask again.
 - A socket whose frames queue up faster than the process handles them refuses messages, naming each one.
 - A socket whose channel layer fails under it still runs its disconnect: its chats wait for it as usual.
 - One heartbeat per process covers every socket of that process.
@@ -38,6 +39,24 @@ async def next_relayed_seq(counsellor: Any) -> int:
 
 def msg(chat: str, seq: int) -> dict[str, Any]:
     return {"type": "msg", "chat": chat, "epoch": 0, "seq": seq, "ct": b64e(bytes([seq % 256]) * 272)}
+
+
+async def test_the_first_messages_of_a_chat_need_no_database_read(open_visitor: Any, open_counsellor: Any,
+                                                                  monkeypatch: Any) -> None:
+    visitor, counsellor = await active(open_visitor, open_counsellor)
+    asked = []
+    real_gate = actions.gate
+
+    def counting_gate(*args: Any) -> Any:
+        asked.append(args)
+        return real_gate(*args)
+
+    monkeypatch.setattr(actions, "gate", counting_gate)
+    sent = await visitor.send(msg(visitor.chat, 0))
+    assert await counsellor.expect_text(sent)
+    sent = await counsellor.send(msg(visitor.chat, 0))
+    assert await visitor.receive_text() == sent
+    assert asked == []  # both sides learnt their peer from the accept
 
 
 async def test_after_a_transfer_the_visitor_speaks_to_the_new_counsellor_only(open_visitor: Any,
