@@ -21,6 +21,7 @@ import datetime
 import os
 import shutil
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,8 @@ from bench.ours import (
     start_our_server,
     temporary_folder,
 )
-from bench.scaled import GroupWindow, bench_deployment, daphne_pids, stack_pids
+from bench.procstats import GroupWindow
+from bench.scaled import bench_deployment, daphne_pids, stack_pids
 from bench.stack import Missing
 
 HEADER = ["server", "pairs", "ok", "connect p50 ms", "connect p95 ms", "relay p50 ms", "relay p95 ms",
@@ -54,7 +56,7 @@ class Target:
     """A server under the chat ladder; meters[0] fills CPU % and peak RSS, meters[1] (scaled) the stack columns."""
 
     name: str
-    factory: Callable[[], PairFactory]
+    factory: Callable[[int], PairFactory]  # given how many of our chats to set up at once
     meters: list[GroupWindow]
     prepare: Callable[[], Awaitable[None]] | None = None
     pages: tuple[str, int] | None = None  # (title, port) of the page benchmark
@@ -96,7 +98,7 @@ async def one_run(name: str, target: Target, shape: Shape, columns: int) -> tupl
         for meter in meters:
             meter.stop()
 
-    stats, elapsed = await run_shape(target.factory(), shape, start, stop)
+    stats, elapsed = await run_shape(target.factory(shape.chat_setup_concurrency), shape, start, stop)
     return chat_row(name, shape.pairs, stats, elapsed, generator, target.meters, columns), stats.errors
 
 
@@ -125,6 +127,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+SETTLED_SHARE = 0.10  # of one core, over the whole stack
+SETTLE_LIMIT_SECONDS = 300
+
+
+async def settle(target: Target) -> float:
+    """Wait until the server has finished with the run before (closing thousands of chats takes it a while).
+
+    Without this the next run measured the last one's aftermath: a saturation run straight after 2,000 pairs
+    closed found the server still ending their chats and delivered half its rate. Returns the seconds waited.
+    """
+    started = time.monotonic()
+    meter = GroupWindow(target.meters[-1].pids)
+    while time.monotonic() - started < SETTLE_LIMIT_SECONDS:
+        meter.start()
+        await asyncio.sleep(1)
+        if meter.stop() < SETTLED_SHARE:
+            break
+    return time.monotonic() - started
+
+
 async def chat_benchmark(args: argparse.Namespace, targets: list[Target]) -> list[str]:
     for target in targets:
         if target.prepare is not None:
@@ -141,15 +163,19 @@ async def chat_benchmark(args: argparse.Namespace, targets: list[Target]) -> lis
               Shape(pairs=args.saturation_pairs, seconds=args.saturation_seconds, interval=rate)),
              (f"2x saturation {args.saturation_rate:g}/s/side",
               Shape(pairs=2 * args.saturation_pairs, seconds=args.saturation_seconds, interval=rate))]
-    runs = [("", Shape(pairs=n, seconds=args.seconds, interval=args.interval)) for n in args.ladder] + heavy
+    runs = [("", Shape(pairs=n, seconds=args.seconds, interval=args.interval,
+                      chat_setup_concurrency=args.setup_concurrency)) for n in args.ladder] + heavy
     for suffix, shape in runs:
         for target in targets:
             label = f"{target.name} ({suffix})" if suffix else target.name
             print(f"  {label}: {shape.pairs} pairs …", file=sys.stderr, flush=True)
             row, run_errors = await one_run(label, target, shape, columns)
+            waited = await settle(target)
+            print(f"    settled in {waited:.0f} s", file=sys.stderr, flush=True)
             rows.append(row)
             errors.extend(f"{label} {shape.pairs}: {error}" for error in run_errors)
-    out = [f"Chat relay: ~360-byte frames, one per side every {args.interval:g} s, {args.seconds:g} s per rung",
+    out = [f"Chat relay: ~360-byte frames, one per side every {args.interval:g} s, {args.seconds:g} s per rung; "
+           f"each run starts once the server used under {SETTLED_SHARE:.0%} of a core for a second",
            *([SCALED_NOTE] if scaled else []), "", table(header, rows)]
     if errors:
         out += ["", "Errors (first few):", *(f"  {error}" for error in errors[:10])]
@@ -178,7 +204,7 @@ def embedded_target(args: argparse.Namespace, cleanup: contextlib.ExitStack, fol
     cleanup.callback(ours.stop)
     base_url = f"http://127.0.0.1:{ours.port}"
     counsellors = Counsellors(base_url, ours.env)
-    return Target("ours", lambda: chat_factory(base_url, org_public_key(ours), counsellors, args.setup_concurrency),
+    return Target("ours", lambda setup: chat_factory(base_url, org_public_key(ours), counsellors, setup),
                   [one_process(ours.pid)], counsellors.sign_in, ("Pages from our Daphne", ours.port))
 
 
@@ -187,7 +213,7 @@ def scaled_target(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> Ta
     base_url = deployment.nginx.base_url
     counsellors = Counsellors(base_url, deployment.env, org_private_key=deployment.org_private_key)
     return Target("ours scaled",
-                  lambda: chat_factory(base_url, deployment.org_public_key, counsellors, args.setup_concurrency),
+                  lambda setup: chat_factory(base_url, deployment.org_public_key, counsellors, setup),
                   [GroupWindow(lambda: daphne_pids(deployment)), GroupWindow(lambda: stack_pids(deployment))],
                   counsellors.sign_in,
                   ("Pages through nginx to the scaled mode's two Daphnes (nginx serves the static file)",
@@ -212,7 +238,8 @@ async def main_async(args: argparse.Namespace) -> int:
         print("starting the baseline relay …", file=sys.stderr, flush=True)
         start_baseline(baseline)
         baseline_url = f"ws://127.0.0.1:{baseline.port}"
-        targets.insert(0, Target("baseline", lambda: baseline_factory(baseline_url), [one_process(baseline.pid)]))
+        targets.insert(0, Target("baseline", lambda _setup: baseline_factory(baseline_url),
+                                 [one_process(baseline.pid)]))
         out = [f"# python -m bench {' '.join(sys.argv[1:])}".rstrip(),
                f"# {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
                f"Python {sys.version.split()[0]}", ""]

@@ -85,6 +85,9 @@ class Shape:
     seconds: float
     interval: float = 5.0  # seconds between frames, per side
     connect_concurrency: int = 20  # pairs being set up at once (our chat factory sets up one at a time)
+    # Our chats set up at once (--setup-concurrency); above 1 a counsellor socket may hold two chats. The
+    # saturation runs keep 1: two chats at 9 frames/s each would break the per-socket limit of 10/s.
+    chat_setup_concurrency: int = 1
     drain_seconds: float = 5.0
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -28,22 +31,38 @@ def memory_kib(pid: int) -> tuple[int, int]:
 
 
 @dataclass
-class CpuWindow:
-    """CPU used by one process between start() and stop(), as a share of one core."""
+class GroupWindow:
+    """CPU a set of processes used between start() and stop(), as a share of one core, and their summed peak RSS.
 
-    pid: int
-    _cpu: float = 0.0
-    _wall: float = 0.0
+    The set is read again at stop(): a process started in between (a new PostgreSQL backend) counts all its
+    CPU; one that ended in between loses what it used (backends live on, CONN_MAX_AGE). The peak is the sum of
+    each process's own peak (VmHWM), which overstates a little where they share pages (PostgreSQL's buffers).
+    """
+
+    pids: Callable[[], list[int]]
     share: float = 0.0
+    _cpu: dict[int, float] = field(default_factory=dict)
+    _wall: float = 0.0
+
+    def _read(self) -> dict[int, float]:
+        cpu = {}
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                cpu[pid] = cpu_seconds(pid)
+        return cpu
 
     def start(self) -> None:
-        import time
-
-        self._cpu, self._wall = cpu_seconds(self.pid), time.monotonic()
+        self._cpu, self._wall = self._read(), time.monotonic()
 
     def stop(self) -> float:
-        import time
-
         wall = time.monotonic() - self._wall
-        self.share = (cpu_seconds(self.pid) - self._cpu) / wall if wall > 0 else 0.0
+        used = sum(max(0.0, now - self._cpu.get(pid, 0.0)) for pid, now in self._read().items())
+        self.share = used / wall if wall > 0 else 0.0
         return self.share
+
+    def peak_kib(self) -> int:
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                total += memory_kib(pid)[1]
+        return total

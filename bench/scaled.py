@@ -10,12 +10,10 @@ service settings, set as for the embedded default (bench/ours.py).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.ours import OPEN_CAP
-from bench.procstats import cpu_seconds, memory_kib
 from bench.stack import Deployment, scaled_deployment
 
 BENCH_ENV = {"HELPLINE_MAX_QUEUE_LENGTH": "10000"}
@@ -49,45 +47,3 @@ def stack_pids(deployment: Deployment) -> list[int]:
         if parent is not None:
             pids += [parent, *children(parent)]
     return pids
-
-
-@dataclass
-class GroupWindow:
-    """CPU a set of processes used between start() and stop(), as a share of one core, and their summed peak RSS.
-
-    The set is read again at stop(): a process started in between (a new PostgreSQL backend) counts all its
-    CPU; one that ended in between loses what it used (backends live on, CONN_MAX_AGE). The peak is the sum of
-    each process's own peak (VmHWM), which overstates a little where they share pages (PostgreSQL's buffers).
-    """
-
-    pids: Callable[[], list[int]]
-    share: float = 0.0
-    _cpu: dict[int, float] = field(default_factory=dict)
-    _wall: float = 0.0
-
-    def _read(self) -> dict[int, float]:
-        cpu = {}
-        for pid in self.pids():
-            with contextlib.suppress(OSError):
-                cpu[pid] = cpu_seconds(pid)
-        return cpu
-
-    def start(self) -> None:
-        import time
-
-        self._cpu, self._wall = self._read(), time.monotonic()
-
-    def stop(self) -> float:
-        import time
-
-        wall = time.monotonic() - self._wall
-        used = sum(max(0.0, now - self._cpu.get(pid, 0.0)) for pid, now in self._read().items())
-        self.share = used / wall if wall > 0 else 0.0
-        return self.share
-
-    def peak_kib(self) -> int:
-        total = 0
-        for pid in self.pids():
-            with contextlib.suppress(OSError):
-                total += memory_kib(pid)[1]
-        return total
