@@ -115,12 +115,15 @@ REDIS_URL = env_str("HELPLINE_REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "helpline.channel_layers.ScaledChannelLayer",
             # Short expiry: the layer only ever carries ciphertext in transit.
             # redis-py's default 5 s read timeout equals channels_redis' 5 s BZPOPMIN: every socket whose
             # channel stayed quiet for 5 s died with a TimeoutError. Reads may now wait longer than a BZPOPMIN.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "expiry": 30, "capacity": 200,
-                       "group_expiry": 3600},
+            # Up to 200 Redis connections per process; a command beyond that waits up to 10 s for one
+            # (helpline/channel_layers.py: redis-py 8 failed it at once, closing sockets with 1011).
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": 200,
+                                  "timeout": 10}],
+                       "expiry": 30, "capacity": 200, "group_expiry": 3600},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
