@@ -514,8 +514,9 @@ class CounsellorConsumer(ChatSocket):
         # chat needs no database read (at 2,000 chats those first reads queued up behind each other for
         # seconds, docs/performance.md). Any later change reaches both sockets as an event that forgets it.
         self.remember_peer(chat_id, accepted.visitor_channel)
-        await self.send_event(accepted.visitor_channel, {"type": "chat.connected", "frame": accepted.frame,
-                                                         "counsellor": self.channel_name})
+        if accepted.visitor_channel:  # empty: the visitor's socket dropped meanwhile; a resume rekeys
+            await self.send_event(accepted.visitor_channel, {"type": "chat.connected", "frame": accepted.frame,
+                                                             "counsellor": self.channel_name})
         await self.deliver(actions.Outcome(queue_changed=True))
 
     async def on_msg(self, frame: Frame) -> None:

@@ -59,6 +59,28 @@ async def test_the_first_messages_of_a_chat_need_no_database_read(open_visitor: 
     assert asked == []  # both sides learnt their peer from the accept
 
 
+async def test_accepting_a_chat_whose_visitor_just_dropped_keeps_the_counsellor_socket(open_visitor: Any,
+                                                                                        open_counsellor: Any) -> None:
+    """The visitor's tab closed between the offer and the accept: the accept must not send to nobody (the
+    channel layer refuses an empty channel name, which closed the counsellor's socket with 1011)."""
+    visitor = await open_visitor()
+    await visitor.join()
+    counsellor = await open_counsellor("counsellor-1")
+    await counsellor.send({"type": "available", "on": True})
+    rekey = await counsellor.expect("rekey", timeout=30)
+    await visitor.close()
+    await counsellor.send(counsellor.accept_frame(rekey["chat"], rekey["epoch"], rekey["vk"]))
+    await counsellor.nothing_but_queue_listings(timeout=1)  # no 1011 close
+    # The socket still works, and the chat waits for the visitor's resume.
+    sent = await counsellor.send(msg(rekey["chat"], 0))
+    assert sent
+    await counsellor.nothing_but_queue_listings(timeout=0.5)
+    back = await open_visitor()
+    back.vk = new_key()
+    await back.send({"type": "resume", "resume": visitor.resume, "vk": back.vk})
+    assert (await counsellor.expect("rekey"))["chat"] == rekey["chat"]
+
+
 async def test_after_a_transfer_the_visitor_speaks_to_the_new_counsellor_only(open_visitor: Any,
                                                                              open_counsellor: Any) -> None:
     visitor, first = await active(open_visitor, open_counsellor)
