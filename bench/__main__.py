@@ -236,7 +236,7 @@ async def main_async(args: argparse.Namespace) -> int:
             print("starting the scaled mode (Redis, PostgreSQL, 2 Daphne, nginx) …", file=sys.stderr, flush=True)
             targets.append(scaled_target(args, cleanup))
         print("starting the baseline relay …", file=sys.stderr, flush=True)
-        start_baseline(baseline)
+        baseline.start_listening()  # it answers HTTP with 426: a listening port is the sign
         baseline_url = f"ws://127.0.0.1:{baseline.port}"
         targets.insert(0, Target("baseline", lambda _setup: baseline_factory(baseline_url),
                                  [one_process(baseline.pid)]))
@@ -251,25 +251,6 @@ async def main_async(args: argparse.Namespace) -> int:
             out += await chat_benchmark(args, targets)
         print("\n".join(out))
         return 0
-
-
-def start_baseline(server: Server) -> None:
-    """The relay answers HTTP with 426; any answer means it listens."""
-    import socket
-    import subprocess
-    import time
-
-    with server.log.open("ab") as log:
-        server.process = subprocess.Popen(server.argv, env=server.env, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", server.port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("the baseline relay did not start")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,19 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.load import KEY_LENGTH, Pair, PairFactory, Stats, padding_for
+from bench.stack import REPO, Process, certify_pending, clean_env, free_port, http_answers, wait_for_port, wait_until
 
-REPO = Path(__file__).resolve().parent.parent
 # What protocol.md wraps around the text of a message once it is encrypted and base64-encoded. The protocol
 # pads short bodies up to a fixed size, so a chat frame is never smaller than ~435 bytes (the table says).
 CHAT_TEXT_BYTES = 190
@@ -27,37 +25,38 @@ OPEN_CAP = ("from chat.models import ServiceSettings as S; s = S.current(); s.pe
             "s.save()")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Server:
-    """A process we start, stop, and read /proc of."""
+    """A process we start (bench.stack.Process), wait for, stop, and read /proc of."""
 
     argv: list[str]
     env: dict[str, str]
     port: int
     log: Path
-    process: subprocess.Popen[bytes] | None = None
+    process: Process | None = None
+
+    def launch(self) -> Process:
+        self.process = Process(self.log.stem, self.argv, self.log.parent, env=self.env)
+        self.process.start()
+        return self.process
 
     def start(self, ready: str, timeout: float = 90) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.argv} exited:\n{self.log.read_text(errors='replace')[-2000:]}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(ready, timeout=2):
-                return
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"{self.argv} did not answer {ready} within {timeout}s")
+        """Start, then wait until `ready` (a URL) answers."""
+        process = self.launch()
+        try:
+            wait_until(lambda: http_answers(ready), process, f"answer {ready}", timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def start_listening(self, timeout: float = 30) -> None:
+        """Start, then wait until the port accepts connections (for servers that answer HTTP with an error)."""
+        process = self.launch()
+        try:
+            wait_for_port(self.port, process, timeout)
+        except RuntimeError:
+            self.stop()
+            raise
 
     @property
     def pid(self) -> int:
@@ -65,21 +64,14 @@ class Server:
         return self.process.pid
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            self.process.stop()
         self.process = None
 
 
 def our_env(var: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "HELPLINE_"))}
-    env.update({"DJANGO_SETTINGS_MODULE": "bench.settings", "HELPLINE_VAR_DIR": str(var), "PYTHONUNBUFFERED": "1",
-                "HELPLINE_QUICK_EXIT_URL": "about:blank"})
-    return env
+    return clean_env() | {"DJANGO_SETTINGS_MODULE": "bench.settings", "HELPLINE_VAR_DIR": str(var),
+                          "HELPLINE_QUICK_EXIT_URL": "about:blank"}
 
 
 def start_our_server(folder: Path) -> Server:
@@ -120,8 +112,6 @@ class Counsellors:
         self.staff = await sign_in_staff(self.base_url, "demo-counsellor", password, code)
         enrolling = asyncio.ensure_future(enrol_device(self.staff, timeout=120))
         if self.org_private_key is not None:
-            from bench.stack import certify_pending
-
             try:
                 await asyncio.to_thread(certify_pending, self.env, "demo-counsellor", self.org_private_key)
             except BaseException:

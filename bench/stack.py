@@ -1,6 +1,7 @@
 """The scaled mode for real: Redis, a throwaway PostgreSQL cluster, two Daphne processes and nginx on loopback.
 
-Used by the scaled-mode tests (tests/scaled/conftest.py) and by `python -m bench --mode scaled`.
+Used by the scaled-mode tests (tests/scaled/conftest.py) and by `python -m bench --mode scaled`; its process
+helpers (Process, free_port, clean_env, the waits) also start the bench's other servers (bench/ours.py).
 Every process runs in one temporary folder on free loopback ports and is stopped when the deployment ends.
 nginx runs on a site file rendered from deploy/nginx/helpline.conf.template, the one operators deploy,
 in its plain-HTTP form (HELPLINE_TLS=0), the form an onion service uses.
@@ -26,10 +27,22 @@ from http.client import HTTPException
 from pathlib import Path
 from types import ModuleType
 
-from bench.ours import REPO, free_port
-
+REPO = Path(__file__).resolve().parent.parent
 PG_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin"), *sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)]
 SECRET_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env() -> dict[str, str]:
+    """This environment without our settings variables, so a server gets only what it is given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "HELPLINE_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 class Missing(RuntimeError):
@@ -244,12 +257,6 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "HELPLINE_"))}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 @dataclass
 class Daphne:
     port: int
@@ -366,7 +373,7 @@ def scaled_deployment(extra_env: dict[str, str] | None = None, prefix: str = "he
         var = folder / "var"
         var.mkdir()
         # The organisation key is made first, at the path the demo setup would use, so both agree on it.
-        dev_env = base_env() | {"DJANGO_SETTINGS_MODULE": "helpline.settings.dev", "HELPLINE_VAR_DIR": str(var),
+        dev_env = clean_env() | {"DJANGO_SETTINGS_MODULE": "helpline.settings.dev", "HELPLINE_VAR_DIR": str(var),
                                 "HELPLINE_DATABASE_URL": postgres.url}
         printed = manage(dev_env, "create_org_key", str(var / "org_private_key.pem"))
         match = re.search(r"HELPLINE_ORG_PUBLIC_KEY=(\S+)", printed)
@@ -376,7 +383,7 @@ def scaled_deployment(extra_env: dict[str, str] | None = None, prefix: str = "he
         manage(dev_env, "migrate", "--noinput", "-v0")
         manage(dev_env, "demo_setup")
 
-        env = base_env() | {
+        env = clean_env() | {
             "DJANGO_SETTINGS_MODULE": "helpline.settings.prod",
             "HELPLINE_SECRET_KEY": "".join(secrets.choice(SECRET_ALPHABET) for _ in range(60)),
             "HELPLINE_ALLOWED_HOSTS": "127.0.0.1,localhost",
