@@ -88,7 +88,8 @@ class Shape:
     # Our chats set up at once (--setup-concurrency); above 1 a counsellor socket may hold two chats. The
     # saturation runs keep 1: two chats at 9 frames/s each would break the per-socket limit of 10/s.
     chat_setup_concurrency: int = 1
-    drain_seconds: float = 5.0
+    drain_seconds: float = 5.0  # after the senders stop: how long nothing may arrive before the rest is lost
+    drain_limit: float = 120.0  # and the longest wait for stragglers in all
 
 
 async def run_shape(make_pair: PairFactory, shape: Shape, on_steady: Callable[[], None],
@@ -128,13 +129,29 @@ async def run_shape(make_pair: PairFactory, shape: Shape, on_steady: Callable[[]
     on_steady()
     started = time.perf_counter()
     await asyncio.gather(*(talk(pair, side) for pair in pairs for side in (0, 1)))
-    drain_until = time.perf_counter() + shape.drain_seconds
-    while stats.pending and time.perf_counter() < drain_until:
-        await asyncio.sleep(0.05)
+    await drain(stats, shape)
     elapsed = time.perf_counter() - started
     on_done()
     await asyncio.gather(*(pair.close() for pair in pairs), return_exceptions=True)
     return stats, elapsed
+
+
+async def drain(stats: Stats, shape: Shape) -> None:
+    """Wait for messages still in flight until none is left or nothing arrived for `drain_seconds`.
+
+    Under overload a server that applies backpressure holds frames back (in socket buffers) instead of
+    refusing them, and delivers them after the senders stop: they count as delivered, late (their latency
+    says how late), not as lost. What is still pending after a quiet `drain_seconds` is lost.
+    """
+    give_up = time.perf_counter() + shape.drain_limit
+    heard, quiet_since = -1, time.perf_counter()
+    while stats.pending and time.perf_counter() < give_up:
+        moment = time.perf_counter()
+        if stats.received + stats.refused != heard:
+            heard, quiet_since = stats.received + stats.refused, moment
+        elif moment - quiet_since > shape.drain_seconds:
+            return
+        await asyncio.sleep(0.05)
 
 
 def padding_for(key: str, overhead: int) -> str:

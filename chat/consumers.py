@@ -101,20 +101,38 @@ def setting(name: str, default: float) -> float:
 
 
 class RateLimit:
-    """A token bucket per socket: `rate` frames a second on average, bursts up to `burst`."""
+    """A token bucket per socket: `rate` frames a second on average, bursts up to `burst`.
+
+    The bucket sees frames when the server handles them, not when they were sent. While the server does
+    not read a socket (backpressure, helpline.serve.PausingInbox), a sender who keeps to the rate has
+    frames waiting, and they arrive together when reading resumes: each second not read is credited
+    `rate` frames beyond the burst, so they pass. The credit cannot let anyone past what the server
+    reads, since it only accrues while the server is not reading them.
+    """
 
     def __init__(self, rate: float, burst: float) -> None:
         self.rate, self.burst = rate, burst
         self.tokens, self.last = burst, time.monotonic()
+        self.credit, self.unread_seen = 0.0, 0.0
 
-    def allow(self) -> bool:
+    def allow(self, unread_seconds: float = 0.0) -> bool:
+        """One frame: may it pass? `unread_seconds`: the socket's running total of seconds not read."""
         moment = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (moment - self.last) * self.rate)
         self.last = moment
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+        if self.tokens >= self.burst:
+            self.credit = 0.0  # a full bucket: whatever waited while unread has been handled
+        if unread_seconds > self.unread_seen:
+            # At most what a socket's receive buffer holds of chat frames; never a store to flood with later.
+            self.credit = min(self.credit + (unread_seconds - self.unread_seen) * self.rate, self.rate * 30)
+            self.unread_seen = unread_seconds
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        if self.credit >= 1:
+            self.credit -= 1
+            return True
+        return False
 
 
 class Strikes:
@@ -157,7 +175,8 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
         await work().remove_socket(self.role, self.channel_name)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        # Daphne gives each socket `receive = asyncio.Queue().get`; the queue's length is this socket's backlog.
+        # Daphne gives each socket `receive = asyncio.Queue().get` (ours a helpline.serve.PausingInbox); the
+        # queue's length is this socket's backlog.
         owner = getattr(receive, "__self__", None)
         self.inbox: asyncio.Queue[Any] | None = owner if isinstance(owner, asyncio.Queue) else None
         try:
@@ -213,7 +232,7 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
             # struck (and at five strikes closed) for the server having fallen behind.
             await self.not_delivered(frame)
             return
-        if not self.limit.allow():
+        if not self.limit.allow(getattr(self.inbox, "unread_seconds", 0.0)):
             await self.rate_limited(frame)
             return
         if isinstance(frame, FrameError):

@@ -1,0 +1,106 @@
+"""The rules of backpressure as plain units: when a socket's inbox stops reading it, and how the rate limit
+counts frames that waited while it was not read (helpline.serve.PausingInbox, chat.consumers.RateLimit).
+A real Daphne holding back a real sender is tests/live/test_chat_backpressure.py."""
+
+from __future__ import annotations
+
+import asyncio
+
+from chat.consumers import RateLimit
+from helpline.serve import PausingInbox
+
+
+class ReadSwitch:
+    """Stands in for the Twisted transport: records pause and resume, the only two calls the inbox makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def pauseProducing(self) -> None:  # noqa: N802 - Twisted's name
+        self.calls.append("pause")
+
+    def resumeProducing(self) -> None:  # noqa: N802 - Twisted's name
+        self.calls.append("resume")
+
+
+def frame(number: int) -> dict[str, object]:
+    return {"type": "websocket.receive", "text": str(number)}
+
+
+async def test_the_inbox_stops_reading_at_its_bound_and_reads_again_once_drained() -> None:
+    switch = ReadSwitch()
+    inbox = PausingInbox(switch, pause_at=3, resume_at=1)
+    inbox.put_nowait({"type": "websocket.connect"})
+    inbox.put_nowait(frame(1))
+    assert switch.calls == []
+    inbox.put_nowait(frame(2))
+    assert switch.calls == ["pause"]
+    inbox.put_nowait(frame(3))  # already paused: the rest of one read still queues, paused once
+    assert switch.calls == ["pause"] and inbox.qsize() == 4
+    assert (await inbox.get())["type"] == "websocket.connect"
+    assert (await inbox.get())["text"] == "1"
+    assert switch.calls == ["pause"]  # two still waiting, above resume_at
+    assert (await inbox.get())["text"] == "2"
+    assert switch.calls == ["pause", "resume"]
+    assert (await inbox.get())["text"] == "3"  # nothing lost, in order
+    assert switch.calls == ["pause", "resume"]
+
+
+async def test_a_disconnect_never_pauses_reading() -> None:
+    switch = ReadSwitch()
+    inbox = PausingInbox(switch, pause_at=1, resume_at=0)
+    inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+    assert switch.calls == [] and inbox.qsize() == 1
+
+
+async def test_unread_seconds_add_up_the_pauses() -> None:
+    switch = ReadSwitch()
+    inbox = PausingInbox(switch, pause_at=1, resume_at=0)
+    assert inbox.unread_seconds == 0.0
+    inbox.put_nowait(frame(1))
+    await asyncio.sleep(0.05)
+    ongoing = inbox.unread_seconds
+    assert ongoing >= 0.05  # a pause still going on counts
+    await inbox.get()
+    finished = inbox.unread_seconds
+    assert finished >= ongoing
+    await asyncio.sleep(0.05)
+    assert inbox.unread_seconds == finished  # reading again: nothing more accrues
+
+
+def test_the_rate_limit_refuses_past_its_burst() -> None:
+    limit = RateLimit(rate=1, burst=3)
+    assert [limit.allow() for _ in range(4)] == [True, True, True, False]
+
+
+def test_frames_that_waited_unread_pass_the_rate_limit() -> None:
+    # A sender who kept to 10 a second while the server did not read for 5 s has 50 frames waiting, more
+    # than the burst of 30: they must pass, or the sender is struck (and closed) for the server's pause.
+    limit = RateLimit(rate=10, burst=30)
+    passed = 0
+    while limit.allow(unread_seconds=5.0) and passed < 1000:  # the same pause, credited once
+        passed += 1
+    assert 50 <= passed <= 30 + 50  # never more than the burst on top of what the pause explains
+
+
+def test_credit_for_unread_time_is_bounded_and_gone_once_caught_up() -> None:
+    limit = RateLimit(rate=10, burst=30)
+    passed = 0
+    while limit.allow(unread_seconds=3600.0) and passed < 10_000:
+        passed += 1
+    assert passed == 30 + 300  # the burst, and at most 30 s of frames: never a store to flood with later
+    limit = RateLimit(rate=10, burst=30)
+    assert limit.allow(unread_seconds=2.0)
+    limit.last -= 10  # ten quiet seconds: the bucket is full again, so nothing is waiting any more
+    assert sum(limit.allow(unread_seconds=2.0) for _ in range(100)) == 30
+
+
+def test_a_paused_socket_stays_below_the_backlog_where_messages_are_refused() -> None:
+    # The consumer refuses messages once more than INBOX_BACKLOG_LIMIT frames wait. Reading stops at
+    # UNREAD_PAUSE_AT, and one read adds at most SOCKET_READ_BYTES of frames (~435 bytes each, the
+    # smallest chat message on the wire): so with backpressure working, nothing is refused for backlog.
+    from chat.consumers import INBOX_BACKLOG_LIMIT
+    from helpline import serve
+
+    assert serve.UNREAD_PAUSE_AT + serve.SOCKET_READ_BYTES // 435 < INBOX_BACKLOG_LIMIT
+    assert serve.UNREAD_RESUME_AT < serve.UNREAD_PAUSE_AT
