@@ -16,10 +16,10 @@ class ReadSwitch:
     def __init__(self) -> None:
         self.calls: list[str] = []
 
-    def pauseProducing(self) -> None:  # noqa: N802 - Twisted's name
+    def pauseProducing(self) -> None:  # Twisted's name
         self.calls.append("pause")
 
-    def resumeProducing(self) -> None:  # noqa: N802 - Twisted's name
+    def resumeProducing(self) -> None:  # Twisted's name
         self.calls.append("resume")
 
 
