@@ -1,4 +1,4 @@
-"""The channel layers: Channels' own, each with one change we measured a need for.
+"""The channel layers: Channels' and channels-redis's own, the embedded one with one change we measured a need for.
 
 **Embedded default**: Channels' in-memory layer, with its expiry sweep made cheap.
 
@@ -9,23 +9,16 @@ a few hundred chats that walk was most of the server's CPU (docs/performance.md)
 (messages live `expiry` seconds, 30 here); checking it once a second keeps it as useful. Everything else
 is Channels' own code.
 
-**Scaled mode**: channels-redis, with a connection pool that waits for a free connection. redis-py 8's
-asyncio pool allows 100 connections per process and raises MaxConnectionsError on the 101st concurrent
-command. With a few hundred sockets sending at once that error ended consumers with 1011 (sockets closed
-under their chats, messages lost): the scaled-mode benchmark collapsed to 26 messages/s at saturation
-(docs/performance.md). A BlockingConnectionPool makes the command wait instead; the wait slows this
-process's reading, its sockets' backlogs grow, and the consumers' overload rule then refuses messages by
-name, as in the embedded default. channels-redis builds its pools in `create_pool`, meant to be overridden.
+**Scaled mode**: channels-redis's own `RedisPubSubChannelLayer`, unchanged (helpline/settings/base.py says why
+it and not the core layer).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Final
+from typing import Final
 
 from channels.layers import InMemoryChannelLayer
-from channels_redis.core import RedisChannelLayer
-from redis.asyncio import BlockingConnectionPool
 
 CLEAN_EVERY_SECONDS: Final = 1.0
 
@@ -41,12 +34,3 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]  # chann
             return
         self.cleaned_at = moment
         super()._clean_expired()
-
-
-class ScaledChannelLayer(RedisChannelLayer):  # type: ignore[misc]  # channels-redis has no type stubs
-    def create_pool(self, index: int) -> Any:
-        host = dict(self.hosts[index])
-        if "address" not in host:  # sentinels: channels-redis's own pool (our settings never configure them)
-            return super().create_pool(index)
-        # max_connections and timeout (seconds to wait for a free connection) come from the host's settings.
-        return BlockingConnectionPool.from_url(host.pop("address"), **host)

@@ -115,15 +115,13 @@ REDIS_URL = env_str("HELPLINE_REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "helpline.channel_layers.ScaledChannelLayer",
-            # Short expiry: the layer only ever carries ciphertext in transit.
-            # redis-py's default 5 s read timeout equals channels_redis' 5 s BZPOPMIN: every socket whose
-            # channel stayed quiet for 5 s died with a TimeoutError. Reads may now wait longer than a BZPOPMIN.
-            # Up to 200 Redis connections per process; a command beyond that waits up to 10 s for one
-            # (helpline/channel_layers.py: redis-py 8 failed it at once, closing sockets with 1011).
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": 200,
-                                  "timeout": 10}],
-                       "expiry": 30, "capacity": 200, "group_expiry": 3600},
+            # channels-redis's Pub/Sub layer: Redis passes each message on and keeps nothing (no keys, no
+            # expiry to tune), one publish per message and one per group send, and each process reads all its
+            # sockets' messages from one subscription. Its core layer received for every socket of a process
+            # through one lock and one BZPOPMIN per message, and relayed 41 messages/s at saturation
+            # (docs/performance.md). A message for a socket that is gone is dropped, as an expired one was.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
