@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import datetime
 import os
+import re
 import shutil
 import sys
 import time
@@ -84,7 +85,8 @@ def chat_row(name: str, pairs: int, stats: Stats, elapsed: float, generator: Gro
             *["-"] * (columns - 2 * len(meters))]
 
 
-async def one_run(name: str, target: Target, shape: Shape, columns: int) -> tuple[list[str], list[str]]:
+async def one_run(name: str, target: Target, shape: Shape, columns: int,
+                  samples: Path | None = None) -> tuple[list[str], list[str]]:
     # The load generator is this process: on the same cores as the server, its share says how much of the
     # latency may be the generator's own (ours encrypts and decrypts every frame; the baseline's does not).
     generator = one_process(os.getpid())
@@ -99,6 +101,10 @@ async def one_run(name: str, target: Target, shape: Shape, columns: int) -> tupl
             meter.stop()
 
     stats, elapsed = await run_shape(target.factory(shape.chat_setup_concurrency), shape, start, stop)
+    if samples is not None:
+        samples.mkdir(parents=True, exist_ok=True)
+        (samples / f"{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}-{shape.pairs}.csv").write_text(
+            stats.timeline())
     return chat_row(name, shape.pairs, stats, elapsed, generator, target.meters, columns), stats.errors
 
 
@@ -116,6 +122,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--setup-concurrency", type=int, default=1,
                         help="our pairs set up at once (1: each counsellor socket holds exactly one chat)")
     parser.add_argument("--page-requests", type=int, default=200)
+    parser.add_argument("--samples", type=Path, default=None,
+                        help="write each chat run's relay latencies over time to this folder (CSV, one per run)")
     parser.add_argument("--only", choices=["chat", "pages"], default=None)
     parser.add_argument("--mode", choices=["embedded", "scaled", "both"], default="embedded",
                         help="our server as the embedded default, the scaled mode (nginx, 2 Daphne, Redis, "
@@ -169,7 +177,7 @@ async def chat_benchmark(args: argparse.Namespace, targets: list[Target]) -> lis
         for target in targets:
             label = f"{target.name} ({suffix})" if suffix else target.name
             print(f"  {label}: {shape.pairs} pairs …", file=sys.stderr, flush=True)
-            row, run_errors = await one_run(label, target, shape, columns)
+            row, run_errors = await one_run(label, target, shape, columns, args.samples)
             waited = await settle(target)
             print(f"    settled in {waited:.0f} s", file=sys.stderr, flush=True)
             rows.append(row)
@@ -259,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     # Stopped with SIGTERM (timeout, kill): unwind, so that `finally` stops the servers this run started.
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
     args = parse_args(argv)
+    # The load generator holds thousands of sockets too: with CPython's default thresholds its own
+    # collections stopped it for up to a second at 2,000 pairs, and that showed as relay latency of
+    # whichever server was measured. It collects the way our server does (helpline/serve.py).
+    from helpline.serve import tune_garbage_collection
+
+    tune_garbage_collection()
     try:
         return asyncio.run(main_async(args))
     except Missing as error:

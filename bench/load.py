@@ -22,6 +22,7 @@ KEY_LENGTH = 16
 class Stats:
     connect_ms: list[float] = field(default_factory=list)
     relay_ms: list[float] = field(default_factory=list)
+    relay_at: list[float] = field(default_factory=list)  # when each of relay_ms arrived (perf_counter)
     sent: int = 0
     received: int = 0
     refused: int = 0  # the server said it did not deliver these (busy): not lost, the sender knows
@@ -31,6 +32,12 @@ class Stats:
     pending: dict[str, float] = field(default_factory=dict)
     # (client, chat, seq) -> key of each message sent, so a refusal (which names chat and seq) finds its key
     sent_as: dict[tuple[int, str, int], str] = field(default_factory=dict)
+    steady_at: float = 0.0  # perf_counter when the pairs started talking
+
+    def timeline(self) -> str:
+        """CSV of every relayed message: seconds since the pairs started talking, relay ms (for --samples)."""
+        rows = (f"{at - self.steady_at:.3f},{ms:.2f}" for at, ms in zip(self.relay_at, self.relay_ms, strict=True))
+        return "received_s,relay_ms\n" + "\n".join(rows) + "\n"
 
     def note_sent(self, key: str) -> None:
         self.pending[key] = time.perf_counter()
@@ -39,7 +46,9 @@ class Stats:
     def note_received(self, key: str) -> None:
         started = self.pending.pop(key, None)
         if started is not None:
-            self.relay_ms.append((time.perf_counter() - started) * 1000)
+            moment = time.perf_counter()
+            self.relay_ms.append((moment - started) * 1000)
+            self.relay_at.append(moment)
             self.received += 1
 
     def note_refused(self, key: str | None) -> None:
@@ -127,7 +136,7 @@ async def run_shape(make_pair: PairFactory, shape: Shape, on_steady: Callable[[]
             await asyncio.sleep(shape.interval)
 
     on_steady()
-    started = time.perf_counter()
+    started = stats.steady_at = time.perf_counter()
     await asyncio.gather(*(talk(pair, side) for pair in pairs for side in (0, 1)))
     await drain(stats, shape)
     elapsed = time.perf_counter() - started

@@ -253,10 +253,10 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
     def overloaded(self) -> bool:
         """True when this socket's frames queue up faster than the process handles them.
 
-        Daphne reads every socket as fast as data arrives and queues frames without limit, so a process
-        past its capacity would relay later and later and hold more and more. Refusing a frame costs a
-        fraction of relaying it, so refusing while the backlog is long keeps latency and memory bounded
-        and the relayed rate near the maximum (docs/performance.md, overload).
+        Our Daphne (helpline.serve) stops reading a socket once 8 of its frames wait, so there the backlog
+        passes the limit only within one read; a server that reads without limit (plain `daphne`, another
+        ASGI server) would relay later and later and hold more and more. Refusing, by name, keeps latency
+        and memory bounded there too (docs/performance.md, overload).
         """
         return self.inbox is not None and self.inbox.qsize() > self.backlog_limit
 
