@@ -79,6 +79,10 @@ TEMPLATES = [
 ]
 
 
+# Per Daphne process; PostgreSQL's default max_connections (100) holds four processes and the sweep.
+DATABASE_POOL_SIZE = env_int("HELPLINE_DATABASE_POOL_SIZE", 20, minimum=2)
+
+
 def database_from_url(url: str, default_sqlite: Path) -> dict[str, object]:
     """Turn HELPLINE_DATABASE_URL (postgres://user:pass@host:port/name or empty) into DATABASES['default']."""
     if not url:
@@ -97,8 +101,12 @@ def database_from_url(url: str, default_sqlite: Path) -> dict[str, object]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
+            # A pool per process, not persistent connections: under ASGI every concurrent request runs in a
+            # thread of its own, and with CONN_MAX_AGE each kept its connection until the thread's objects
+            # were collected. The scaled benchmark ran PostgreSQL out of connections ("too many clients
+            # already", HTTP 500 on /chat/pow/). Django's docs say the same: under ASGI, use the backend's
+            # pool. A request beyond the pool waits up to `timeout` seconds for a connection.
+            "OPTIONS": {"pool": {"min_size": 2, "max_size": DATABASE_POOL_SIZE, "timeout": 10}},
         }
     if parts.scheme == "sqlite":
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path),

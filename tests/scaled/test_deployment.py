@@ -137,6 +137,34 @@ def test_counters_land_in_postgresql_under_concurrent_beacons(scaled: Deployment
     assert len(upstreams) == 2, "both Daphne processes wrote to the same counter row"
 
 
+def test_a_burst_of_requests_never_runs_postgresql_out_of_connections(scaled: Deployment) -> None:
+    """Every request reads the database; far more at once than PostgreSQL has connections for (100).
+
+    With persistent connections under ASGI each concurrent request kept a connection of its own, and the
+    scaled benchmark got "too many clients already" (HTTP 500). With a pool per process they wait for one.
+    """
+    with scaled.postgres.connect() as connection:
+        limit = int(connection.execute("SHOW max_connections").fetchone()[0])
+    statuses: list[int] = []
+
+    def get_pow() -> None:
+        status, _headers, _body = fetch(f"{scaled.nginx.base_url}/chat/pow/")
+        statuses.append(status)
+
+    for _round in range(3):
+        workers = [threading.Thread(target=get_pow) for _ in range(limit + 50)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120)
+    assert len(statuses) == 3 * (limit + 50)
+    assert set(statuses) == {200}, sorted(set(statuses))
+    with scaled.postgres.connect() as connection:
+        open_now = int(connection.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+                       .fetchone()[0])
+    assert open_now <= 2 * 20 + 5  # two pools and this connection, not one per request
+
+
 def all_redis_values(client: redis_client.Redis) -> list[bytes]:
     """Every key and every value in every database, whatever its type."""
     found: list[bytes] = []
