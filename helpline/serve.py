@@ -104,12 +104,13 @@ def daphne_server_class() -> type:
         """Daphne, with a bounded inbox for every websocket (PausingInbox); HTTP is as Daphne does it."""
 
         def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
-            if scope.get("type") != "websocket" or getattr(protocol, "transport", None) is None:
-                return super().create_application(protocol, scope)
+            transport = getattr(protocol, "transport", None)
+            if scope.get("type") != "websocket" or not hasattr(transport, "pauseProducing"):
+                return super().create_application(protocol, scope)  # HTTP, or a transport that cannot pause
             # Daphne's own create_application (daphne 4.2), with the bounded inbox for its asyncio.Queue().
             assert "application_instance" not in self.connections[protocol]
-            protocol.transport.bufferSize = SOCKET_READ_BYTES  # Twisted reads up to this per read
-            inbox = PausingInbox(protocol.transport)
+            transport.bufferSize = SOCKET_READ_BYTES  # Twisted's TCP and unix transports read up to this at once
+            inbox = PausingInbox(transport)
             scope.setdefault("asgi", {"version": "3.0"})
             instance = self.application(scope=scope, receive=inbox.get, send=partial(self.handle_reply, protocol))
             if protocol not in self.connections:
