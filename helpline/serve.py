@@ -104,7 +104,7 @@ def daphne_server_class() -> type:
         """Daphne, with a bounded inbox for every websocket (PausingInbox); HTTP is as Daphne does it."""
 
         def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
-            transport = getattr(protocol, "transport", None)
+            transport: Any = getattr(protocol, "transport", None)
             if scope.get("type") != "websocket" or not hasattr(transport, "pauseProducing"):
                 return super().create_application(protocol, scope)  # HTTP, or a transport that cannot pause
             # Daphne's own create_application (daphne 4.2), with the bounded inbox for its asyncio.Queue().
