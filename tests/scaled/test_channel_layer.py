@@ -9,12 +9,13 @@ never reads (privacy.md: ciphertext in transit only).
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from typing import Any
 
+import redis as redis_client
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from tests.scaled.conftest import Deployment
+from tests.scaled.test_deployment import all_redis_values
 
 BURST = 1000
 
@@ -22,12 +23,6 @@ BURST = 1000
 def layer_for(scaled: Deployment, prefix: str) -> Any:
     # A prefix of its own: the deployment's Daphnes use the same Redis.
     return RedisPubSubChannelLayer(hosts=[{"address": scaled.redis.url, "socket_timeout": 30}], prefix=prefix)
-
-
-def redis_keys(scaled: Deployment) -> list[str]:
-    printed = subprocess.run(["redis-cli", "-u", scaled.redis.url, "--scan"], capture_output=True, text=True,
-                             check=True, timeout=30).stdout
-    return printed.split()
 
 
 async def test_a_burst_of_concurrent_sends_all_arrive(scaled: Deployment) -> None:
@@ -52,7 +47,8 @@ async def test_redis_keeps_nothing_of_a_message_nobody_reads(scaled: Deployment)
         assert (await asyncio.wait_for(layer.receive(channel), 10))["type"] == "secret"
     finally:
         await layer.flush()
-    assert not [key for key in redis_keys(scaled) if "unread" in key or "asgi" in key]
+    stored = all_redis_values(redis_client.Redis(host="127.0.0.1", port=scaled.redis.port))
+    assert not [entry for entry in stored if b"unread" in entry or b"asgi" in entry]
 
 
 def test_the_deployment_uses_the_pubsub_layer(scaled: Deployment) -> None:
