@@ -39,8 +39,9 @@ from chat.schema import SERVER_TO_COUNSELLOR, server_frame
 logger = logging.getLogger(__name__)
 
 QUEUE_BROADCAST_GAP: Final = 0.25
-# Channel layers forget group members after `group_expiry` (an hour on Redis): a console open for a whole
-# shift would stop hearing about new chats. Members are added again well before that.
+# Channels' in-memory layer forgets group members after `group_expiry` (a day by default; channels-redis's
+# core layer, an hour): a console open that long would stop hearing about new chats. Members are added
+# again well before that. The scaled mode's Pub/Sub layer never forgets them; adding again costs nothing.
 GROUP_REFRESH_SECONDS: Final = 600
 
 

@@ -98,6 +98,8 @@ def tune_garbage_collection() -> None:
 
 
 def daphne_server_class() -> type:
+    # Imported here, not at the top: importing daphne.server installs Twisted's asyncio reactor, which
+    # must not happen to every process that imports this module (the bench, the unit tests).
     from daphne.server import Server
 
     class HelplineServer(Server):  # type: ignore[misc]  # daphne has no type stubs
