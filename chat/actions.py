@@ -1,9 +1,10 @@
 """Writes for chats: join, resume, offer, accept, transfer, end, sweeps; each counts what happened.
 
-Each function takes plain values, changes the database, and returns an `Outcome`: the channel-layer
-messages to send (`notes`) and whether the queue changed. Consumers only call these and deliver the notes,
-so the rules run the same from a socket, a test or a management command. Sync code: consumers call it
-through `database_sync_to_async`.
+Each action takes plain values, checks access with `chat.access.access_chat` where it names a chat, changes
+the database in one transaction, and returns one `chat.outcome.Outcome`: the events each socket must hear
+(the acting socket included) and whether the queue changed. A refusal is `chat.access.ChatRefused(code)`.
+Consumers only call these and hand the outcome to `chat.delivery.deliver`, so the rules run the same from a
+socket, a test or a management command. Sync code: consumers call it through `database_sync_to_async`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from django.conf import settings
@@ -24,8 +24,9 @@ from django.utils.module_loading import import_string
 
 from chat import pow as proof_of_work
 from chat import queue
-from chat.access import COUNSELLOR, VISITOR, Act, Role, SocketIdentity, refusal_code, socket_may_act
+from chat.access import COUNSELLOR, VISITOR, Act, ChatRefused, Role, SocketIdentity, access_chat
 from chat.models import Chat, ClosedDay, CounsellorDevice, CounsellorPresence, OpeningHours, ServiceSettings
+from chat.outcome import Outcome
 from chat.protocol.crypto import b64d, b64e, utc_today, verify_certificate, verify_handshake
 from chat.schema import wrapup_dimensions
 from chat.tokens import forget_expired, make_token, use_once
@@ -37,29 +38,6 @@ BOOT: Final = secrets.token_hex(8)
 FEEDBACK_PURPOSE: Final = "feedback"
 FEEDBACK_SECONDS: Final = 3600
 QUEUE_GROUP: Final = "chat.queue"
-
-
-@dataclass
-class Note:
-    """One channel-layer message: `event["type"]` names the consumer method that handles it."""
-
-    channel: str
-    event: dict[str, Any]
-
-
-@dataclass
-class Outcome:
-    notes: list[Note] = field(default_factory=list)
-    queue_changed: bool = False
-
-    def add(self, other: Outcome) -> Outcome:
-        self.notes.extend(other.notes)
-        self.queue_changed = self.queue_changed or other.queue_changed
-        return self
-
-    def tell(self, channel: str, event_type: str, **fields: Any) -> None:
-        if channel:
-            self.notes.append(Note(channel, {"type": event_type, **fields}))
 
 
 def now() -> dt.datetime:
@@ -102,67 +80,52 @@ def queue_position(chat_id: str) -> int:
     return queue.queue_position(chat_id, _waiting(Chat.objects.filter(state=Chat.QUEUED)))
 
 
-def load_chat(chat_id: str | None) -> Chat | None:
-    if not chat_id:
-        return None
-    return Chat.objects.filter(pk=chat_id).first()
-
-
-def gate(role: Role, identity: SocketIdentity, chat_id: str | None, act: Act) -> tuple[Chat | None, str | None]:
-    """The chat and None if this socket may `act` on it, else None and the error code (protocol.md §8)."""
-    chat = load_chat(chat_id)
-    if socket_may_act(role, identity, chat, act):
-        return chat, None
-    return None, refusal_code(role, identity, chat)
+def relay_peer(role: Role, identity: SocketIdentity, chat_id: str | None) -> str:
+    """The channel a `msg` or `typing` of this socket goes to: the other party's socket, or "" when there is
+    none to pass it to (the chat is queued, or the other side's socket is away)."""
+    chat = access_chat(role, identity, chat_id, Act.SPEAK)
+    peer = chat.counsellor_channel if role == VISITOR else chat.visitor_channel
+    return peer if chat.state == Chat.ACTIVE else ""
 
 
 # --- visitor ----------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Joined:
-    chat: str
-    resume: str
-    position: int
+def join(channel: str, current_chat: str | None, lang: str, vk: str, pow_solution: Any,
+         moment: dt.datetime) -> Outcome:
+    """Put a visitor in the queue (the socket hears `chat.joined`), or refuse: closed, queue_full,
+    pow_required, pow_invalid, or bad_frame for a socket that already has a chat.
 
-
-@transaction.atomic  # all or nothing: a join that fails on the database leaves no chat behind to duplicate
-def join(lang: str, channel: str, pow_solution: Any, moment: dt.datetime) -> Joined | str:
-    """Put a visitor in the queue, or say why not: closed, queue_full, pow_required, pow_invalid."""
+    A refusal is counted outside any transaction (it must stay counted); the chat and its counters are made in
+    one, so a join that fails on the database leaves no chat behind to duplicate."""
+    if current_chat:
+        raise ChatRefused("bad_frame", "This socket already has a chat.")
     if not service_is_open(moment):
         _count("chat.refused", "closed")
-        return "closed"
+        raise ChatRefused("closed")
     waiting = waiting_count()
     if queue.queue_is_full(waiting, settings.MAX_QUEUE_LENGTH):
         _count("chat.refused", "queue_full")
-        return "queue_full"
+        raise ChatRefused("queue_full")
     bits = proof_of_work.current_bits(waiting)
     if bits > 0 and pow_solution is None:
-        return "pow_required"
+        raise ChatRefused("pow_required")
     if bits > 0 and not proof_of_work.check_solution(pow_solution, bits):
         _count("chat.refused", "pow_invalid")
-        return "pow_invalid"
+        raise ChatRefused("pow_invalid")
     token = b64e(secrets.token_bytes(32))
-    chat = Chat.objects.create(lang=lang, resume_hash=_hash(token), queued_at=moment, waiting_since=moment,
-                               visitor_channel=channel, visitor_seen_at=moment)
-    _count("chat.offered", lang)
-    increment_hour_of_week("chat.demand_how", moment)
-    return Joined(chat=chat.id, resume=token, position=queue_position(chat.id))
+    with transaction.atomic():
+        chat = Chat.objects.create(lang=lang, resume_hash=_hash(token), queued_at=moment, waiting_since=moment,
+                                   visitor_channel=channel, visitor_seen_at=moment)
+        _count("chat.offered", lang)
+        increment_hour_of_week("chat.demand_how", moment)
+        position = queue_position(chat.id)
+    outcome = Outcome(queue_changed=True)
+    return outcome.tell(channel, "chat.joined", chat=chat.id, resume=token, position=position, vk=vk)
 
 
 def refuse_rate_limited_join() -> None:
     _count("chat.refused", "rate_limited")
-
-
-@dataclass
-class Resumed:
-    chat: str
-    resume: str
-    position: int
-    rekey_channel: str = ""  # the counsellor socket to send the new key to, with `epoch`
-    epoch: int = 0
-    displaced_channel: str = ""
-    outcome: Outcome = field(default_factory=Outcome)
 
 
 def _next_epoch(chat: Chat) -> int:
@@ -178,32 +141,37 @@ def _counsellor_present(chat: Chat) -> bool:
 
 
 @transaction.atomic
-def resume(token: str, channel: str, moment: dt.datetime) -> Resumed | None:
-    """Give a returning visitor their chat back with a new token; None if the token is unknown, used or late."""
+def resume(channel: str, current_chat: str | None, token: str, vk: str, moment: dt.datetime) -> Outcome:
+    """Give a returning visitor their chat back with a new token (the socket hears `chat.resumed`); refuse a
+    token that is unknown, used or late with resume_invalid."""
+    if current_chat:
+        raise ChatRefused("bad_frame", "This socket already has a chat.")
     chat = Chat.objects.select_for_update().filter(resume_hash=_hash(token)).first()
     if chat is None:
-        return None
+        raise ChatRefused("resume_invalid")
     late = chat.visitor_left_at is not None and (moment - chat.visitor_left_at).total_seconds() \
         > settings.RESUME_GRACE_SECONDS
     if late:
-        return None
+        raise ChatRefused("resume_invalid")
     new_token = b64e(secrets.token_bytes(32))
     displaced = chat.visitor_channel if chat.visitor_channel != channel else ""
     chat.resume_hash = _hash(new_token)
     chat.visitor_channel = channel
     chat.visitor_left_at = None
     chat.visitor_seen_at = moment
-    result = Resumed(chat=chat.id, resume=new_token, position=0, displaced_channel=displaced)
+    rekey: dict[str, Any] | None = None
     if chat.state != Chat.QUEUED and _counsellor_present(chat):
-        result.rekey_channel = chat.counsellor_channel
-        result.epoch = _next_epoch(chat)
+        rekey = {"chat": chat.id, "epoch": _next_epoch(chat), "vk": vk}
         chat.pending_since = moment
     chat.save()
     _count("chat.resumes")
-    if chat.state == Chat.QUEUED:
-        result.position = queue_position(chat.id)
-        result.outcome.queue_changed = True
-    return result
+    outcome = Outcome(queue_changed=chat.state == Chat.QUEUED)
+    outcome.tell(displaced, "chat.displaced")
+    position = queue_position(chat.id) if chat.state == Chat.QUEUED else 0
+    outcome.tell(channel, "chat.resumed", chat=chat.id, resume=new_token, position=position, vk=vk)
+    if rekey is not None:
+        outcome.tell(chat.counsellor_channel, "chat.rekey", **rekey)
+    return outcome
 
 
 def visitor_left(chat_id: str | None, channel: str, moment: dt.datetime) -> Outcome:
@@ -309,13 +277,7 @@ def heartbeat_many(visitor_channels: list[str], counsellor_channels: list[str], 
 
 def silent_since(moment: dt.datetime) -> dt.datetime:
     """Sockets not heard from since this moment are gone: three missed heartbeats."""
-    return moment - dt.timedelta(seconds=3 * float(getattr(settings, "CHAT_TICK_SECONDS", 5)))
-
-
-@dataclass
-class Accepted:
-    visitor_channel: str
-    frame: dict[str, Any]
+    return moment - dt.timedelta(seconds=3 * settings.CHAT_TICK_SECONDS)
 
 
 def _org_public_raw() -> bytes | None:
@@ -348,17 +310,15 @@ def device_certificate(user_id: int | None, device_id: str, moment: dt.datetime)
 
 
 @transaction.atomic
-def accept(identity: SocketIdentity, fields: dict[str, Any], vk: str | None, moment: dt.datetime) -> Accepted | str:
-    """A counsellor answers an offer or a rekey; returns the `connected` frame for the visitor, or an error code."""
-    chat = Chat.objects.select_for_update().filter(pk=fields["chat"]).first()
-    if not socket_may_act(COUNSELLOR, identity, chat, Act.ACCEPT):
-        return refusal_code(COUNSELLOR, identity, chat)
-    assert chat is not None
-    if fields["epoch"] != chat.epoch or vk is None:
-        return "unknown_chat"
+def accept(identity: SocketIdentity, fields: dict[str, Any], offered_vk: str | None, moment: dt.datetime) -> Outcome:
+    """A counsellor answers an offer or a rekey (`offered_vk`: the visitor key this socket was offered for that
+    epoch): the visitor hears `chat.connected`, the counsellor's socket `chat.accepted`."""
+    chat = access_chat(COUNSELLOR, identity, fields["chat"], Act.ACCEPT, lock=True)
+    if fields["epoch"] != chat.epoch or offered_vk is None:
+        raise ChatRefused("unknown_chat")
     cert = device_certificate(identity.user_id, fields["device"], moment)
-    if cert is None or not verify_handshake(cert, chat.id, chat.epoch, vk, fields["ck"], fields["sig"]):
-        return "bad_signature"
+    if cert is None or not verify_handshake(cert, chat.id, chat.epoch, offered_vk, fields["ck"], fields["sig"]):
+        raise ChatRefused("bad_signature")
     first = not chat.answered
     chat.state = Chat.ACTIVE
     chat.pending_since = None
@@ -376,7 +336,13 @@ def accept(identity: SocketIdentity, fields: dict[str, Any], vk: str | None, mom
         _count("chat.service_level", "within" if within else "beyond")
     frame = {"type": "connected", "chat": chat.id, "epoch": chat.epoch, "ck": fields["ck"], "sig": fields["sig"],
              "cert": cert}
-    return Accepted(visitor_channel=chat.visitor_channel, frame=frame)
+    # Both sockets learn their peer from this accept, so even a chat's first message needs no database read
+    # (at 2,000 chats those first reads queued up behind each other for seconds, docs/performance.md). An
+    # empty visitor channel: the visitor's socket dropped meanwhile, and its resume rekeys.
+    outcome = Outcome(queue_changed=True)
+    outcome.tell(identity.channel, "chat.accepted", chat=chat.id, visitor=chat.visitor_channel)
+    outcome.tell(chat.visitor_channel, "chat.connected", frame=frame, counsellor=identity.channel)
+    return outcome
 
 
 def colleague_id(to: Any) -> int | None:
@@ -388,19 +354,17 @@ def colleague_id(to: Any) -> int | None:
 
 
 @transaction.atomic
-def transfer(identity: SocketIdentity, chat_id: str, to: Any, moment: dt.datetime) -> Outcome | str:
+def transfer(identity: SocketIdentity, chat_id: str, to: Any, moment: dt.datetime) -> Outcome:
     """Hand a chat to a colleague or back to the front of the queue; the next accept starts a new epoch."""
-    chat = Chat.objects.select_for_update().filter(pk=chat_id).first()
-    if not socket_may_act(COUNSELLOR, identity, chat, Act.TRANSFER):
-        return refusal_code(COUNSELLOR, identity, chat)
-    assert chat is not None
+    chat = access_chat(COUNSELLOR, identity, chat_id, Act.TRANSFER, lock=True)
     reserved = None
     if to != "queue":
         reserved = colleague_id(to)
         if reserved is None:
-            return "bad_frame"
+            raise ChatRefused("bad_frame", "There is no such colleague.")
     previous = chat.counsellor_channel
     outcome = _requeue(chat, moment, front=True, reserved_for=reserved)
+    outcome.tell(identity.channel, "chat.handed_over", chat=chat.id)
     if previous and previous != identity.channel:
         outcome.tell(previous, "chat.ended", chat=chat.id, by="counsellor", answered=True)
     _count("chat.transfers")
@@ -447,14 +411,12 @@ def end(chat: Chat, by: str, moment: dt.datetime, wrapup: dict[str, Any] | None 
     return outcome
 
 
-def end_by_socket(role: Role, identity: SocketIdentity, chat_id: str, moment: dt.datetime,
-                  wrapup: dict[str, Any] | None = None) -> Outcome | str:
-    with transaction.atomic():
-        chat = Chat.objects.select_for_update().filter(pk=chat_id).first()
-        if not socket_may_act(role, identity, chat, Act.END):
-            return refusal_code(role, identity, chat)
-        assert chat is not None
-        return end(chat, VISITOR if role == VISITOR else COUNSELLOR, moment, wrapup)
+@transaction.atomic
+def end_chat(role: Role, identity: SocketIdentity, chat_id: str, wrapup: dict[str, Any] | None,
+             moment: dt.datetime) -> Outcome:
+    """A party ends its chat (`leave` from the visitor, `end` from the counsellor)."""
+    chat = access_chat(role, identity, chat_id, Act.END, lock=True)
+    return end(chat, VISITOR if role == VISITOR else COUNSELLOR, moment, wrapup)
 
 
 def feedback_token() -> str:

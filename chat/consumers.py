@@ -1,8 +1,11 @@
-"""The two chat sockets, /ws/visitor/ and /ws/counsellor/: validate, ask the gate, call an action, deliver.
+"""The two chat sockets, /ws/visitor/ and /ws/counsellor/: check each frame, call its action, deliver the outcome.
 
-Rules live in chat.queue, chat.access and chat.actions; frames in chat.schema. Channel-layer events are
-named `chat.<what>` and handled by `chat_<what>` (Channels' convention). Messages are relayed as the exact
-text that arrived; nothing of them is kept.
+A frame's path: `receive` checks it against chat.schema and the per-socket limits (chat.limits), then
+`on_<type>` calls one action of chat.actions, which checks access (chat.access.access_chat) and returns an
+Outcome, or raises ChatRefused; chat.delivery sends the outcome's events. Events are named `chat.<what>` and
+handled by `chat_<what>` (Channels' convention); the acting socket hears its own too. What a socket keeps in
+memory (its chat, the peer it relays to, the offers it may answer) changes only in those event handlers.
+Messages are relayed as the exact text that arrived; nothing of them is kept.
 """
 
 from __future__ import annotations
@@ -11,20 +14,20 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
-from collections import deque
+from collections.abc import Callable
 from typing import Any, ClassVar, Final
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
 from chat import actions
-from chat.access import COUNSELLOR, VISITOR, Act, Role, SocketIdentity
+from chat.access import COUNSELLOR, VISITOR, ChatRefused, Role, SocketIdentity
+from chat.delivery import deliver
+from chat.limits import RateLimit, Strikes
+from chat.outcome import Event, Outcome
 from chat.process import work
-from chat.protocol.crypto import b64d, load_public_key
 from chat.schema import (
     COUNSELLOR_TO_SERVER,
     SERVER_TO_COUNSELLOR,
@@ -36,17 +39,13 @@ from chat.schema import (
     validate_frame,
 )
 from helpline.accounts.access import COUNSEL, SUPERVISE, Decision, socket_decision
+from helpline.upstream import CLOSE_POLICY, DispatchWithoutConnectionCleanup, socket_inbox, unread_seconds
 
 logger = logging.getLogger(__name__)
 
-CLOSE_POLICY: Final = 1008  # protocol.md §8: a socket that keeps sending wrong frames
 CLOSE_FORBIDDEN: Final = 4403  # counsellor socket without a verified counsellor session
 CLOSE_DISPLACED: Final = 4409  # the visitor resumed this chat on another socket
 WS_INTERNAL_ERROR: Final = 1011
-# Frames of this socket already waiting behind the one being handled. Past this the server is not keeping
-# up: messages are refused (the sender is told which) rather than relayed seconds late. See `overloaded`.
-# settings.CHAT_INBOX_BACKLOG_LIMIT overrides it.
-INBOX_BACKLOG_LIMIT: Final = 20
 RELAYED: Final = frozenset({"msg", "typing"})
 # Errors that say the sender did something wrong; `closed`, `queue_full` and `pow_required` are normal answers.
 STRIKE_CODES: Final = frozenset({"bad_frame", "unknown_chat", "not_yours", "rate_limited", "resume_invalid",
@@ -67,92 +66,14 @@ MESSAGES: Final = {
 }
 
 
-def allow_policy_close_under_daphne() -> None:
-    """Let Daphne send close code 1008, which protocol.md §8 asks for.
-
-    RFC 6455 §7.4.1 defines 1008 ("policy violation") for an endpoint to send, but Autobahn, under
-    Daphne, lets an application close only with 1000 or 3000–4999 and raises otherwise (the client
-    then sees 1011). For that one code we send the close frame Autobahn itself would have sent.
-    tests/live/test_chat_server_endpoints.py checks it against the real server.
-    """
-    try:
-        from daphne.ws_protocol import WebSocketProtocol
-    except ImportError:  # pragma: no cover - another ASGI server
-        return
-    original = WebSocketProtocol.serverClose
-    if getattr(original, "allows_policy_close", False):
-        return
-
-    def server_close(protocol: Any, code: int | None = None) -> None:
-        if code == CLOSE_POLICY:
-            protocol.sendCloseFrame(code=code, isReply=False)
-            return
-        original(protocol, code)
-
-    server_close.allows_policy_close = True  # type: ignore[attr-defined]
-    WebSocketProtocol.serverClose = server_close
+def busy_refusal(frame: Frame) -> dict[str, Any]:
+    """The error that tells a sender which of its messages the server did not pass on (docs/protocol.md)."""
+    return {"code": "rate_limited", "message": MESSAGES["busy"], "chat": frame.fields["chat"],
+            "seq": frame.fields["seq"]}
 
 
-allow_policy_close_under_daphne()
-
-
-def setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
-class RateLimit:
-    """A token bucket per socket: `rate` frames a second on average, bursts up to `burst`.
-
-    The bucket sees frames when the server handles them, not when they were sent. While the server does
-    not read a socket (backpressure, helpline.serve.PausingInbox), a sender who keeps to the rate has
-    frames waiting, and they arrive together when reading resumes: each second not read is credited
-    `rate` frames beyond the burst, so they pass. The credit cannot let anyone past what the server
-    reads, since it only accrues while the server is not reading them.
-    """
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.last = burst, time.monotonic()
-        self.credit, self.unread_seen = 0.0, 0.0
-
-    def allow(self, unread_seconds: float = 0.0) -> bool:
-        """One frame: may it pass? `unread_seconds`: the socket's running total of seconds not read."""
-        moment = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (moment - self.last) * self.rate)
-        self.last = moment
-        if self.tokens >= self.burst:
-            self.credit = 0.0  # a full bucket: whatever waited while unread has been handled
-        if unread_seconds > self.unread_seen:
-            # At most what a socket's receive buffer holds of chat frames; never a store to flood with later.
-            self.credit = min(self.credit + (unread_seconds - self.unread_seen) * self.rate, self.rate * 30)
-            self.unread_seen = unread_seconds
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        if self.credit >= 1:
-            self.credit -= 1
-            return True
-        return False
-
-
-class Strikes:
-    """Wrong frames within a window; too many and the socket is closed."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
-        self.times: deque[float] = deque()
-
-    def add(self) -> bool:
-        """Record one; True when the socket has now had too many."""
-        moment = time.monotonic()
-        self.times.append(moment)
-        while self.times and self.times[0] < moment - self.window:
-            self.times.popleft()
-        return len(self.times) >= self.limit
-
-
-class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has no type stubs
-    """What both sockets share: frame checks, errors, rate limit, strikes, delivering action outcomes."""
+class ChatSocket(DispatchWithoutConnectionCleanup, AsyncWebsocketConsumer):  # type: ignore[misc]  # no stubs
+    """What both sockets share: frame checks, limits, errors, relaying, and running actions."""
 
     role: ClassVar[Role]
     inbound: ClassVar[str]
@@ -160,25 +81,20 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
     identity: SocketIdentity
 
     def setup_socket(self) -> None:
-        self.limit = RateLimit(setting("CHAT_FRAMES_PER_SECOND", 10), setting("CHAT_FRAME_BURST", 30))
-        self.strikes = Strikes(int(setting("CHAT_MAX_WRONG_FRAMES", 5)), setting("CHAT_WRONG_FRAME_WINDOW", 60))
+        self.inbox = socket_inbox(self.scope)
+        self.limit = RateLimit(settings.CHAT_FRAMES_PER_SECOND, settings.CHAT_FRAME_BURST)
+        self.strikes = Strikes(settings.CHAT_MAX_WRONG_FRAMES, settings.CHAT_WRONG_FRAME_WINDOW)
         self.closing = False
-        self.backlog_limit = int(setting("CHAT_INBOX_BACKLOG_LIMIT", INBOX_BACKLOG_LIMIT))
-        # chat -> the peer's channel, as the gate last allowed it (see `speak`).
+        # chat -> the peer's channel, as the gate last allowed it (see `relay`).
         self.peers: dict[str, str] = {}
+
+    # --- life of the socket ---
 
     def start_ticking(self) -> None:
         """Timeouts need a clock: this process's clock (chat.process) beats for every socket it serves."""
         work().add_socket(self.role, self.channel_name)
 
-    async def stop_ticking(self) -> None:
-        await work().remove_socket(self.role, self.channel_name)
-
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        # Daphne gives each socket `receive = asyncio.Queue().get` (ours a helpline.serve.PausingInbox); the
-        # queue's length is this socket's backlog.
-        owner = getattr(receive, "__self__", None)
-        self.inbox: asyncio.Queue[Any] | None = owner if isinstance(owner, asyncio.Queue) else None
         try:
             await super().__call__(scope, receive, send)
         except asyncio.CancelledError:
@@ -199,32 +115,22 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
                     await self.disconnect(WS_INTERNAL_ERROR)
             raise
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels' dispatch without its `aclose_old_connections()` before every handler.
-
-        That call is a thread hop per frame and per relayed message (a tenth of the server's time under
-        load, docs/performance.md). Every database call here goes through `database_sync_to_async`, which
-        closes old connections around the call itself, so skipping it leaves nothing stale.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
-
     async def disconnect(self, code: int) -> None:
-        """The socket closed (or died): stop its heartbeat, then tell the chat (subclasses' `socket_gone`)."""
+        """The socket closed (or died): stop its heartbeat, then tell the chat (`socket_gone`)."""
         self.gone = True
-        await self.stop_ticking()
+        await work().remove_socket(self.role, self.channel_name)
         await self.socket_gone()
 
     async def socket_gone(self) -> None:
         raise NotImplementedError
 
+    # --- frames in ---
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
             return
         if text_data is None:
-            await self.refuse("bad_frame", "Binary frames are refused.")
+            await self.refuse(ChatRefused("bad_frame", "Binary frames are refused."))
             return
         frame = validate_frame(self.inbound, text_data)
         if isinstance(frame, Frame) and frame.type in RELAYED and self.overloaded():
@@ -232,14 +138,16 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
             # struck (and at five strikes closed) for the server having fallen behind.
             await self.not_delivered(frame)
             return
-        if not self.limit.allow(getattr(self.inbox, "unread_seconds", 0.0)):
+        if not self.limit.allow(unread_seconds(self.inbox)):
             await self.rate_limited(frame)
             return
         if isinstance(frame, FrameError):
-            await self.refuse(frame.code, frame.message)
+            await self.refuse(ChatRefused(frame.code, frame.message))
             return
         try:
             await getattr(self, f"on_{frame.type}")(frame)
+        except ChatRefused as refused:
+            await self.refuse(refused)
         except DatabaseError:
             # The database is briefly unavailable (locked, restarting). Each action is one transaction, so
             # nothing half-done remains: the sender is told to try again, and the socket stays open.
@@ -253,96 +161,87 @@ class ChatSocket(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has 
     def overloaded(self) -> bool:
         """True when this socket's frames queue up faster than the process handles them.
 
-        Our Daphne (helpline.serve) stops reading a socket once 8 of its frames wait, so there the backlog
-        passes the limit only within one read; a server that reads without limit (plain `daphne`, another
-        ASGI server) would relay later and later and hold more and more. Refusing, by name, keeps latency
-        and memory bounded there too (docs/performance.md, overload).
+        Our Daphne (helpline.upstream.HelplineServer) stops reading a socket once 8 of its frames wait, so
+        there the backlog passes the limit only within one read; a server that reads without limit (plain
+        `daphne`, another ASGI server) would relay later and later and hold more and more. Refusing, by
+        name, keeps latency and memory bounded there too (docs/performance.md, overload).
         """
-        return self.inbox is not None and self.inbox.qsize() > self.backlog_limit
+        return self.inbox is not None and self.inbox.qsize() > settings.CHAT_INBOX_BACKLOG_LIMIT
 
-    async def not_delivered(self, frame: Frame) -> None:
-        """Tell the sender which message the server dropped (no strike: not their fault); typing just goes."""
-        if frame.type == "msg":
-            await self.send_frame("error", code="rate_limited", message=MESSAGES["busy"], chat=frame.fields["chat"],
-                                  seq=frame.fields["seq"])
+    async def act(self, action: Callable[..., Outcome], *args: Any) -> None:
+        """Run one action on the database with `args` and the moment (every action's last parameter), then
+        deliver its outcome; a ChatRefused goes back to `receive`, which answers the frame with it."""
+        outcome = await database_sync_to_async(action)(*args, actions.now())
+        await deliver(outcome, self)
 
-    async def rate_limited(self, frame: Frame | FrameError) -> None:
-        if isinstance(frame, Frame) and frame.type == "msg":
-            # Name the message, so the page marks it as not delivered instead of treating it as an ending.
-            await self.send_frame("error", code="rate_limited", message=MESSAGES["rate_limited"],
-                                  chat=frame.fields["chat"], seq=frame.fields["seq"])
-            await self.strike("rate_limited")
-            return
-        await self.refuse("rate_limited")
+    # --- frames out ---
 
     async def send_frame(self, frame_type: str, **fields: Any) -> None:
         await self.send(text_data=json.dumps(server_frame(self.outbound, frame_type, **fields)))
 
-    async def refuse(self, code: str, message: str | None = None) -> None:
-        """Answer a frame with an error (protocol.md §8); close with 1008 after too many wrong frames."""
-        await self.send_frame("error", code=code, message=message or MESSAGES[code])
-        await self.strike(code)
+    async def refuse(self, refused: ChatRefused) -> None:
+        """Answer a frame with an error (docs/protocol.md, errors); close with 1008 after too many wrong ones."""
+        named = {"chat": refused.chat, "seq": refused.seq} if refused.seq is not None else {}
+        await self.send_frame("error", code=refused.code, message=refused.message or MESSAGES[refused.code], **named)
+        await self.strike(refused.code)
 
     async def strike(self, code: str) -> None:
         if code in STRIKE_CODES and self.strikes.add():
             self.closing = True
             await self.close(code=CLOSE_POLICY)
 
-    async def gate(self, frame: Frame, act: Act) -> Any | None:
-        """The chat if this socket may act on it; otherwise sends the error and returns None."""
-        chat, code = await database_sync_to_async(actions.gate)(self.role, self.identity, frame.chat, act)
-        if code is not None:
-            await self.refuse(code)
-            return None
-        return chat
+    async def not_delivered(self, frame: Frame) -> None:
+        """Tell the sender which message the server dropped (no strike: not their fault); typing just goes."""
+        if frame.type == "msg":
+            await self.send_frame("error", **busy_refusal(frame))
 
-    async def deliver(self, outcome: actions.Outcome | str) -> None:
-        """Send an action's channel-layer notes; a queue change makes this process route and broadcast."""
-        if isinstance(outcome, str):
-            await self.refuse(outcome)
+    async def rate_limited(self, frame: Frame | FrameError) -> None:
+        if isinstance(frame, Frame) and frame.type == "msg":
+            # Name the message, so the page marks it as not delivered instead of treating it as an ending.
+            await self.refuse(ChatRefused("rate_limited", chat=frame.fields["chat"], seq=frame.fields["seq"]))
             return
-        await work().deliver(outcome)
+        await self.refuse(ChatRefused("rate_limited"))
 
-    async def speak(self, frame: Frame) -> None:
+    # --- relaying msg and typing ---
+
+    async def relay(self, frame: Frame) -> None:
         """Pass a msg or typing frame, unchanged, to the other party of an active chat.
 
-        The peer's channel is remembered per chat: from the accept that connected the chat (`on_accept`,
-        `chat_connected`) or else from the gate, which reads the chat from the database. It is forgotten when
-        an event says the chat changed hands or state: rekey, offer, queued, ended, displaced, transfer, a
-        new connected. Every such change sends one of those events to the sockets it concerns, so a
-        remembered answer is the one the gate would give now. Without it every message was a database read.
+        The peer's channel is remembered per chat: from the accept that connected the chat (`chat_accepted`,
+        `chat_connected`) or else from `actions.relay_peer`, which reads the chat from the database through
+        the gate. It is forgotten when an event says the chat changed hands or state: rekey, offer, queued,
+        ended, displaced, handed over, a new connected. Every such change sends one of those events to the
+        sockets it concerns, so a remembered answer is the one the gate would give now. Without it every
+        message was a database read.
         """
         chat_id = frame.chat or ""
         peer = self.peers.get(chat_id)
         if peer is None:
-            chat = await self.gate(frame, Act.SPEAK)
-            if chat is None:
-                return
-            peer = chat.counsellor_channel if self.role == VISITOR else chat.visitor_channel
-            if chat.state != chat.ACTIVE or not peer:
+            peer = await database_sync_to_async(actions.relay_peer)(self.role, self.identity, chat_id)
+            if not peer:
                 return  # nobody to pass it to yet (queued, or the other side is away): dropped, as before
             self.peers[chat_id] = peer
-        if not await self.send_event(peer, {"type": "chat.relay", "chat": chat_id, "text": frame.text}):
-            await self.not_delivered(frame)  # the peer's inbox is full: it is not keeping up either
-
-    def forget_peer(self, chat_id: str) -> None:
-        self.peers.pop(chat_id, None)
+        relayed = {"type": "chat.relay", "chat": chat_id, "text": frame.text}
+        # The peer's inbox may be full (it is not keeping up either): then the sender hears which message.
+        refused = {"type": "chat.refused", **busy_refusal(frame)} if frame.type == "msg" else None
+        await deliver(Outcome(events=[Event(peer, relayed, if_undeliverable=refused)]), self)
 
     def remember_peer(self, chat_id: str, peer: str) -> None:
         """Remember the peer an accept just connected this socket to (an empty one: ask the gate next time)."""
         if peer:
             self.peers[chat_id] = peer
         else:
-            self.forget_peer(chat_id)
-
-    async def send_event(self, channel: str, event: dict[str, Any]) -> bool:
-        return await work().send(channel, event)
+            self.peers.pop(chat_id, None)
 
     async def chat_relay(self, event: dict[str, Any]) -> None:
         # A sender's remembered peer can only be stale for events in flight; a socket that is no longer a
         # party to the chat does not pass them on.
         if self.holds(event["chat"]):
             await self.send(text_data=event["text"])
+
+    async def chat_refused(self, event: dict[str, Any]) -> None:
+        """A message of this socket reached no one (delivery's `if_undeliverable`)."""
+        await self.send_frame("error", **{name: value for name, value in event.items() if name != "type"})
 
     def holds(self, chat_id: str) -> bool:
         raise NotImplementedError
@@ -359,6 +258,7 @@ class VisitorConsumer(ChatSocket):
         self.setup_socket()
         self.identity = SocketIdentity(channel=self.channel_name)
         self.chat_id: str | None = None
+        # The visitor's key of the current epoch, from its own join or resume; the server keeps none.
         self.vk: str | None = None
         self.position = -1
         await self.accept()
@@ -366,87 +266,66 @@ class VisitorConsumer(ChatSocket):
 
     async def socket_gone(self) -> None:
         if self.chat_id:
-            await self.deliver(await database_sync_to_async(actions.visitor_left)(self.chat_id, self.channel_name,
-                                                                                   actions.now()))
+            await deliver(await database_sync_to_async(actions.visitor_left)(self.chat_id, self.channel_name,
+                                                                              actions.now()))
 
     async def rate_limited(self, frame: Frame | FrameError) -> None:
         if isinstance(frame, Frame) and frame.type == "join":
             await database_sync_to_async(actions.refuse_rate_limited_join)()
-        await self.refuse("rate_limited")
-
-    def key_is_a_point(self, vk: str) -> bool:
-        try:
-            load_public_key(b64d(vk))
-        except ValueError:
-            return False
-        return True
-
-    async def on_join(self, frame: Frame) -> None:
-        if self.chat_id or not self.key_is_a_point(frame.fields["vk"]):
-            await self.refuse("bad_frame", "This socket already has a chat." if self.chat_id else None)
-            return
-        joined = await database_sync_to_async(actions.join)(frame.fields["lang"], self.channel_name,
-                                                            frame.fields.get("pow"), actions.now())
-        if isinstance(joined, str):
-            await self.refuse(joined)
-            return
-        self.chat_id, self.vk, self.position = joined.chat, frame.fields["vk"], joined.position
-        await work().join_queue_group(self.channel_name)
-        await self.send_frame("queued", chat=joined.chat, resume=joined.resume, position=joined.position)
-        await self.deliver(actions.Outcome(queue_changed=True))
-
-    async def on_resume(self, frame: Frame) -> None:
-        if self.chat_id or not self.key_is_a_point(frame.fields["vk"]):
-            await self.refuse("bad_frame", "This socket already has a chat." if self.chat_id else None)
-            return
-        resumed = await database_sync_to_async(actions.resume)(frame.fields["resume"], self.channel_name,
-                                                               actions.now())
-        if resumed is None:
-            await self.refuse("resume_invalid")
-            return
-        self.chat_id, self.vk, self.position = resumed.chat, frame.fields["vk"], resumed.position
-        if resumed.position:
-            await work().join_queue_group(self.channel_name)
-        if resumed.displaced_channel:
-            await self.send_event(resumed.displaced_channel, {"type": "chat.displaced"})
-        await self.send_frame("queued", chat=resumed.chat, resume=resumed.resume, position=resumed.position)
-        if resumed.rekey_channel:
-            await self.send_event(resumed.rekey_channel, {"type": "chat.rekey", "chat": resumed.chat,
-                                                                  "epoch": resumed.epoch, "vk": self.vk})
-        await self.deliver(resumed.outcome)
-
-    async def on_msg(self, frame: Frame) -> None:
-        await self.speak(frame)
-
-    on_typing = on_msg
+        await self.refuse(ChatRefused("rate_limited"))
 
     def holds(self, chat_id: str) -> bool:
         return chat_id == self.chat_id
 
-    async def on_leave(self, frame: Frame) -> None:
-        outcome = await database_sync_to_async(actions.end_by_socket)(VISITOR, self.identity, frame.fields["chat"],
-                                                                     actions.now())
-        await self.deliver(outcome)
+    # --- frames ---
 
-    # --- channel-layer events ---
+    async def on_join(self, frame: Frame) -> None:
+        await self.act(actions.join, self.channel_name, self.chat_id, frame.fields["lang"], frame.fields["vk"],
+                       frame.fields.get("pow"))
+
+    async def on_resume(self, frame: Frame) -> None:
+        await self.act(actions.resume, self.channel_name, self.chat_id, frame.fields["resume"], frame.fields["vk"])
+
+    async def on_msg(self, frame: Frame) -> None:
+        await self.relay(frame)
+
+    on_typing = on_msg
+
+    async def on_leave(self, frame: Frame) -> None:
+        await self.act(actions.end_chat, VISITOR, self.identity, frame.fields["chat"], None)
+
+    # --- events ---
+
+    async def chat_joined(self, event: dict[str, Any]) -> None:
+        """This socket's join made a chat (its own event, from actions.join)."""
+        self.chat_id, self.vk, self.position = event["chat"], event["vk"], event["position"]
+        await work().join_queue_group(self.channel_name)
+        await self.send_frame("queued", chat=event["chat"], resume=event["resume"], position=event["position"])
+
+    async def chat_resumed(self, event: dict[str, Any]) -> None:
+        """This socket took its chat back (its own event, from actions.resume)."""
+        self.chat_id, self.vk, self.position = event["chat"], event["vk"], event["position"]
+        if event["position"]:
+            await work().join_queue_group(self.channel_name)
+        await self.send_frame("queued", chat=event["chat"], resume=event["resume"], position=event["position"])
 
     async def chat_offer(self, event: dict[str, Any]) -> None:
         """A counsellor socket was given this chat: send it this socket's key (the server keeps none)."""
-        self.forget_peer(event["chat"])  # a counsellor socket is about to take the chat
+        self.peers.pop(event["chat"], None)  # a counsellor socket is about to take the chat
         if event["chat"] == self.chat_id and self.vk:
-            await self.send_event(event["counsellor"], {"type": "chat.rekey", "chat": event["chat"],
-                                                                "epoch": event["epoch"], "vk": self.vk})
+            await deliver(Outcome().tell(event["counsellor"], "chat.rekey", chat=event["chat"], epoch=event["epoch"],
+                                         vk=self.vk))
 
     async def chat_connected(self, event: dict[str, Any]) -> None:
         if event["frame"]["chat"] == self.chat_id:
             self.position = 0
-            self.remember_peer(event["frame"]["chat"], event.get("counsellor", ""))  # the accepting socket (on_accept)
+            self.remember_peer(event["frame"]["chat"], event.get("counsellor", ""))
             await work().leave_queue_group(self.channel_name)
             fields = {name: value for name, value in event["frame"].items() if name != "type"}
             await self.send_frame("connected", **fields)
 
     async def chat_queued(self, event: dict[str, Any]) -> None:
-        self.forget_peer(event["chat"])
+        self.peers.pop(event["chat"], None)
         if event["chat"] == self.chat_id:
             self.position = -1
             await work().join_queue_group(self.channel_name)
@@ -466,7 +345,7 @@ class VisitorConsumer(ChatSocket):
             await self.send_frame("queued", chat=self.chat_id, position=position)
 
     async def chat_ended(self, event: dict[str, Any]) -> None:
-        self.forget_peer(event["chat"])
+        self.peers.pop(event["chat"], None)
         if event["chat"] != self.chat_id:
             return
         self.chat_id, self.vk = None, None
@@ -506,71 +385,61 @@ class CounsellorConsumer(ChatSocket):
         await self.accept()
         outcome = await database_sync_to_async(actions.register_counsellor)(self.identity, actions.now())
         await self.queue_changed({})
-        await self.deliver(outcome)
+        await deliver(outcome, self)
         self.start_ticking()
 
     async def socket_gone(self) -> None:
         if not hasattr(self, "identity"):
             return
-        await self.deliver(await database_sync_to_async(actions.counsellor_left)(self.identity, actions.now()))
-
-    async def on_available(self, frame: Frame) -> None:
-        await self.deliver(await database_sync_to_async(actions.set_available)(self.identity, frame.fields["on"],
-                                                                              actions.now()))
-
-    async def on_accept(self, frame: Frame) -> None:
-        chat_id = frame.fields["chat"]
-        pending = self.pending.get(chat_id)
-        vk = pending[1] if pending and pending[0] == frame.fields["epoch"] else None
-        accepted = await database_sync_to_async(actions.accept)(self.identity, frame.fields, vk, actions.now())
-        if isinstance(accepted, str):
-            await self.refuse(accepted)
-            return
-        self.pending.pop(chat_id, None)
-        self.accepted.add(chat_id)
-        # The accept just made the chat active between this socket and the visitor's: what the gate would
-        # answer for either side's first message. Both sides remember it now, so even the first message of a
-        # chat needs no database read (at 2,000 chats those first reads queued up behind each other for
-        # seconds, docs/performance.md). Any later change reaches both sockets as an event that forgets it.
-        self.remember_peer(chat_id, accepted.visitor_channel)
-        if accepted.visitor_channel:  # empty: the visitor's socket dropped meanwhile; a resume rekeys
-            await self.send_event(accepted.visitor_channel, {"type": "chat.connected", "frame": accepted.frame,
-                                                             "counsellor": self.channel_name})
-        await self.deliver(actions.Outcome(queue_changed=True))
-
-    async def on_msg(self, frame: Frame) -> None:
-        await self.speak(frame)
-
-    on_typing = on_msg
+        await deliver(await database_sync_to_async(actions.counsellor_left)(self.identity, actions.now()))
 
     def holds(self, chat_id: str) -> bool:
         return chat_id in self.accepted
 
+    # --- frames ---
+
+    async def on_available(self, frame: Frame) -> None:
+        await self.act(actions.set_available, self.identity, frame.fields["on"])
+
+    async def on_accept(self, frame: Frame) -> None:
+        offered = self.pending.get(frame.fields["chat"])
+        offered_vk = offered[1] if offered and offered[0] == frame.fields["epoch"] else None
+        await self.act(actions.accept, self.identity, frame.fields, offered_vk)
+
+    async def on_msg(self, frame: Frame) -> None:
+        await self.relay(frame)
+
+    on_typing = on_msg
+
     async def on_transfer(self, frame: Frame) -> None:
-        outcome = await database_sync_to_async(actions.transfer)(self.identity, frame.fields["chat"],
-                                                                 frame.fields["to"], actions.now())
-        if not isinstance(outcome, str):
-            self.pending.pop(frame.fields["chat"], None)
-            self.accepted.discard(frame.fields["chat"])
-            self.forget_peer(frame.fields["chat"])
-        await self.deliver(outcome)
+        await self.act(actions.transfer, self.identity, frame.fields["chat"], frame.fields["to"])
 
     async def on_end(self, frame: Frame) -> None:
-        outcome = await database_sync_to_async(actions.end_by_socket)(
-            COUNSELLOR, self.identity, frame.fields["chat"], actions.now(), frame.fields.get("wrapup"))
-        await self.deliver(outcome)
+        await self.act(actions.end_chat, COUNSELLOR, self.identity, frame.fields["chat"], frame.fields.get("wrapup"))
 
-    # --- channel-layer events ---
+    # --- events ---
+
+    async def chat_accepted(self, event: dict[str, Any]) -> None:
+        """This socket's accept connected the chat (its own event, from actions.accept)."""
+        self.pending.pop(event["chat"], None)
+        self.accepted.add(event["chat"])
+        self.remember_peer(event["chat"], event["visitor"])
+
+    async def chat_handed_over(self, event: dict[str, Any]) -> None:
+        """This socket handed the chat on (its own event, from actions.transfer)."""
+        self.pending.pop(event["chat"], None)
+        self.accepted.discard(event["chat"])
+        self.peers.pop(event["chat"], None)
 
     async def chat_rekey(self, event: dict[str, Any]) -> None:
         self.pending[event["chat"]] = (event["epoch"], event["vk"])
-        self.forget_peer(event["chat"])  # the visitor is on a new socket, or a new counsellor socket answers
+        self.peers.pop(event["chat"], None)  # the visitor is on a new socket, or a new counsellor socket answers
         await self.send_frame("rekey", chat=event["chat"], epoch=event["epoch"], vk=event["vk"])
 
     async def chat_ended(self, event: dict[str, Any]) -> None:
         self.pending.pop(event["chat"], None)
         self.accepted.discard(event["chat"])
-        self.forget_peer(event["chat"])
+        self.peers.pop(event["chat"], None)
         await self.send_frame("ended", chat=event["chat"], by=event["by"], **actions.wrapup_fields(event))
 
     async def queue_changed(self, event: dict[str, Any]) -> None:

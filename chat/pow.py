@@ -31,7 +31,7 @@ def check_solution(solution: Any, bits: int, now: float | None = None) -> bool:
 
 def current_bits(waiting_count: int) -> int:
     """The difficulty asked for now; settings.CHAT_POW_BITS (tests, operators) overrides the load rule."""
-    override = getattr(settings, "CHAT_POW_BITS", None)
+    override = settings.CHAT_POW_BITS
     if override is not None:
         return int(override)
     return pow_bits_for_load(waiting_count, settings.MAX_QUEUE_LENGTH)

@@ -32,8 +32,9 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat import actions
+from chat import actions, delivery
 from chat.access import VISITOR
+from chat.outcome import Outcome
 from chat.schema import SERVER_TO_COUNSELLOR, server_frame
 
 logger = logging.getLogger(__name__)
@@ -151,13 +152,6 @@ class ProcessWork:
             return False
         return True
 
-    async def deliver(self, outcome: actions.Outcome) -> None:
-        """Send an outcome's notes; if the queue changed, ask for a routing pass (which then broadcasts)."""
-        for note in outcome.notes:
-            await self.send(note.channel, note.event)
-        if outcome.queue_changed:
-            self.queue_changed()
-
     def queue_changed(self) -> None:
         self.route_again = True
         if self.router is None or self.router.done():
@@ -170,9 +164,9 @@ class ProcessWork:
                 outcome = await database_sync_to_async(actions.route)(actions.now(), sweeping=False)
             except Exception:  # the database was busy: the clock's next pass routes again
                 logger.warning("routing failed; the next tick retries", exc_info=True)
-                outcome = actions.Outcome()
-            for note in outcome.notes:
-                await self.send(note.channel, note.event)
+                outcome = Outcome()
+            outcome.queue_changed = False  # this pass is the routing a queue change asks for
+            await delivery.deliver(outcome)
             self.broadcast_queue()
 
     def broadcast_queue(self) -> None:
@@ -200,7 +194,7 @@ class ProcessWork:
 
     async def tick_forever(self) -> None:
         while True:
-            await asyncio.sleep(float(getattr(settings, "CHAT_TICK_SECONDS", 5)))
+            await asyncio.sleep(settings.CHAT_TICK_SECONDS)
             await self.tick()
 
     async def tick(self) -> None:
@@ -210,9 +204,9 @@ class ProcessWork:
             await database_sync_to_async(actions.heartbeat_many)(sorted(self.visitors), sorted(self.counsellors),
                                                                  moment)
             outcome = await database_sync_to_async(actions.route)(moment)
-            for note in outcome.notes:
-                await self.send(note.channel, note.event)
-            if outcome.queue_changed:
+            changed, outcome.queue_changed = outcome.queue_changed, False  # this pass routed already
+            await delivery.deliver(outcome)
+            if changed:
                 self.broadcast_queue()
             if time.monotonic() - self.last_group_refresh > GROUP_REFRESH_SECONDS:
                 self.last_group_refresh = time.monotonic()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from chat.protocol.crypto import b64d
+from chat.protocol.crypto import b64d, load_public_key
 
 MAX_FRAME_BYTES: Final = 64 * 1024
 MAX_SAFE_INTEGER: Final = 2**53 - 1
@@ -57,8 +57,11 @@ def _b64_of(length: int | None = None, *, max_length: int | None = None, point: 
             raise FieldError(f"must decode to {length} bytes")
         if max_length is not None and len(raw) > max_length:
             raise FieldError(f"must decode to at most {max_length} bytes")
-        if point and raw[0] != 0x04:
-            raise FieldError("must be an uncompressed P-256 point")
+        if point:
+            try:
+                load_public_key(raw)  # 0x04, then a point on P-256 (docs/protocol.md: keys)
+            except ValueError as error:
+                raise FieldError("must be an uncompressed P-256 point") from error
 
     return check
 

@@ -17,6 +17,9 @@ from django.urls import re_path  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from helpline.asgi_privacy import StripClientIdentity  # noqa: E402
 from helpline.consumers import NoSuchRoute  # noqa: E402
+from helpline.upstream import allow_policy_close  # noqa: E402
+
+allow_policy_close()  # protocol.md §8's 1008 close, under whichever Daphne runs this application
 
 # Last: any other websocket path is refused with 4404 rather than an exception in the logs.
 all_websocket_routes = [*websocket_urlpatterns, re_path(r"", NoSuchRoute.as_asgi())]

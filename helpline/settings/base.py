@@ -135,7 +135,7 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                           "KEY_PREFIX": "helpline"}}
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "helpline.channel_layers.EmbeddedChannelLayer",
+    CHANNEL_LAYERS = {"default": {"BACKEND": "helpline.upstream.EmbeddedChannelLayer",
                                   "CONFIG": {"expiry": 30, "capacity": 200}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -231,6 +231,20 @@ ORG_PUBLIC_KEY = env_str("HELPLINE_ORG_PUBLIC_KEY")
 RESUME_GRACE_SECONDS = env_int("HELPLINE_RESUME_GRACE_SECONDS", 120, minimum=10)
 COUNSELLOR_GRACE_SECONDS = env_int("HELPLINE_COUNSELLOR_GRACE_SECONDS", 60, minimum=5)
 MAX_QUEUE_LENGTH = env_int("HELPLINE_MAX_QUEUE_LENGTH", 30, minimum=1)
+# The chat's tunables (docs/protocol.md, limits; docs/chat.md). Each server process's clock beats every
+# CHAT_TICK_SECONDS for all its sockets, then sweeps and routes; a socket silent for three ticks is gone.
+CHAT_TICK_SECONDS: float = 5
+# Frames of one socket waiting behind the one being handled before its messages are refused by name.
+CHAT_INBOX_BACKLOG_LIMIT = 20
+# Per socket: frames a second on average, bursts, and wrong frames within a window before a 1008 close.
+CHAT_FRAMES_PER_SECOND: float = 10
+CHAT_FRAME_BURST: float = 30
+CHAT_MAX_WRONG_FRAMES = 5
+CHAT_WRONG_FRAME_WINDOW: float = 60
+# None: proof-of-work difficulty follows the queue's load; a number fixes it (tests, operators).
+CHAT_POW_BITS: int | None = None
+# A chat answered within this many minutes counts as within the service level (chat.service_level).
+SERVICE_LEVEL_MINUTES = 2
 SUPPRESSION_THRESHOLD = env_int("HELPLINE_SUPPRESSION_THRESHOLD", 5, minimum=1)
 SERVICE_LEVEL_MINUTES = env_int("HELPLINE_SERVICE_LEVEL_MINUTES", 2, minimum=1)
 CAMPAIGN_CODES = env_list("HELPLINE_CAMPAIGN_CODES", ["poster", "radio", "search", "gp", "social"])

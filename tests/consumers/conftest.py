@@ -23,6 +23,7 @@ from chat.protocol.crypto import b64e, generate_private_key, public_key_bytes, s
 from chat.schema import SERVER_TO_COUNSELLOR, SERVER_TO_VISITOR, Frame, validate_frame
 from helpline.accounts.actions import create_staff
 from helpline.accounts.roles import COUNSELLOR
+from helpline.upstream import INBOX_EXTENSION
 from tests.conftest import staff_client
 
 ORIGIN = (b"origin", b"http://localhost")
@@ -194,10 +195,16 @@ async def opened(layer: Any) -> AsyncIterator[Opened]:
             await socket.communicator.disconnect()
 
 
+def with_inbox(communicator: WebsocketCommunicator) -> WebsocketCommunicator:
+    """Tell the consumer its inbox as our server does (helpline.upstream.INBOX_EXTENSION), so tests can fill it."""
+    communicator.scope["extensions"] = {INBOX_EXTENSION: communicator.input_queue}
+    return communicator
+
+
 @pytest.fixture
 def open_visitor(opened: Opened) -> Any:
     async def make() -> Visitor:
-        communicator = WebsocketCommunicator(application(), "/ws/visitor/", headers=[ORIGIN])
+        communicator = with_inbox(WebsocketCommunicator(application(), "/ws/visitor/", headers=[ORIGIN]))
         connected, _code = await communicator.connect()
         assert connected
         visitor = Visitor(communicator=communicator, direction=SERVER_TO_VISITOR)
@@ -236,7 +243,8 @@ def open_counsellor(opened: Opened, org_key: ec.EllipticCurvePrivateKey) -> Any:
         if device is None:
             device = await sync_to_async(certified_device)(user, org_key if certified else None)
         cookie = await sync_to_async(staff_cookie)(user, verified=verified)
-        communicator = WebsocketCommunicator(application(), "/ws/counsellor/", headers=[ORIGIN, (b"cookie", cookie)])
+        communicator = with_inbox(WebsocketCommunicator(application(), "/ws/counsellor/",
+                                                        headers=[ORIGIN, (b"cookie", cookie)]))
         connected, code = await communicator.connect()
         assert connected, code
         counsellor = Counsellor(communicator=communicator, direction=SERVER_TO_COUNSELLOR, user=user,

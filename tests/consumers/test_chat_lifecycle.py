@@ -30,8 +30,8 @@ async def sweep_and_deliver(moment: dt.datetime) -> None:
     from channels.layers import get_channel_layer
 
     outcome = await sync_to_async(actions.route)(moment)
-    for note in outcome.notes:
-        await get_channel_layer().send(note.channel, note.event)
+    for event in outcome.events:
+        await get_channel_layer().send(event.channel, event.message)
     if outcome.queue_changed:
         await get_channel_layer().group_send(actions.QUEUE_GROUP, {"type": "queue.changed"})
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings as django_settings
 
 from chat import actions, process
-from chat.consumers import INBOX_BACKLOG_LIMIT
 from chat.models import Chat, CounsellorPresence
 from chat.protocol.crypto import b64e
 from helpline.accounts.roles import SUPERVISOR
@@ -27,6 +27,7 @@ from .conftest import new_key
 from .test_chat_lifecycle import active
 
 pytestmark = pytest.mark.django_db(transaction=True)
+INBOX_BACKLOG_LIMIT = django_settings.CHAT_INBOX_BACKLOG_LIMIT
 
 
 async def next_relayed_seq(counsellor: Any) -> int:
@@ -45,13 +46,13 @@ async def test_the_first_messages_of_a_chat_need_no_database_read(open_visitor: 
                                                                   monkeypatch: Any) -> None:
     visitor, counsellor = await active(open_visitor, open_counsellor)
     asked = []
-    real_gate = actions.gate
+    real_relay_peer = actions.relay_peer
 
-    def counting_gate(*args: Any) -> Any:
+    def counting_relay_peer(*args: Any) -> Any:
         asked.append(args)
-        return real_gate(*args)
+        return real_relay_peer(*args)
 
-    monkeypatch.setattr(actions, "gate", counting_gate)
+    monkeypatch.setattr(actions, "relay_peer", counting_relay_peer)
     sent = await visitor.send(msg(visitor.chat, 0))
     assert await counsellor.expect_text(sent)
     sent = await counsellor.send(msg(visitor.chat, 0))

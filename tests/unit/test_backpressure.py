@@ -1,13 +1,13 @@
 """The rules of backpressure as plain units: when a socket's inbox stops reading it, and how the rate limit
-counts frames that waited while it was not read (helpline.serve.PausingInbox, chat.consumers.RateLimit).
+counts frames that waited while it was not read (helpline.upstream.PausingInbox, chat.limits.RateLimit).
 A real Daphne holding back a real sender is tests/live/test_chat_backpressure.py."""
 
 from __future__ import annotations
 
 import asyncio
 
-from chat.consumers import RateLimit
-from helpline.serve import PausingInbox
+from chat.limits import RateLimit
+from helpline.upstream import PausingInbox
 
 
 class ReadSwitch:
@@ -99,8 +99,9 @@ def test_a_paused_socket_stays_below_the_backlog_where_messages_are_refused() ->
     # The consumer refuses messages once more than INBOX_BACKLOG_LIMIT frames wait. Reading stops at
     # UNREAD_PAUSE_AT, and one read adds at most SOCKET_READ_BYTES of frames (~435 bytes each, the
     # smallest chat message on the wire): so with backpressure working, nothing is refused for backlog.
-    from chat.consumers import INBOX_BACKLOG_LIMIT
-    from helpline import serve
+    from django.conf import settings
 
-    assert serve.UNREAD_PAUSE_AT + serve.SOCKET_READ_BYTES // 435 < INBOX_BACKLOG_LIMIT
-    assert serve.UNREAD_RESUME_AT < serve.UNREAD_PAUSE_AT
+    from helpline import upstream
+
+    assert upstream.UNREAD_PAUSE_AT + upstream.SOCKET_READ_BYTES // 435 < settings.CHAT_INBOX_BACKLOG_LIMIT
+    assert upstream.UNREAD_RESUME_AT < upstream.UNREAD_PAUSE_AT

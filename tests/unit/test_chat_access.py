@@ -1,13 +1,23 @@
-"""chat.access.socket_may_act, the one gate for chats: every case, and refusals that reveal nothing."""
+"""chat.access, the one gate for chats: every case of the rule, access_chat on real rows, refusals that reveal nothing."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from chat.access import COUNSELLOR, VISITOR, Act, SocketIdentity, refusal_code, socket_may_act
+from chat.access import (
+    COUNSELLOR,
+    VISITOR,
+    Act,
+    ChatRefused,
+    SocketIdentity,
+    access_chat,
+    refusal_code,
+    socket_may_act,
+)
 
 
 @dataclass
@@ -101,3 +111,48 @@ def test_a_staff_socket_without_user_cannot() -> None:
 def test_a_visitor_socket_cannot_act_as_counsellor_and_back() -> None:
     assert not socket_may_act(VISITOR, SocketIdentity(channel="c1", user_id=7), FakeChat())
     assert not socket_may_act(COUNSELLOR, SocketIdentity(channel="v1", user_id=7), FakeChat())
+
+
+# --- access_chat: the rule above applied to a chat read from the database ------------------------------------
+
+
+@pytest.fixture
+def held_chat(db: None) -> Any:
+    from django.utils import timezone
+
+    from chat.models import Chat
+    from helpline.accounts.actions import create_staff
+
+    user, _ = create_staff("holder", "a-long-test-password-1", ["counsellor"])
+    moment = timezone.now()
+    return Chat.objects.create(lang="en", state="active", resume_hash="0" * 64, queued_at=moment,
+                               waiting_since=moment, counsellor=user, visitor_channel="v1", counsellor_channel="c1")
+
+
+def test_access_chat_returns_the_chat_a_socket_may_act_on(held_chat: Any) -> None:
+    assert access_chat(VISITOR, VISITOR_SOCKET, held_chat.pk, Act.SPEAK).pk == held_chat.pk
+    holder = SocketIdentity(channel="c1", user_id=held_chat.counsellor_id)
+    assert access_chat(COUNSELLOR, holder, held_chat.pk, Act.END).pk == held_chat.pk
+
+
+def test_access_chat_refuses_alike_whether_or_not_the_chat_exists(held_chat: Any) -> None:
+    answers = []
+    for chat_id in (held_chat.pk, "AAAAAAAAAAAAAAAAAAAAAA", None, ""):
+        with pytest.raises(ChatRefused) as refused:
+            access_chat(VISITOR, OTHER_VISITOR, chat_id, Act.SPEAK)
+        answers.append((refused.value.code, refused.value.message))
+    assert set(answers) == {("unknown_chat", None)}
+
+
+def test_access_chat_tells_a_counsellors_other_tab_not_yours(held_chat: Any) -> None:
+    other_tab = SocketIdentity(channel="c2", user_id=held_chat.counsellor_id)
+    with pytest.raises(ChatRefused) as refused:
+        access_chat(COUNSELLOR, other_tab, held_chat.pk, Act.SPEAK)
+    assert refused.value.code == "not_yours"
+
+
+def test_access_chat_can_lock_the_row_for_the_rest_of_a_transaction(held_chat: Any) -> None:
+    from django.db import transaction
+
+    with transaction.atomic():
+        assert access_chat(VISITOR, VISITOR_SOCKET, held_chat.pk, Act.END, lock=True).pk == held_chat.pk

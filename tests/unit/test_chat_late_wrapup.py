@@ -15,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from chat import actions
 from chat.models import Chat
+from chat.outcome import Outcome
 from chat.protocol.crypto import b64d, b64e
 from chat.tokens import TOKEN_BYTES, make_token, token_expiry
 from helpline.accounts.actions import create_staff
@@ -41,8 +42,8 @@ def make_chat(*, state: str = Chat.ACTIVE, answered: bool = True) -> Chat:
                                counsellor_channel="counsellor.socket" if state != Chat.QUEUED else "")
 
 
-def ended_notes(outcome: actions.Outcome) -> dict[str, dict[str, Any]]:
-    return {note.channel: note.event for note in outcome.notes if note.event["type"] == "chat.ended"}
+def ended_notes(outcome: Outcome) -> dict[str, dict[str, Any]]:
+    return {event.channel: event.message for event in outcome.events if event.type == "chat.ended"}
 
 
 # --- who is given a token when a chat ends -------------------------------------------------------------

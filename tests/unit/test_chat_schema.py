@@ -36,7 +36,11 @@ HEADINGS = {
 
 CHAT = b64e(bytes(range(16)))
 OTHER_CHAT = b64e(bytes(range(1, 17)))
-POINT = b64e(b"\x04" + bytes(64))
+# The P-256 generator: a real point, as every key in a frame must be.
+POINT = b64e(bytes.fromhex("04"
+                           "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+                           "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"))
+NOT_ON_THE_CURVE = b64e(b"\x04" + bytes(64))
 SIG = b64e(bytes(64))
 RESUME = b64e(bytes(32))
 DEVICE = b64e(bytes(16))
@@ -148,6 +152,8 @@ INVALID = [
     (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": POINT, "lang": "de"})),
     (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": b64e(b"\x02" + bytes(64)), "lang": "en"})),
     (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": POINT + "=", "lang": "en"})),
+    (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": NOT_ON_THE_CURVE, "lang": "en"})),
+    (VISITOR_TO_SERVER, json.dumps({"type": "resume", "resume": RESUME, "vk": NOT_ON_THE_CURVE})),
     (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": POINT, "lang": "en", "extra": 1})),
     (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": POINT, "lang": "en",
                                     "pow": {"challenge": "AAAA", "nonce": b64e(bytes(33))}})),

@@ -12,6 +12,7 @@ from channels.layers import get_channel_layer
 from django.core.management.base import BaseCommand, CommandParser
 
 from chat import actions
+from chat.delivery import deliver
 
 
 class Command(BaseCommand):
@@ -23,10 +24,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         outcome, removed = actions.purge(actions.now(), options["older_than_minutes"])
-        layer = get_channel_layer()
-        # With Redis the sockets hear about it; the in-memory layer belongs to the server process.
-        if layer is not None and not actions._single_process():
-            for note in outcome.notes:
-                async_to_sync(layer.send)(note.channel, note.event)
-        ended = sum(1 for note in outcome.notes if note.event["type"] == "chat.ended")
+        # With Redis the sockets hear about it; the in-memory layer belongs to the server process. Routing is
+        # for the servers' clocks: this process serves no sockets.
+        if get_channel_layer() is not None and not actions._single_process():
+            outcome.queue_changed = False
+            async_to_sync(deliver)(outcome)
+        ended = sum(1 for event in outcome.events if event.type == "chat.ended")
         self.stdout.write(f"Swept: {ended} notice(s) for ended chats; {removed} old chat(s) ended.")
