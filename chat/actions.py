@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 from typing import Any, Final
 
 from django.conf import settings
@@ -27,13 +28,13 @@ from chat import queue
 from chat.access import COUNSELLOR, VISITOR, Act, ChatRefused, Role, SocketIdentity, access_chat
 from chat.models import Chat, ClosedDay, CounsellorDevice, CounsellorPresence, OpeningHours, ServiceSettings
 from chat.outcome import Outcome
-from chat.protocol.crypto import b64d, b64e, utc_today, verify_certificate, verify_handshake
+from chat.protocol.crypto import b64d, b64e, utc_today, verify_certificate, verify_handshake, verify_visitor_key
 from chat.schema import wrapup_dimensions
 from chat.tokens import forget_expired, make_token, use_once
 from helpline.metrics.actions import increment, increment_hour_of_week
 from helpline.metrics.catalogue import minutes_bin
 
-# This server process; a counsellor socket registered by another boot of the embedded default is gone.
+# This server process, recorded with each counsellor socket it holds (which process has which socket).
 BOOT: Final = secrets.token_hex(8)
 FEEDBACK_PURPOSE: Final = "feedback"
 FEEDBACK_SECONDS: Final = 3600
@@ -63,8 +64,14 @@ def service_is_open(moment: dt.datetime) -> bool:
     return queue.is_open(moment, hours, list(closed), service.time_zone)
 
 
+def waiting() -> Any:
+    """The queued chats whose visitor is here: one who left (a reload, a lost connection, or a server restart
+    that closed every socket) is not counted, listed or offered until they resume."""
+    return Chat.objects.filter(state=Chat.QUEUED).exclude(visitor_channel="")
+
+
 def waiting_count() -> int:
-    return Chat.objects.filter(state=Chat.QUEUED).count()
+    return int(waiting().count())
 
 
 def _waiting(chats: Any) -> list[queue.Waiting]:
@@ -73,41 +80,70 @@ def _waiting(chats: Any) -> list[queue.Waiting]:
 
 
 def queue_listing(moment: dt.datetime) -> list[dict[str, object]]:
-    return queue.queue_listing(_waiting(Chat.objects.filter(state=Chat.QUEUED)), moment)
+    return queue.queue_listing(_waiting(waiting()), moment)
 
 
 def queue_position(chat_id: str) -> int:
-    return queue.queue_position(chat_id, _waiting(Chat.objects.filter(state=Chat.QUEUED)))
+    return queue.queue_position(chat_id, _waiting(waiting()))
 
 
 def relay_peer(role: Role, identity: SocketIdentity, chat_id: str | None) -> str:
-    """The channel a `msg` or `typing` of this socket goes to: the other party's socket, or "" when there is
-    none to pass it to (the chat is queued, or the other side's socket is away)."""
+    """The channel a `msg` or `typing` of this socket goes to: the other party's socket, or "" when nobody can
+    receive it now (the chat is queued or being handed over, or the other side's socket is away). The sender
+    is then told the message was `undelivered`, and its page sends it again once someone holds the chat."""
     chat = access_chat(role, identity, chat_id, Act.SPEAK)
-    peer = chat.counsellor_channel if role == VISITOR else chat.visitor_channel
-    return peer if chat.state == Chat.ACTIVE else ""
+    if chat.state != Chat.ACTIVE:
+        return ""
+    if role == VISITOR:
+        return chat.counsellor_channel if _counsellor_present(chat) else ""
+    return chat.visitor_channel
 
 
 # --- visitor ----------------------------------------------------------------------------------------------
 
 
-def join(channel: str, current_chat: str | None, lang: str, vk: str, pow_solution: Any,
+@dataclass(frozen=True)
+class VisitorKeys:
+    """The keys a visitor's `join` or `resume` carries: this epoch's ECDH key `vk`, the chat's identity key `ik`
+    and `vsig`, ik's signature over vk (docs/protocol.md, key continuity). The server keeps none of them: the
+    visitor's socket holds them in memory to pass them to whichever counsellor socket is offered the chat."""
+
+    vk: str
+    ik: str
+    vsig: str
+
+    @classmethod
+    def from_frame(cls, fields: dict[str, Any]) -> VisitorKeys:
+        return cls(vk=fields["vk"], ik=fields["ik"], vsig=fields["vsig"])
+
+    def check(self) -> None:
+        """A broken client is caught here, before a counsellor sees its keys (they check them too)."""
+        if not verify_visitor_key(self.ik, self.vk, self.vsig):
+            raise ChatRefused("bad_signature", "The visitor key is not signed by the identity key.")
+
+    def fields(self) -> dict[str, str]:
+        return {"vk": self.vk, "ik": self.ik, "vsig": self.vsig}
+
+
+def join(channel: str, current_chat: str | None, lang: str, keys: VisitorKeys, pow_solution: Any,
          moment: dt.datetime) -> Outcome:
     """Put a visitor in the queue (the socket hears `chat.joined`), or refuse: closed, queue_full,
-    pow_required, pow_invalid, or bad_frame for a socket that already has a chat.
+    pow_required, pow_invalid, bad_signature for keys that do not sign each other, or bad_frame for a socket
+    that already has a chat.
 
     A refusal is counted outside any transaction (it must stay counted); the chat and its counters are made in
     one, so a join that fails on the database leaves no chat behind to duplicate."""
     if current_chat:
         raise ChatRefused("bad_frame", "This socket already has a chat.")
+    keys.check()
     if not service_is_open(moment):
         _count("chat.refused", "closed")
         raise ChatRefused("closed")
-    waiting = waiting_count()
-    if queue.queue_is_full(waiting, settings.MAX_QUEUE_LENGTH):
+    queue_length = waiting_count()
+    if queue.queue_is_full(queue_length, settings.MAX_QUEUE_LENGTH):
         _count("chat.refused", "queue_full")
         raise ChatRefused("queue_full")
-    bits = proof_of_work.current_bits(waiting)
+    bits = proof_of_work.current_bits(queue_length)
     if bits > 0 and pow_solution is None:
         raise ChatRefused("pow_required")
     if bits > 0 and not proof_of_work.check_solution(pow_solution, bits):
@@ -121,7 +157,7 @@ def join(channel: str, current_chat: str | None, lang: str, vk: str, pow_solutio
         increment_hour_of_week("chat.demand_how", moment)
         position = queue_position(chat.id)
     outcome = Outcome(queue_changed=True)
-    return outcome.tell(channel, "chat.joined", chat=chat.id, resume=token, position=position, vk=vk)
+    return outcome.tell(channel, "chat.joined", chat=chat.id, resume=token, position=position, **keys.fields())
 
 
 def refuse_rate_limited_join() -> None:
@@ -141,11 +177,13 @@ def _counsellor_present(chat: Chat) -> bool:
 
 
 @transaction.atomic
-def resume(channel: str, current_chat: str | None, token: str, vk: str, moment: dt.datetime) -> Outcome:
-    """Give a returning visitor their chat back with a new token (the socket hears `chat.resumed`); refuse a
-    token that is unknown, used or late with resume_invalid."""
+def resume(channel: str, current_chat: str | None, token: str, keys: VisitorKeys, moment: dt.datetime) -> Outcome:
+    """Give a returning visitor their chat back with a new token (the socket hears `chat.resumed`, its
+    counsellor `chat.presence` back and then `chat.rekey`); refuse a token that is unknown, used or late with
+    resume_invalid."""
     if current_chat:
         raise ChatRefused("bad_frame", "This socket already has a chat.")
+    keys.check()
     chat = Chat.objects.select_for_update().filter(resume_hash=_hash(token)).first()
     if chat is None:
         raise ChatRefused("resume_invalid")
@@ -161,24 +199,36 @@ def resume(channel: str, current_chat: str | None, token: str, vk: str, moment: 
     chat.visitor_seen_at = moment
     rekey: dict[str, Any] | None = None
     if chat.state != Chat.QUEUED and _counsellor_present(chat):
-        rekey = {"chat": chat.id, "epoch": _next_epoch(chat), "vk": vk}
+        rekey = {"chat": chat.id, "epoch": _next_epoch(chat), **keys.fields()}
         chat.pending_since = moment
     chat.save()
     _count("chat.resumes")
     outcome = Outcome(queue_changed=chat.state == Chat.QUEUED)
     outcome.tell(displaced, "chat.displaced")
     position = queue_position(chat.id) if chat.state == Chat.QUEUED else 0
-    outcome.tell(channel, "chat.resumed", chat=chat.id, resume=new_token, position=position, vk=vk)
+    outcome.tell(channel, "chat.resumed", chat=chat.id, resume=new_token, position=position, **keys.fields())
     if rekey is not None:
+        outcome.tell(chat.counsellor_channel, "chat.presence", chat=chat.id, peer="back")
         outcome.tell(chat.counsellor_channel, "chat.rekey", **rekey)
     return outcome
 
 
 def visitor_left(chat_id: str | None, channel: str, moment: dt.datetime) -> Outcome:
-    """The visitor's socket closed: the chat waits RESUME_GRACE_SECONDS for a `resume`."""
-    updated = Chat.objects.filter(pk=chat_id or "", visitor_channel=channel).update(visitor_channel="",
-                                                                                  visitor_left_at=moment)
-    return Outcome(queue_changed=bool(updated))
+    """The visitor's socket closed: the chat waits RESUME_GRACE_SECONDS for a `resume`, and a counsellor
+    holding it hears at once that the visitor is away, and for how long the chat waits."""
+    with transaction.atomic():
+        chat = Chat.objects.select_for_update().filter(pk=chat_id or "", visitor_channel=channel).first()
+        if chat is None:
+            return Outcome()
+        chat.visitor_channel = ""
+        chat.visitor_left_at = moment
+        chat.save(update_fields=["visitor_channel", "visitor_left_at"])
+    # A queued visitor who left leaves the listing; a chat someone holds stays where it is.
+    outcome = Outcome(queue_changed=chat.state == Chat.QUEUED)
+    if chat.state != Chat.QUEUED and _counsellor_present(chat):
+        outcome.tell(chat.counsellor_channel, "chat.presence", chat=chat.id, peer="away",
+                     grace=settings.RESUME_GRACE_SECONDS)
+    return outcome
 
 
 # --- counsellor -------------------------------------------------------------------------------------------
@@ -188,9 +238,6 @@ def visitor_left(chat_id: str | None, channel: str, moment: dt.datetime) -> Outc
 def register_counsellor(identity: SocketIdentity, moment: dt.datetime) -> Outcome:
     """A counsellor socket opened: record it, and hand it back this person's chats whose socket is gone."""
     outcome = Outcome()
-    if _single_process():
-        for channel in CounsellorPresence.objects.exclude(boot=BOOT).values_list("channel", flat=True):
-            outcome.add(_counsellor_channel_gone(channel, moment))
     CounsellorPresence.objects.update_or_create(channel=identity.channel,
                                                 defaults={"user_id": _staff(identity), "boot": BOOT, "seen_at": moment})
     live = CounsellorPresence.objects.values_list("channel", flat=True)
@@ -214,7 +261,7 @@ def _staff(identity: SocketIdentity) -> int:
     return identity.user_id
 
 
-def _single_process() -> bool:
+def single_process() -> bool:
     """An in-memory channel layer cannot span processes, so there is only this one."""
     from channels.layers import InMemoryChannelLayer
 
@@ -245,9 +292,11 @@ def _counsellor_channel_gone(channel: str, moment: dt.datetime) -> Outcome:
     outcome = Outcome(queue_changed=True)
     CounsellorPresence.objects.filter(channel=channel).delete()
     for chat in Chat.objects.filter(counsellor_channel=channel, state=Chat.OFFERED):
-        outcome.add(_requeue(chat, moment, front=True))
-    Chat.objects.filter(counsellor_channel=channel, state=Chat.ACTIVE, counsellor_left_at__isnull=True).update(
-        counsellor_left_at=moment)
+        outcome.add(_requeue(chat, moment, front=True, reason="requeued"))
+    held = Chat.objects.filter(counsellor_channel=channel, state=Chat.ACTIVE, counsellor_left_at__isnull=True)
+    for chat_id, visitor_channel in held.values_list("pk", "visitor_channel"):
+        outcome.tell(visitor_channel, "chat.presence", chat=chat_id, peer="away")
+    held.update(counsellor_left_at=moment)
     return outcome
 
 
@@ -320,10 +369,13 @@ def accept(identity: SocketIdentity, fields: dict[str, Any], offered_vk: str | N
     if cert is None or not verify_handshake(cert, chat.id, chat.epoch, offered_vk, fields["ck"], fields["sig"]):
         raise ChatRefused("bad_signature")
     first = not chat.answered
+    handed_from = chat.transferred_from_id if chat.transferred_from_id != identity.user_id else None
     chat.state = Chat.ACTIVE
     chat.pending_since = None
     chat.device_id = fields["device"]
     chat.reserved_for = None
+    chat.reserved_until = None
+    chat.transferred_from = None
     if first:
         chat.answered = True
         chat.accepted_at = moment
@@ -342,6 +394,9 @@ def accept(identity: SocketIdentity, fields: dict[str, Any], offered_vk: str | N
     outcome = Outcome(queue_changed=True)
     outcome.tell(identity.channel, "chat.accepted", chat=chat.id, visitor=chat.visitor_channel)
     outcome.tell(chat.visitor_channel, "chat.connected", frame=frame, counsellor=identity.channel)
+    if handed_from is not None:
+        for channel in CounsellorPresence.objects.filter(user_id=handed_from).values_list("channel", flat=True):
+            outcome.tell(channel, "chat.transferred", chat=chat.id, outcome="taken")
     return outcome
 
 
@@ -354,45 +409,68 @@ def colleague_id(to: Any) -> int | None:
 
 
 @transaction.atomic
-def transfer(identity: SocketIdentity, chat_id: str, to: Any, moment: dt.datetime) -> Outcome:
-    """Hand a chat to a colleague or back to the front of the queue; the next accept starts a new epoch."""
+def transfer(identity: SocketIdentity, chat_id: str, to: Any, bundle: dict[str, Any] | None,
+             moment: dt.datetime) -> Outcome:
+    """Hand a chat to a colleague or back to the front of the queue; the next accept starts a new epoch.
+
+    A colleague must be signed in to the console (an open counsellor socket), or nobody could take the chat:
+    `bad_frame` otherwise. The sender's `bundle` (its note and the transcript so far, end-to-end encrypted to
+    the colleague's devices, docs/protocol.md hand-over) goes to each of that colleague's sockets as it is.
+    If nobody takes the chat within COUNSELLOR_GRACE_SECONDS it goes back to the sender (chat.transferred).
+    """
     chat = access_chat(COUNSELLOR, identity, chat_id, Act.TRANSFER, lock=True)
     reserved = None
     if to != "queue":
         reserved = colleague_id(to)
-        if reserved is None:
-            raise ChatRefused("bad_frame", "There is no such colleague.")
+        if reserved is None or not CounsellorPresence.objects.filter(user_id=reserved).exists():
+            raise ChatRefused("bad_frame", "That colleague is not in the console now.")
     previous = chat.counsellor_channel
-    outcome = _requeue(chat, moment, front=True, reserved_for=reserved)
+    holder = chat.counsellor_id
+    outcome = _requeue(chat, moment, front=True, reason="handover", reserved_for=reserved,
+                       transferred_from=holder if reserved is not None else None)
     outcome.tell(identity.channel, "chat.handed_over", chat=chat.id)
     if previous and previous != identity.channel:
         outcome.tell(previous, "chat.ended", chat=chat.id, by="counsellor", answered=True)
+    if reserved is not None and bundle is not None:
+        sender = get_user_model().objects.filter(pk=holder).first() if holder else None
+        name = (sender.get_full_name() or sender.get_username()) if sender is not None else ""
+        for channel in CounsellorPresence.objects.filter(user_id=reserved).values_list("channel", flat=True):
+            outcome.tell(channel, "chat.handover", chat=chat.id, sender=name[:80] or "-", bundle=bundle)
     _count("chat.transfers")
     return outcome
 
 
-def _requeue(chat: Chat, moment: dt.datetime, *, front: bool, reserved_for: int | None = None) -> Outcome:
-    """Put a chat back in the queue (at the front) and tell its visitor their place."""
+def _requeue(chat: Chat, moment: dt.datetime, *, front: bool, reason: str, reserved_for: int | None = None,
+             transferred_from: int | None = None) -> Outcome:
+    """Put a chat back in the queue (at the front) and tell its visitor why (`reason`: handover or requeued).
+
+    The visitor's wait still counts from their first join (`waiting_since` is kept). A chat handed to a
+    colleague is reserved for them until `reserved_until`; `transferred_from` gets it back if nobody takes it.
+    """
     chat.state = Chat.QUEUED
     chat.front = front
-    chat.waiting_since = moment
     chat.counsellor = None
     chat.counsellor_channel = ""
     chat.counsellor_left_at = None
     chat.device = None
     chat.pending_since = None
     chat.reserved_for_id = reserved_for
+    chat.reserved_until = moment + dt.timedelta(seconds=settings.COUNSELLOR_GRACE_SECONDS) if reserved_for else None
+    chat.transferred_from_id = transferred_from
     chat.save()
     outcome = Outcome(queue_changed=True)
-    outcome.tell(chat.visitor_channel, "chat.queued", chat=chat.id)
+    # The place now: routing may offer the chat on at once (a hand-over goes straight to its colleague).
+    outcome.tell(chat.visitor_channel, "chat.queued", chat=chat.id, reason=reason, position=queue_position(chat.id))
     return outcome
 
 
 # --- ending -----------------------------------------------------------------------------------------------
 
 
-def end(chat: Chat, by: str, moment: dt.datetime, wrapup: dict[str, Any] | None = None) -> Outcome:
-    """End a chat: count it, delete every trace of it, tell both sides."""
+def end(chat: Chat, by: str, moment: dt.datetime, wrapup: dict[str, Any] | None = None, *,
+        hurry: bool = False) -> Outcome:
+    """End a chat: count it, delete every trace of it, tell both sides (`hurry`: the visitor used quick exit,
+    which their counsellor is told)."""
     if chat.answered and chat.accepted_at is not None:
         _count("chat.ended_by", by)
         _count("chat.duration_bin", minutes_bin(max(0.0, (moment - chat.accepted_at).total_seconds())))
@@ -406,17 +484,20 @@ def end(chat: Chat, by: str, moment: dt.datetime, wrapup: dict[str, Any] | None 
         return outcome
     outcome.tell(chat.visitor_channel, "chat.ended", chat=chat.id, by=by, answered=chat.answered)
     # The counsellor can still code a chat the visitor (or the clock) ended: see record_late_wrapup.
-    late = {"wrapup_token": wrapup_token()} if wrapup_owed(chat, by, wrapup) else {}
+    late: dict[str, Any] = {"wrapup_token": wrapup_token()} if wrapup_owed(chat, by, wrapup) else {}
+    if hurry:
+        late["hurry"] = True
     outcome.tell(chat.counsellor_channel, "chat.ended", chat=chat.id, by=by, answered=chat.answered, **late)
     return outcome
 
 
 @transaction.atomic
-def end_chat(role: Role, identity: SocketIdentity, chat_id: str, wrapup: dict[str, Any] | None,
+def end_chat(role: Role, identity: SocketIdentity, chat_id: str, wrapup: dict[str, Any] | None, hurry: bool,
              moment: dt.datetime) -> Outcome:
-    """A party ends its chat (`leave` from the visitor, `end` from the counsellor)."""
+    """A party ends its chat (`leave` from the visitor, with `hurry` after a quick exit; `end` from the
+    counsellor, with its wrap-up)."""
     chat = access_chat(role, identity, chat_id, Act.END, lock=True)
-    return end(chat, VISITOR if role == VISITOR else COUNSELLOR, moment, wrapup)
+    return end(chat, VISITOR if role == VISITOR else COUNSELLOR, moment, wrapup, hurry=hurry and role == VISITOR)
 
 
 def feedback_token() -> str:
@@ -443,17 +524,24 @@ def record_feedback(token: str, rating: int | None, helped: str | bool | None) -
 # --- routing and sweeps -----------------------------------------------------------------------------------
 
 
-def sweep(moment: dt.datetime, *, in_server: bool = True) -> Outcome:
-    """End chats whose visitor did not come back, requeue chats whose counsellor did not, drop stale offers.
+def forget_sockets_of_an_earlier_boot(moment: dt.datetime) -> None:
+    """At the start of the only server process (the embedded default): no socket survived the restart.
 
-    `in_server` is false when a management command sweeps from a process of its own.
+    Every visitor is marked away (they have RESUME_GRACE_SECONDS to come back, as after any dropped
+    connection, and are not counted or listed meanwhile) and every counsellor socket is gone, so no chat
+    whose visitor vanished in the restart waits in the queue as a ghost, inflating positions, the counsellors'
+    list and the proof-of-work difficulty, until some socket's sweep notices (it took ~2 minutes).
     """
+    for channel in CounsellorPresence.objects.values_list("channel", flat=True):
+        _counsellor_channel_gone(channel, moment)  # nobody is left to tell: the outcome has no socket to go to
+    Chat.objects.exclude(visitor_channel="").update(visitor_channel="", visitor_left_at=moment)
+
+
+def sweep(moment: dt.datetime) -> Outcome:
+    """End chats whose visitor did not come back, requeue chats whose counsellor did not, drop stale offers,
+    and give hand-overs nobody took back to their sender."""
     outcome = Outcome()
     silent = silent_since(moment)
-    if in_server and _single_process():
-        # One process: a socket registered by an earlier boot is gone, whatever it last said.
-        for channel in CounsellorPresence.objects.exclude(boot=BOOT).values_list("channel", flat=True):
-            outcome.add(_counsellor_channel_gone(channel, moment))
     for channel in CounsellorPresence.objects.filter(seen_at__lt=silent).values_list("channel", flat=True):
         outcome.add(_counsellor_channel_gone(channel, moment))
     Chat.objects.exclude(visitor_channel="").filter(visitor_seen_at__lt=silent).update(
@@ -463,17 +551,47 @@ def sweep(moment: dt.datetime, *, in_server: bool = True) -> Outcome:
         outcome.add(end(chat, "timeout", moment))
     counsellor_deadline = moment - dt.timedelta(seconds=settings.COUNSELLOR_GRACE_SECONDS)
     for chat in Chat.objects.filter(counsellor_left_at__lt=counsellor_deadline).exclude(state=Chat.QUEUED):
-        outcome.add(_requeue(chat, moment, front=True))
+        outcome.add(_requeue(chat, moment, front=True, reason="requeued"))
     for chat in Chat.objects.filter(pending_since__lt=counsellor_deadline).exclude(state=Chat.QUEUED):
         # The counsellor's socket did not answer its offer or rekey in time: it is not taking chats.
         CounsellorPresence.objects.filter(channel=chat.counsellor_channel).update(available=False)
         if chat.state == Chat.ACTIVE:
             outcome.tell(chat.counsellor_channel, "chat.ended", chat=chat.id, by="timeout", answered=True)
-        outcome.add(_requeue(chat, moment, front=True))
+        outcome.add(_hand_back(chat, moment) or _requeue(chat, moment, front=True, reason="requeued"))
     forget_expired(moment)
-    reserved_deadline = counsellor_deadline
-    Chat.objects.filter(state=Chat.QUEUED, reserved_for__isnull=False,
-                        waiting_since__lt=reserved_deadline).update(reserved_for=None)
+    outcome.add(_reservations_expired(moment))
+    return outcome
+
+
+def _reservations_expired(moment: dt.datetime) -> Outcome:
+    """A hand-over nobody took goes back to its sender (see `_hand_back`); after that, or without a sender, to
+    anyone."""
+    outcome = Outcome()
+    for chat in Chat.objects.filter(state=Chat.QUEUED, reserved_until__lt=moment):
+        back = _hand_back(chat, moment)
+        if back is not None:
+            outcome.add(back)
+            continue
+        chat.reserved_for_id = None
+        chat.reserved_until = None
+        chat.save(update_fields=["reserved_for", "reserved_until"])
+        outcome.queue_changed = True
+    return outcome
+
+
+def _hand_back(chat: Chat, moment: dt.datetime) -> Outcome | None:
+    """A chat handed to a colleague who did not take it in time goes back to the counsellor who handed it over,
+    reserved for them for another grace period, if they still have the console open (they hear `transferred
+    returned`, and their console takes the offer as for a chat it holds). None when that does not apply."""
+    sender = chat.transferred_from_id
+    if sender is None or chat.reserved_for_id == sender:
+        return None
+    channels = list(CounsellorPresence.objects.filter(user_id=sender).values_list("channel", flat=True))
+    if not channels:
+        return None
+    outcome = _requeue(chat, moment, front=True, reason="handover", reserved_for=sender, transferred_from=sender)
+    for channel in channels:
+        outcome.tell(channel, "chat.transferred", chat=chat.id, outcome="returned")
     return outcome
 
 
@@ -481,21 +599,23 @@ def route(moment: dt.datetime, *, sweeping: bool = True) -> Outcome:
     """Sweep (the clock's passes), then offer waiting chats to available counsellor sockets (queue.route
     decides who gets what). Passes asked for by a queue change skip the sweep: only time makes it find more."""
     outcome = sweep(moment) if sweeping else Outcome()
-    waiting = list(Chat.objects.filter(state=Chat.QUEUED, visitor_channel__gt=""))
-    if not waiting:
+    queued = list(waiting())
+    if not queued:
         return outcome
-    presences = list(CounsellorPresence.objects.filter(available=True))
+    reserved = {chat.reserved_for_id for chat in queued if chat.reserved_for_id is not None}
+    presences = list(CounsellorPresence.objects.filter(Q(available=True) | Q(user_id__in=reserved)))
     if not presences:
         return outcome
     holding = dict(Chat.objects.exclude(state=Chat.QUEUED).values_list("counsellor_id").annotate(n=Count("pk")))
     languages = counsellor_languages({p.user_id for p in presences})
     counsellors = [queue.Counsellor(channel=p.channel, user=p.user_id, available_since=p.available_since or moment,
-                                    holding=holding.get(p.user_id, 0), languages=languages[p.user_id])
+                                    holding=holding.get(p.user_id, 0), languages=languages[p.user_id],
+                                    available=p.available)
                    for p in presences]
     cap = ServiceSettings.current().per_counsellor_cap
     users = {p.channel: p.user_id for p in presences}
-    by_id = {chat.id: chat for chat in waiting}
-    for chat_id, channel in queue.route(_waiting(waiting), counsellors, cap):
+    by_id = {chat.id: chat for chat in queued}
+    for chat_id, channel in queue.route(_waiting(queued), counsellors, cap):
         chat = by_id[chat_id]
         epoch = chat.epoch + 1 if chat.epoch_used else 0
         # Conditional update: only one process can turn a queued chat into an offer.
@@ -504,13 +624,15 @@ def route(moment: dt.datetime, *, sweeping: bool = True) -> Outcome:
             epoch_used=True, pending_since=moment, counsellor_left_at=None)
         if taken:
             outcome.queue_changed = True
-            outcome.tell(chat.visitor_channel, "chat.offer", chat=chat_id, epoch=epoch, counsellor=channel)
+            outcome.tell(chat.visitor_channel, "chat.offer", chat=chat_id, epoch=epoch, counsellor=channel,
+                         lang=chat.lang, waiting=queue.waiting_minutes(chat.waiting_since, moment),
+                         expires=settings.COUNSELLOR_GRACE_SECONDS)
     return outcome
 
 
 def purge(moment: dt.datetime, older_than_minutes: int | None = None) -> tuple[Outcome, int]:
     """The periodic sweep; with `older_than_minutes`, also end every chat that began longer ago than that."""
-    outcome = sweep(moment, in_server=False)
+    outcome = sweep(moment)
     removed = 0
     if older_than_minutes is not None:
         cutoff = moment - dt.timedelta(minutes=older_than_minutes)

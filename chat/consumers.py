@@ -63,6 +63,7 @@ MESSAGES: Final = {
     "retry": "The service could not do that just now. Please try again in a moment.",
     "resume_invalid": "This chat cannot be resumed.",
     "bad_signature": "The handshake signature does not verify under your device's certificate.",
+    "undelivered": "Nobody can receive this message right now; send it again once the chat is connected.",
 }
 
 
@@ -219,7 +220,11 @@ class ChatSocket(DispatchWithoutConnectionCleanup, AsyncWebsocketConsumer):  # t
         if peer is None:
             peer = await database_sync_to_async(actions.relay_peer)(self.role, self.identity, chat_id)
             if not peer:
-                return  # nobody to pass it to yet (queued, or the other side is away): dropped, as before
+                # Nobody can receive it now (queued, being handed over, or the other side is away). Typing
+                # just goes; a message is refused by name, and the sender's page sends it again later.
+                if frame.type == "msg":
+                    raise ChatRefused("undelivered", chat=chat_id, seq=frame.fields["seq"])
+                return
             self.peers[chat_id] = peer
         relayed = {"type": "chat.relay", "chat": chat_id, "text": frame.text}
         # The peer's inbox may be full (it is not keeping up either): then the sender hears which message.
@@ -258,8 +263,9 @@ class VisitorConsumer(ChatSocket):
         self.setup_socket()
         self.identity = SocketIdentity(channel=self.channel_name)
         self.chat_id: str | None = None
-        # The visitor's key of the current epoch, from its own join or resume; the server keeps none.
-        self.vk: str | None = None
+        # The visitor's keys (this epoch's vk, the chat's identity key and its signature over vk), from its own
+        # join or resume, for whichever counsellor socket is offered the chat; the server keeps none.
+        self.keys: actions.VisitorKeys | None = None
         self.position = -1
         await self.accept()
         self.start_ticking()
@@ -280,11 +286,12 @@ class VisitorConsumer(ChatSocket):
     # --- frames ---
 
     async def on_join(self, frame: Frame) -> None:
-        await self.act(actions.join, self.channel_name, self.chat_id, frame.fields["lang"], frame.fields["vk"],
-                       frame.fields.get("pow"))
+        await self.act(actions.join, self.channel_name, self.chat_id, frame.fields["lang"],
+                       actions.VisitorKeys.from_frame(frame.fields), frame.fields.get("pow"))
 
     async def on_resume(self, frame: Frame) -> None:
-        await self.act(actions.resume, self.channel_name, self.chat_id, frame.fields["resume"], frame.fields["vk"])
+        await self.act(actions.resume, self.channel_name, self.chat_id, frame.fields["resume"],
+                       actions.VisitorKeys.from_frame(frame.fields))
 
     async def on_msg(self, frame: Frame) -> None:
         await self.relay(frame)
@@ -292,29 +299,32 @@ class VisitorConsumer(ChatSocket):
     on_typing = on_msg
 
     async def on_leave(self, frame: Frame) -> None:
-        await self.act(actions.end_chat, VISITOR, self.identity, frame.fields["chat"], None)
+        await self.act(actions.end_chat, VISITOR, self.identity, frame.fields["chat"], None,
+                       frame.fields.get("hurry", False))
 
     # --- events ---
 
     async def chat_joined(self, event: dict[str, Any]) -> None:
         """This socket's join made a chat (its own event, from actions.join)."""
-        self.chat_id, self.vk, self.position = event["chat"], event["vk"], event["position"]
+        self.chat_id, self.keys, self.position = event["chat"], actions.VisitorKeys.from_frame(event), event["position"]
         await work().join_queue_group(self.channel_name)
         await self.send_frame("queued", chat=event["chat"], resume=event["resume"], position=event["position"])
 
     async def chat_resumed(self, event: dict[str, Any]) -> None:
         """This socket took its chat back (its own event, from actions.resume)."""
-        self.chat_id, self.vk, self.position = event["chat"], event["vk"], event["position"]
+        self.chat_id, self.keys, self.position = event["chat"], actions.VisitorKeys.from_frame(event), event["position"]
         if event["position"]:
             await work().join_queue_group(self.channel_name)
         await self.send_frame("queued", chat=event["chat"], resume=event["resume"], position=event["position"])
 
     async def chat_offer(self, event: dict[str, Any]) -> None:
-        """A counsellor socket was given this chat: send it this socket's key (the server keeps none)."""
+        """A counsellor socket was given this chat: send it this socket's keys (the server keeps none), and what
+        the offer says about the chat (its language, the wait, how long the offer stands)."""
         self.peers.pop(event["chat"], None)  # a counsellor socket is about to take the chat
-        if event["chat"] == self.chat_id and self.vk:
+        if event["chat"] == self.chat_id and self.keys is not None:
+            about = {name: event[name] for name in ("lang", "waiting", "expires") if name in event}
             await deliver(Outcome().tell(event["counsellor"], "chat.rekey", chat=event["chat"], epoch=event["epoch"],
-                                         vk=self.vk))
+                                         **self.keys.fields(), **about))
 
     async def chat_connected(self, event: dict[str, Any]) -> None:
         if event["frame"]["chat"] == self.chat_id:
@@ -325,11 +335,18 @@ class VisitorConsumer(ChatSocket):
             await self.send_frame("connected", **fields)
 
     async def chat_queued(self, event: dict[str, Any]) -> None:
+        """The chat is back in the queue: handed to a colleague, or its counsellor did not come back."""
         self.peers.pop(event["chat"], None)
         if event["chat"] == self.chat_id:
-            self.position = -1
+            self.position = event["position"]
             await work().join_queue_group(self.channel_name)
-            await self.queue_changed({})
+            await self.send_frame("queued", chat=self.chat_id, position=self.position, reason=event["reason"])
+
+    async def chat_presence(self, event: dict[str, Any]) -> None:
+        """The counsellor's socket went away (or came back): say so now, and ask the gate before relaying."""
+        self.peers.pop(event["chat"], None)
+        if event["chat"] == self.chat_id:
+            await self.send_frame("presence", chat=event["chat"], peer=event["peer"])
 
     async def queue_changed(self, event: dict[str, Any]) -> None:
         """A new queue listing (chat.process sends it with the event); without one, read it."""
@@ -348,14 +365,14 @@ class VisitorConsumer(ChatSocket):
         self.peers.pop(event["chat"], None)
         if event["chat"] != self.chat_id:
             return
-        self.chat_id, self.vk = None, None
+        self.chat_id, self.keys = None, None
         await work().leave_queue_group(self.channel_name)
         extra = {"feedback": actions.feedback_token()} if event.get("answered") else {}
         await self.send_frame("ended", chat=event["chat"], by=event["by"], **extra)
 
     async def chat_displaced(self, event: dict[str, Any]) -> None:
         self.peers.clear()
-        self.chat_id, self.vk = None, None
+        self.chat_id, self.keys = None, None
         self.closing = True
         await self.close(code=CLOSE_DISPLACED)
 
@@ -412,10 +429,12 @@ class CounsellorConsumer(ChatSocket):
     on_typing = on_msg
 
     async def on_transfer(self, frame: Frame) -> None:
-        await self.act(actions.transfer, self.identity, frame.fields["chat"], frame.fields["to"])
+        await self.act(actions.transfer, self.identity, frame.fields["chat"], frame.fields["to"],
+                       frame.fields.get("bundle"))
 
     async def on_end(self, frame: Frame) -> None:
-        await self.act(actions.end_chat, COUNSELLOR, self.identity, frame.fields["chat"], frame.fields.get("wrapup"))
+        await self.act(actions.end_chat, COUNSELLOR, self.identity, frame.fields["chat"], frame.fields.get("wrapup"),
+                       False)
 
     # --- events ---
 
@@ -434,13 +453,30 @@ class CounsellorConsumer(ChatSocket):
     async def chat_rekey(self, event: dict[str, Any]) -> None:
         self.pending[event["chat"]] = (event["epoch"], event["vk"])
         self.peers.pop(event["chat"], None)  # the visitor is on a new socket, or a new counsellor socket answers
-        await self.send_frame("rekey", chat=event["chat"], epoch=event["epoch"], vk=event["vk"])
+        await self.send_frame("rekey", **{name: value for name, value in event.items() if name != "type"})
+
+    async def chat_presence(self, event: dict[str, Any]) -> None:
+        """The visitor's socket went away (with how long the chat waits for them) or came back."""
+        self.peers.pop(event["chat"], None)
+        if self.holds(event["chat"]):
+            await self.send_frame("presence", **{name: value for name, value in event.items() if name != "type"})
+
+    async def chat_handover(self, event: dict[str, Any]) -> None:
+        """A colleague handed this person a chat, with their note and the transcript sealed to this person's
+        devices; the offer (a rekey) follows when routing gives it to one of their sockets."""
+        await self.send_frame("handover", chat=event["chat"], bundle=event["bundle"], **{"from": event["sender"]})
+
+    async def chat_transferred(self, event: dict[str, Any]) -> None:
+        """A chat this person handed over was taken by the colleague, or came back to them (then an offer
+        follows, which the console answers as for a chat it holds)."""
+        await self.send_frame("transferred", chat=event["chat"], outcome=event["outcome"])
 
     async def chat_ended(self, event: dict[str, Any]) -> None:
         self.pending.pop(event["chat"], None)
         self.accepted.discard(event["chat"])
         self.peers.pop(event["chat"], None)
-        await self.send_frame("ended", chat=event["chat"], by=event["by"], **actions.wrapup_fields(event))
+        extra = {"hurry": True} if event.get("hurry") else {}
+        await self.send_frame("ended", chat=event["chat"], by=event["by"], **actions.wrapup_fields(event), **extra)
 
     async def queue_changed(self, event: dict[str, Any]) -> None:
         """A new queue listing (chat.process sends it with the event); without one, read it."""

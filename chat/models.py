@@ -1,7 +1,7 @@
 """Chat state that lives only while a chat lasts, counsellor device keys, and admin-managed chat content.
 
 A `Chat` row is deleted when the chat ends; its timestamps exist only to compute the wait and duration
-bins at that moment (see docs/protocol-notes.md). Nothing here ever holds a key the server could read
+bins at that moment (see docs/chat.md, server internals). Nothing here ever holds a key the server could read
 messages with: no visitor key (`vk`), no counsellor chat key (`ck`), no ciphertext.
 """
 
@@ -70,7 +70,7 @@ class Chat(models.Model):
     epoch_used = models.BooleanField(default=False)
     answered = models.BooleanField(default=False)
     resume_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the resume token, hex")
-    # Exact times, kept only while the chat lasts, to compute bins when it ends; deleted with the row.
+    # Exact times, kept only while the chat lasts, to compute bins and grace periods; deleted with the row.
     queued_at = models.DateTimeField()
     waiting_since = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
@@ -78,6 +78,10 @@ class Chat(models.Model):
     front = models.BooleanField(default=False, help_text="returned to the front of the queue")
     reserved_for = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
+    reserved_until = models.DateTimeField(null=True, blank=True, help_text="a hand-over waits for its receiver")
+    # Who handed the chat over: it goes back to them if the colleague does not take it in time.
+    transferred_from = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                         related_name="+")
     counsellor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     device = models.ForeignKey(CounsellorDevice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -83,13 +83,15 @@ def queue_listing(chats: Iterable[Waiting], now: dt.datetime) -> list[dict[str, 
 
 @dataclass(frozen=True)
 class Counsellor:
-    """An available counsellor socket: who, since when, how many chats that person holds, which languages."""
+    """A counsellor socket: who, since when it takes new chats, how many chats that person holds, which languages,
+    and whether it takes new chats at all (`available`)."""
 
     channel: str
     user: int
     available_since: dt.datetime
     holding: int
     languages: tuple[str, ...] = ("en", "nl")
+    available: bool = True
 
 
 def under_cap(holding: int, cap: int) -> bool:
@@ -103,10 +105,11 @@ def speaks(counsellor: Counsellor, lang: str) -> bool:
 def route(chats: Sequence[Waiting], counsellors: Sequence[Counsellor], cap: int) -> list[tuple[str, str]]:
     """Pair waiting chats with available counsellor sockets: (chat, channel) offers, in queue order.
 
-    A chat handed to a colleague goes only to that colleague (cap or not: someone chose them). Otherwise the
-    counsellor who holds the fewest chats, then who has been available longest, gets the next chat in their
-    language, up to `cap` chats per person. A chat whose visitor is away cannot be offered: their key is
-    with their socket.
+    A chat handed to a colleague goes only to that colleague, to any socket of theirs whether or not it takes new
+    chats and whatever their cap (someone chose them; a hand-over that comes back to its sender is reserved for
+    the sender the same way). Otherwise an available counsellor who holds the fewest chats, then who has been
+    available longest, gets the next chat in their language, up to `cap` chats per person. A chat whose visitor is
+    away cannot be offered: their key is with their socket.
     """
     holding = {c.user: c.holding for c in counsellors}
     offered_channels: set[str] = set()
@@ -116,7 +119,7 @@ def route(chats: Sequence[Waiting], counsellors: Sequence[Counsellor], cap: int)
         if chat.reserved_for is not None:
             candidates = [c for c in candidates if c.user == chat.reserved_for]
         else:
-            candidates = [c for c in candidates if under_cap(holding[c.user], cap)]
+            candidates = [c for c in candidates if c.available and under_cap(holding[c.user], cap)]
         if not candidates:
             continue
         chosen = min(candidates, key=lambda c: (holding[c.user], c.available_since, c.channel))
@@ -144,7 +147,7 @@ def local_minutes_bin(seconds: float) -> str:
 def pow_bits_for_load(waiting_count: int, max_queue_length: int) -> int:
     """Proof-of-work difficulty from load: off while the queue is under a quarter full, then 12 to 18 bits.
 
-    18 bits is the most a cheap phone solves in reasonable time in a browser (docs/protocol-notes.md).
+    18 bits is the most a cheap phone solves in reasonable time in a browser (docs/protocol.md §9).
     """
     if max_queue_length <= 0:
         return 18

@@ -20,7 +20,15 @@ MAX_SAFE_INTEGER: Final = 2**53 - 1
 LANGS: Final = ("en", "nl")
 ENDED_BY: Final = ("visitor", "counsellor", "timeout")
 ERROR_CODES: Final = ("bad_frame", "unknown_chat", "not_yours", "closed", "queue_full", "pow_required",
-                      "pow_invalid", "rate_limited", "resume_invalid", "bad_signature")
+                      "pow_invalid", "rate_limited", "resume_invalid", "bad_signature", "undelivered")
+PROTOCOL_VERSION: Final = 2
+# Why a visitor is back in the queue: handed to a colleague, or their counsellor did not come back in time.
+QUEUED_REASONS: Final = ("handover", "requeued")
+PRESENCE: Final = ("away", "back")
+TRANSFER_OUTCOMES: Final = ("taken", "returned")
+# The largest hand-over bundle's ciphertext: 32 KiB of padded content plus the tag (docs/protocol.md, hand-over).
+MAX_BUNDLE_CT_BYTES: Final = 32 * 1024 + 16
+MAX_BUNDLE_WRAPS: Final = 8
 # Wrap-up categories and their codes; counters are named chat.wrapup[<category>.<code>].
 WRAPUP_CODES: Final[dict[str, tuple[str, ...]]] = {
     "contact": ("self", "someone_else", "professional", "silent", "test", "abusive"),
@@ -128,6 +136,24 @@ def _cert(value: Any) -> None:
         raise FieldError("must be a certificate object")
 
 
+def _handover_bundle(value: Any) -> None:
+    if not isinstance(value, dict) or set(value) != {"ct", "wraps", "device", "cert", "sig"}:
+        raise FieldError("must be a bundle object with exactly ct, wraps, device, cert and sig")
+    _b64_of(max_length=MAX_BUNDLE_CT_BYTES)(value["ct"])
+    wraps = value["wraps"]
+    if not isinstance(wraps, list) or not 0 < len(wraps) <= MAX_BUNDLE_WRAPS:
+        raise FieldError(f"wraps must be a list of 1 to {MAX_BUNDLE_WRAPS} key wraps")
+    for wrap in wraps:
+        if not isinstance(wrap, dict) or set(wrap) != {"device", "epk", "wk"}:
+            raise FieldError("wraps entries must be {device, epk, wk}")
+        DEVICE_ID(wrap["device"])
+        PUBLIC_KEY(wrap["epk"])
+        _b64_of(32 + 16)(wrap["wk"])
+    DEVICE_ID(value["device"])
+    _cert(value["cert"])
+    SIGNATURE(value["sig"])
+
+
 def _queue_chats(value: Any) -> None:
     if not isinstance(value, list):
         raise FieldError("must be a list")
@@ -155,8 +181,6 @@ class FrameSchema:
     type: str
     required: Mapping[str, Check]
     optional: Mapping[str, Check] = field(default_factory=dict)
-    # Fields we add to the protocol's table (documented in docs/protocol-notes.md).
-    extensions: tuple[str, ...] = ()
 
     @property
     def fields(self) -> set[str]:
@@ -169,26 +193,28 @@ def _schemas(*schemas: FrameSchema) -> dict[str, FrameSchema]:
 
 _MSG = FrameSchema("msg", {"chat": CHAT_ID, "epoch": _safe_int, "seq": _safe_int, "ct": CIPHERTEXT})
 _TYPING = FrameSchema("typing", {"chat": CHAT_ID, "on": _bool})
-# `chat` and `seq` name the message a `rate_limited` refers to when the server could not relay it (busy).
+# `chat` and `seq` name the message an error refers to when it was not relayed (`undelivered`, `rate_limited`).
 _ERROR = FrameSchema("error", {"code": _one_of(*ERROR_CODES), "message": _text(200)},
-                     {"chat": CHAT_ID, "seq": _safe_int}, extensions=("chat", "seq"))
+                     {"chat": CHAT_ID, "seq": _safe_int})
 
 SCHEMAS: Final[dict[str, dict[str, FrameSchema]]] = {
     VISITOR_TO_SERVER: _schemas(
-        FrameSchema("join", {"v": _one_of(1), "vk": PUBLIC_KEY, "lang": _one_of(*LANGS)}, {"pow": _pow}),
-        FrameSchema("resume", {"resume": RESUME_TOKEN, "vk": PUBLIC_KEY}),
+        FrameSchema("join", {"v": _one_of(PROTOCOL_VERSION), "vk": PUBLIC_KEY, "ik": PUBLIC_KEY, "vsig": SIGNATURE,
+                             "lang": _one_of(*LANGS)}, {"pow": _pow}),
+        FrameSchema("resume", {"resume": RESUME_TOKEN, "vk": PUBLIC_KEY, "ik": PUBLIC_KEY, "vsig": SIGNATURE}),
         _MSG,
         _TYPING,
-        FrameSchema("leave", {"chat": CHAT_ID}),
+        FrameSchema("leave", {"chat": CHAT_ID}, {"hurry": _bool}),
     ),
     SERVER_TO_VISITOR: _schemas(
-        FrameSchema("queued", {"chat": CHAT_ID, "position": _safe_int}, {"resume": RESUME_TOKEN}),
+        FrameSchema("queued", {"chat": CHAT_ID, "position": _safe_int},
+                    {"resume": RESUME_TOKEN, "reason": _one_of(*QUEUED_REASONS)}),
         FrameSchema("connected", {"chat": CHAT_ID, "epoch": _safe_int, "ck": PUBLIC_KEY, "sig": SIGNATURE,
                                   "cert": _cert}),
+        FrameSchema("presence", {"chat": CHAT_ID, "peer": _one_of(*PRESENCE)}),
         _MSG,
         _TYPING,
-        FrameSchema("ended", {"chat": CHAT_ID, "by": _one_of(*ENDED_BY)}, {"feedback": _text(200)},
-                    extensions=("feedback",)),
+        FrameSchema("ended", {"chat": CHAT_ID, "by": _one_of(*ENDED_BY)}, {"feedback": _text(200)}),
         _ERROR,
     ),
     COUNSELLOR_TO_SERVER: _schemas(
@@ -197,16 +223,21 @@ SCHEMAS: Final[dict[str, dict[str, FrameSchema]]] = {
                                "device": DEVICE_ID}),
         _MSG,
         _TYPING,
-        FrameSchema("transfer", {"chat": CHAT_ID, "to": _to}),
+        FrameSchema("transfer", {"chat": CHAT_ID, "to": _to}, {"bundle": _handover_bundle}),
         FrameSchema("end", {"chat": CHAT_ID}, {"wrapup": _wrapup}),
     ),
     SERVER_TO_COUNSELLOR: _schemas(
         FrameSchema("queue", {"chats": _queue_chats}),
-        FrameSchema("rekey", {"chat": CHAT_ID, "epoch": _safe_int, "vk": PUBLIC_KEY}),
+        FrameSchema("rekey", {"chat": CHAT_ID, "epoch": _safe_int, "vk": PUBLIC_KEY, "ik": PUBLIC_KEY,
+                              "vsig": SIGNATURE},
+                    {"lang": _one_of(*LANGS), "waiting": _safe_int, "expires": _safe_int}),
+        FrameSchema("presence", {"chat": CHAT_ID, "peer": _one_of(*PRESENCE)}, {"grace": _safe_int}),
+        FrameSchema("handover", {"chat": CHAT_ID, "from": _text(80), "bundle": _handover_bundle}),
+        FrameSchema("transferred", {"chat": CHAT_ID, "outcome": _one_of(*TRANSFER_OUTCOMES)}),
         _MSG,
         _TYPING,
-        FrameSchema("ended", {"chat": CHAT_ID, "by": _one_of(*ENDED_BY)}, {"wrapup_token": _text(200)},
-                    extensions=("wrapup_token",)),
+        FrameSchema("ended", {"chat": CHAT_ID, "by": _one_of(*ENDED_BY)},
+                    {"wrapup_token": _text(200), "hurry": _bool}),
         _ERROR,
     ),
 }

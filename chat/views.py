@@ -46,7 +46,7 @@ def visitor_strings() -> dict[str, str]:
         "pow": _("Checking that you are a person and not an automated program. This can take a few seconds…"),
         "queued": _("You are number {position} in the queue. A counsellor will be with you as soon as possible."),
         "queued_next": _("You are next in the queue. A counsellor will be with you as soon as possible."),
-        "connected": _("Connected with {name} (verified)"),
+        "connected": _("Your counsellor: {name} (verified)"),
         "restarted": _("The secure session restarted. Messages from before are not shown again: we never kept "
                        "them."),
         "reconnecting": _("The connection was lost. Reconnecting…"),
@@ -61,8 +61,20 @@ def visitor_strings() -> dict[str, str]:
         "typing": _("{name} is typing…"),
         "missing": _("A message may have gone missing."),
         "unreadable": _("A message could not be decrypted, so it is not shown."),
-        "not_sent": _("Not connected: your message was not sent."),
-        "not_delivered": _("Not delivered: the service is very busy. Please send it again in a moment."),
+        "sending": _("Sending…"),
+        "delivered": _("Delivered"),
+        "held": _("Not delivered yet. It will be sent as soon as a counsellor is connected."),
+        "state_connected": _("Connected with {name}. Your messages reach them."),
+        "state_counsellor_away": _("Your counsellor's connection dropped. Please wait: they can come back to this "
+                                   "chat. What you write now is sent when they are back."),
+        "state_handover": _("You are being handed to a colleague. Please stay on this page."),
+        "state_requeued": _("Your counsellor could not come back. You are first in line for the next counsellor."),
+        "state_queued": _("You are waiting for a counsellor."),
+        "state_reconnecting": _("Your connection dropped. Reconnecting… What you write now is sent once you are "
+                                "back."),
+        "someone_else": _("You are now talking with {name}, a colleague. They can read what you write from now on."),
+        "title_joined": _("A counsellor is here"),
+        "title_message": _("New message"),
         "ended_visitor": _("You ended the chat."),
         "ended_counsellor": _("The counsellor ended the chat."),
         "ended_timeout": _("The chat ended because the connection was gone for too long."),
@@ -87,7 +99,15 @@ def console_strings() -> dict[str, str]:
         "connecting": _("Connecting…"),
         "connected": _("Connected."),
         "reconnecting": _("The connection was lost. Reconnecting…"),
-        "not_delivered": _("Not delivered: the service is very busy. Please send it again in a moment."),
+        "sending": _("Sending…"),
+        "delivered": _("Delivered"),
+        "held": _("Not delivered yet. It will be sent when the visitor is back."),
+        "visitor_away": _("The visitor's connection dropped. The chat waits {seconds} seconds for them; what you "
+                          "write now is sent when they are back."),
+        "visitor_back": _("The visitor is back."),
+        "key_changed": _("Warning: a new key for this visitor did not match the one this chat started with, so it "
+                         "was refused. This may be an attack on the service. Do not write anything sensitive, "
+                         "and tell a supervisor."),
         "queue_empty": _("Nobody is waiting."),
         "waiting_minutes": _("waiting {minutes} min"),
         "new_in_queue": _("A visitor is waiting."),
@@ -99,6 +119,8 @@ def console_strings() -> dict[str, str]:
         "restarted": _("The visitor reconnected: the secure session restarted. Earlier messages are not "
                        "shown to them again."),
         "visitor_left": _("The visitor left the chat."),
+        "visitor_hurry": _("The visitor left in a hurry (quick exit). They may not be safe to talk right now; the "
+                           "chat has ended."),
         "ended": _("The chat ended."),
         "ended_timeout": _("The chat ended: the visitor's connection was gone too long."),
         "typing": _("The visitor is typing…"),

@@ -49,6 +49,14 @@ def tune_garbage_collection() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def forget_sockets_of_an_earlier_boot() -> None:
+    """The embedded default is one process: no socket of its last run survived, so no chat may wait on one."""
+    from chat import actions
+
+    if actions.single_process():
+        actions.forget_sockets_of_an_earlier_boot(actions.now())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HELPLINE_BIND", "127.0.0.1"))
@@ -68,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         logger.setLevel(logging.INFO)
     from helpline.asgi import application
 
+    forget_sockets_of_an_earlier_boot()
     allow_policy_close()
     tune_garbage_collection()
 

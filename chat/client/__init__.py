@@ -1,4 +1,4 @@
-"""The Python chat client: a visitor and a counsellor that speak protocol v1 (docs/chat.md, protocol.md).
+"""The Python chat client: a visitor and a counsellor that speak protocol v2 (docs/chat.md, protocol.md).
 
 Used by the live-server tests and the load benchmark, and meant as the reference for anyone who writes
 another client. Everything cryptographic comes from ``chat.protocol.crypto``; this package adds the
@@ -15,11 +15,14 @@ from chat.client.counsellor import CounsellorClient, DeviceIdentity
 from chat.client.events import (
     ChatEnded,
     Connected,
+    Delivered,
     Event,
     HandshakeRefused,
+    KeyChangeRefused,
     MessageReceived,
     MessageRejected,
     Offered,
+    PresenceChanged,
     QueueChanged,
     Queued,
     Rekeyed,
@@ -37,13 +40,16 @@ __all__ = [
     "ClientBase",
     "Connected",
     "CounsellorClient",
+    "Delivered",
     "DeviceIdentity",
     "EpochSession",
     "Event",
     "HandshakeRefused",
+    "KeyChangeRefused",
     "MessageReceived",
     "MessageRejected",
     "Offered",
+    "PresenceChanged",
     "QueueChanged",
     "Queued",
     "Rekeyed",

@@ -1,4 +1,5 @@
-"""The counsellor's side of protocol v1: a certified device key, the queue, accepting, answering rekeys, ending."""
+"""The counsellor's side of protocol v2: a certified device key, the queue, accepting, answering rekeys with the
+visitor's identity key pinned, receipts, hand-over, ending."""
 
 from __future__ import annotations
 
@@ -11,19 +12,23 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from chat.client.base import ChatClientError, ClientBase
+from chat.client.conversation import Conversation
 from chat.client.events import (
     ChatEnded,
     Connected,
     Event,
     FrameReceived,
+    KeyChangeRefused,
+    MessageReceived,
     Offered,
+    PresenceChanged,
     QueueChanged,
     Rekeyed,
     TypingChanged,
 )
 from chat.client.http import CodeSource, StaffSession, sign_in_staff
 from chat.client.session import EpochSession
-from chat.client.visitor import open_message
+from chat.client.visitor import open_message, receive_kind
 from chat.protocol import crypto
 
 
@@ -79,6 +84,10 @@ class CounsellorClient(ClientBase):
     otherwise they are reported as ``Offered`` and ``accept(chat)`` answers one. A ``rekey`` for a chat
     already held (the visitor came back with a new key) is always answered at once, as the console page
     does, and reported as ``Rekeyed`` and ``Connected(restarted=True)``.
+
+    Every rekey's visitor key must be signed by the chat's visitor identity key, which the client pins at the
+    first offer (or takes from ``pin``, as a hand-over bundle gives it); a rekey that fails is not answered and
+    is reported as ``KeyChangeRefused``. Texts are receipted and re-sent as for the visitor.
     """
 
     path = "/ws/counsellor/"
@@ -93,6 +102,8 @@ class CounsellorClient(ClientBase):
         self.queue: list[dict[str, Any]] = []
         self.sessions: dict[str, EpochSession] = {}
         self.offers: dict[str, tuple[int, str]] = {}  # chat -> (epoch, vk) awaiting our accept
+        self.identity_pins: dict[str, str] = {}  # chat -> the visitor identity key (ik) pinned for it
+        self.conversations: dict[str, Conversation] = {}
 
     @classmethod
     async def sign_in(cls, base_url: str, username: str, password: str, code: CodeSource, *,
@@ -140,14 +151,25 @@ class CounsellorClient(ClientBase):
         return frame
 
     async def send_text(self, chat: str, body: str) -> dict[str, Any]:
-        return await self.send_message(chat, {"t": "text", "body": body})
+        """Send a text (with a new id); pending until the visitor's receipt names it."""
+        return await self.send_message(chat, self._conversation(chat).write(body))
+
+    def _conversation(self, chat: str) -> Conversation:
+        return self.conversations.setdefault(chat, Conversation(chat))
+
+    def pin(self, chat: str, ik: str) -> None:
+        """Pin the visitor identity key of a chat taken over from a colleague (from their hand-over bundle)."""
+        self.identity_pins[chat] = ik
 
     async def typing(self, chat: str, on: bool) -> None:
         await self.send_frame({"type": "typing", "chat": chat, "on": on})
 
-    async def transfer(self, chat: str, to: str | int = "queue") -> None:
+    async def transfer(self, chat: str, to: str | int = "queue", bundle: dict[str, Any] | None = None) -> None:
         """Hand the chat to a colleague (their id) or back to the queue; this side's keys for it are dropped."""
-        await self.send_frame({"type": "transfer", "chat": chat, "to": to})
+        frame: dict[str, Any] = {"type": "transfer", "chat": chat, "to": to}
+        if bundle is not None:
+            frame["bundle"] = bundle
+        await self.send_frame(frame)
         self.sessions.pop(chat, None)
 
     async def end(self, chat: str, wrapup: dict[str, Any] | None = None) -> None:
@@ -170,21 +192,35 @@ class CounsellorClient(ClientBase):
         if kind == "rekey":
             return await self._on_rekey(frame)
         if kind == "msg":
-            return [open_message(self.sessions.get(chat), frame)]
+            event = open_message(self.sessions.get(chat), frame)
+            if not isinstance(event, MessageReceived):
+                return [event]
+            return await receive_kind(event, self._conversation(chat), lambda message: self.send_message(chat, message))
+        if kind == "presence":
+            grace = frame.get("grace")
+            return [PresenceChanged(chat=chat, peer=str(frame.get("peer", "")),
+                                    grace=grace if isinstance(grace, int) else None)]
         if kind == "typing":
             return [TypingChanged(chat=chat, on=bool(frame.get("on")))]
         if kind == "ended":
             self.sessions.pop(chat, None)
             self.offers.pop(chat, None)
+            self.identity_pins.pop(chat, None)
+            self.conversations.pop(chat, None)
             return [ChatEnded(chat=chat, by=str(frame.get("by", "")))]
         if kind == "error":
             return await super().handle_frame(frame)
         return [FrameReceived(chat=chat, frame=frame)]
 
     async def _on_rekey(self, frame: dict[str, Any]) -> list[Event]:
-        chat, epoch, vk = frame.get("chat"), frame.get("epoch"), frame.get("vk")
+        chat, epoch, vk, ik, vsig = (frame.get(name) for name in ("chat", "epoch", "vk", "ik", "vsig"))
         if not isinstance(chat, str) or not isinstance(epoch, int) or not isinstance(vk, str):
             return [FrameReceived(chat=str(chat or ""), frame=frame)]
+        if not isinstance(ik, str) or not isinstance(vsig, str) or not crypto.verify_visitor_key(ik, vk, vsig):
+            return [KeyChangeRefused(chat=chat, epoch=epoch, reason="not_signed")]
+        pinned = self.identity_pins.setdefault(chat, ik)
+        if pinned != ik:
+            return [KeyChangeRefused(chat=chat, epoch=epoch, reason="identity_changed")]
         held = chat in self.sessions
         self.offers[chat] = (epoch, vk)
         if not held and not self.auto_accept:
@@ -195,6 +231,8 @@ class CounsellorClient(ClientBase):
             return [FrameReceived(chat=chat, frame=frame)]
         connected = Connected(chat=chat, epoch=epoch, safety_code=session.safety_code,
                               pseudonym=self.device.pseudonym, restarted=held)
+        for message in self._conversation(chat).to_send_again():
+            await self.send_message(chat, message)
         if held:
             return [Rekeyed(chat=chat, epoch=epoch, safety_code=session.safety_code), connected]
         return [connected]

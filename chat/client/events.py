@@ -15,10 +15,12 @@ class Event:
 
 @dataclass(frozen=True)
 class Queued(Event):
-    """The visitor waits; ``position`` 1 is next. ``resume`` is set on the first one only."""
+    """The visitor waits; ``position`` 1 is next. ``resume`` is set after join and resume; ``reason`` says why a
+    chat is back in the queue (``handover``, ``requeued``)."""
 
     position: int
     resume: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,3 +125,28 @@ class FrameReceived(Event):
     """Any other frame, passed on as it came (e.g. kinds a later server adds)."""
 
     frame: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Delivered(Event):
+    """The other side's receipt (inside the encryption) confirmed these message ids."""
+
+    ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PresenceChanged(Event):
+    """The other side's connection dropped (``away``; ``grace``: seconds the chat waits, when the server says)
+    or is back."""
+
+    peer: str = ""
+    grace: int | None = None
+
+
+@dataclass(frozen=True)
+class KeyChangeRefused(Event):
+    """Counsellor side: a rekey whose visitor identity key is not the one pinned for the chat, or whose signature
+    does not verify; it was not answered (docs/protocol.md §5). A person must be told: this may be an attack."""
+
+    epoch: int
+    reason: str

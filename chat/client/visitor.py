@@ -1,23 +1,26 @@
-"""The visitor's side of protocol v1: proof of work, join, verify the counsellor, talk, leave, resume."""
+"""The visitor's side of protocol v2: proof of work, join, verify the counsellor, talk with receipts, leave, resume."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from chat.client.base import ChatClientError, ClientBase
+from chat.client.conversation import Conversation
 from chat.client.events import (
     ChatEnded,
     Connected,
+    Delivered,
     Event,
     FrameReceived,
     HandshakeRefused,
     MessageReceived,
     MessageRejected,
+    PresenceChanged,
     Queued,
     TypingChanged,
 )
@@ -31,7 +34,9 @@ class VisitorClient(ClientBase):
 
     ``org_public_key`` is the pinned organisation key (b64 of its SEC1 point), the one the visitor's page
     carries. Every counsellor certificate is checked against it; a failure refuses the epoch and is
-    reported as ``HandshakeRefused``, never papered over.
+    reported as ``HandshakeRefused``, never papered over. The chat's identity key (``ik``) is made at
+    ``join`` and signs every epoch key. Texts carry ids: received ones are receipted at once, and the ones the
+    other side has not confirmed are sent again after every new ``Connected`` (``pending``).
     """
 
     path = "/ws/visitor/"
@@ -53,7 +58,9 @@ class VisitorClient(ClientBase):
         self.feedback_token: str | None = None
         self._private: ec.EllipticCurvePrivateKey | None = None
         self._vk: str | None = None
+        self._identity: ec.EllipticCurvePrivateKey | None = None
         self._epochs_seen = 0
+        self.conversation: Conversation | None = None
 
     # --- what a visitor does -------------------------------------------------------
 
@@ -63,6 +70,14 @@ class VisitorClient(ClientBase):
         self._vk = crypto.b64e(crypto.public_key_bytes(self._private))
         self.session = None
         return self._vk
+
+    def signed_epoch_keys(self) -> dict[str, str]:
+        """A new epoch key with the chat's identity key and its signature (``vk``, ``ik``, ``vsig``)."""
+        if self._identity is None:
+            self._identity = self._key_factory()
+        vk = self.new_epoch_key()
+        return {"vk": vk, "ik": crypto.b64e(crypto.public_key_bytes(self._identity)),
+                "vsig": crypto.sign_visitor_key(self._identity, vk)}
 
     async def solve_pow(self) -> dict[str, str] | None:
         """Fetch a challenge and solve it (in a thread); None when the server asks for no work."""
@@ -80,7 +95,8 @@ class VisitorClient(ClientBase):
             await self.open()
         if pow_solution is None and solve:
             pow_solution = await self.solve_pow()
-        frame: dict[str, Any] = {"type": "join", "v": 1, "vk": self.new_epoch_key(), "lang": lang}
+        self._identity = self._key_factory()  # a new chat, a new identity
+        frame: dict[str, Any] = {"type": "join", "v": 2, **self.signed_epoch_keys(), "lang": lang}
         if pow_solution is not None:
             frame["pow"] = pow_solution
         await self.send_frame(frame)
@@ -92,7 +108,7 @@ class VisitorClient(ClientBase):
         if self.connected:
             await self.close()
         await self.open()
-        await self.send_frame({"type": "resume", "resume": self.resume_token, "vk": self.new_epoch_key()})
+        await self.send_frame({"type": "resume", "resume": self.resume_token, **self.signed_epoch_keys()})
 
     def _require_session(self) -> EpochSession:
         if self.session is None:
@@ -106,18 +122,34 @@ class VisitorClient(ClientBase):
         return frame
 
     async def send_text(self, body: str) -> dict[str, Any]:
-        return await self.send_message({"t": "text", "body": body})
+        """Send a text (with a new id); it stays in ``pending`` until the counsellor's receipt names it."""
+        return await self.send_message(self._conversation().write(body))
+
+    def _conversation(self) -> Conversation:
+        if self.chat is None:
+            raise ChatClientError("not in a chat")
+        if self.conversation is None or self.conversation.chat != self.chat:
+            self.conversation = Conversation(self.chat)
+        return self.conversation
+
+    @property
+    def pending(self) -> dict[str, str]:
+        """Texts sent and not yet confirmed by a receipt: id -> body."""
+        return dict(self.conversation.pending) if self.conversation is not None else {}
 
     async def typing(self, on: bool) -> None:
         if self.chat is None:
             raise ChatClientError("not in a chat")
         await self.send_frame({"type": "typing", "chat": self.chat, "on": on})
 
-    async def leave(self) -> None:
-        """End the chat from the visitor's side."""
+    async def leave(self, *, hurry: bool = False) -> None:
+        """End the chat from the visitor's side (``hurry``: as the page does after quick exit)."""
         if self.chat is None:
             raise ChatClientError("not in a chat")
-        await self.send_frame({"type": "leave", "chat": self.chat})
+        frame: dict[str, Any] = {"type": "leave", "chat": self.chat}
+        if hurry:
+            frame["hurry"] = True
+        await self.send_frame(frame)
 
     async def give_feedback(self, rating: int | None, helped: bool | None) -> int:
         """Send the after-chat rating with the one-time token from ``ended``; returns the HTTP status."""
@@ -135,11 +167,18 @@ class VisitorClient(ClientBase):
             self.chat = chat
             if isinstance(frame.get("resume"), str):
                 self.resume_token = frame["resume"]
-            return [Queued(chat=chat, position=int(frame.get("position", 0)), resume=frame.get("resume"))]
+            return [Queued(chat=chat, position=int(frame.get("position", 0)), resume=frame.get("resume"),
+                           reason=frame.get("reason"))]
         if kind == "connected":
-            return [self._on_connected(frame)]
+            event = self._on_connected(frame)
+            if isinstance(event, Connected) and self.conversation is not None:
+                for message in self.conversation.to_send_again():
+                    await self.send_message(message)
+            return [event]
         if kind == "msg":
-            return [self._on_message(frame)]
+            return await self._on_message(frame)
+        if kind == "presence":
+            return [PresenceChanged(chat=chat, peer=str(frame.get("peer", "")))]
         if kind == "typing":
             return [TypingChanged(chat=chat, on=bool(frame.get("on")))]
         if kind == "ended":
@@ -179,8 +218,25 @@ class VisitorClient(ClientBase):
         return Connected(chat=chat, epoch=epoch, safety_code=self.session.safety_code,
                          pseudonym=checked.pseudonym, restarted=self._epochs_seen > 1)
 
-    def _on_message(self, frame: dict[str, Any]) -> Event:
-        return open_message(self.session, frame)
+    async def _on_message(self, frame: dict[str, Any]) -> list[Event]:
+        event = open_message(self.session, frame)
+        if not isinstance(event, MessageReceived) or self.chat is None:
+            return [event]
+        return await receive_kind(event, self._conversation(), self.send_message)
+
+
+async def receive_kind(event: MessageReceived, conversation: Conversation,
+                       send: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> list[Event]:
+    """What an opened message means (docs/protocol.md §6): a receipt confirms ids; a text is receipted at once and
+    reported the first time its id is seen; other kinds are reported as they are."""
+    confirmed = crypto.receipt_ids(event.message)
+    if confirmed:
+        return [Delivered(chat=event.chat, ids=tuple(conversation.confirmed(confirmed)))]
+    message_id = event.message.get("id")
+    if event.message.get("t") == "text" and isinstance(message_id, str) and crypto.is_message_id(message_id):
+        await send(crypto.receipt_message([message_id]))
+        return [event] if conversation.received(message_id) else []
+    return [event]
 
 
 def open_message(session: EpochSession | None, frame: dict[str, Any]) -> Event:

@@ -1,10 +1,9 @@
-"""Chat protocol v1 cryptography: encodings, certificates, handshake, message sealing, proof of work.
+"""Chat protocol cryptography (v2): encodings, certificates, handshakes, identity keys, messages, hand-over, PoW.
 
 This module is the Python half of the protocol in ``protocol.md`` (the browser half is
 ``chat/static/chat/protocol.js``); both reproduce ``vectors.json``. It has no Django
 import so that tests, tools and the server can all use it. Where the protocol text
-was open to more than one reading, the choice made here is recorded in
-``docs/protocol-notes.md``.
+was open to more than one reading, ``docs/protocol.md`` now says which one both follow.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -34,15 +33,21 @@ __all__ = [
     "CERT_TBS_LABEL",
     "CHAT_ID_BYTES",
     "DEVICE_ID_BYTES",
+    "HANDOVER_LABEL",
     "HANDSHAKE_TBS_LABEL",
     "KDF_LABEL",
+    "MAX_BUNDLE_PLAINTEXT_BYTES",
     "MAX_PLAINTEXT_BYTES",
     "MAX_POW_NONCE_BYTES",
+    "MAX_RECEIPT_IDS",
     "MAX_SAFE_INTEGER",
     "MESSAGE_AAD_LABEL",
+    "MESSAGE_ID_BYTES",
     "PADDING_BLOCK",
     "PUBLIC_KEY_BYTES",
     "SIGNATURE_BYTES",
+    "VK_TBS_LABEL",
+    "BundleError",
     "CertificateCheck",
     "CertificateError",
     "Direction",
@@ -53,6 +58,7 @@ __all__ = [
     "SessionKeys",
     "b64d",
     "b64e",
+    "bundle_tbs",
     "cert_tbs",
     "decrypt_message",
     "der_to_raw_signature",
@@ -62,12 +68,15 @@ __all__ = [
     "encrypt_message",
     "generate_private_key",
     "handshake_tbs",
+    "is_message_id",
     "join_fields",
     "load_public_key",
     "make_certificate",
     "message_aad",
     "message_nonce",
     "new_device_id",
+    "new_message_id",
+    "open_bundle",
     "org_key_id",
     "pad",
     "padded_length",
@@ -77,15 +86,22 @@ __all__ = [
     "private_key_from_scalar_hex",
     "public_key_bytes",
     "raw_to_der_signature",
+    "receipt_ids",
+    "receipt_message",
     "safety_code_from_sas",
+    "seal_bundle",
     "session_salt",
     "sign_handshake",
     "sign_raw",
+    "sign_visitor_key",
+    "text_message",
     "unpad",
     "utc_today",
     "verify_certificate",
     "verify_handshake",
     "verify_raw",
+    "verify_visitor_key",
+    "visitor_key_tbs",
 ]
 
 CERT_TBS_LABEL: Final = "helpline-cert-v1"
@@ -542,14 +558,14 @@ def padded_length(plaintext_length: int) -> int:
     return (plaintext_length // PADDING_BLOCK + 1) * PADDING_BLOCK
 
 
-def pad(plaintext: bytes) -> bytes:
-    """Pad a plaintext of at most 16 KiB: 0x80, then 0x00 bytes to a multiple of 256."""
-    if len(plaintext) > MAX_PLAINTEXT_BYTES:
-        raise ValueError("plaintext is longer than 16 KiB")
+def pad(plaintext: bytes, limit: int = MAX_PLAINTEXT_BYTES) -> bytes:
+    """Pad a plaintext of at most `limit` bytes (16 KiB for messages): 0x80, then 0x00 bytes to a multiple of 256."""
+    if len(plaintext) > limit:
+        raise ValueError(f"plaintext is longer than {limit} bytes")
     return plaintext + b"\x80" + b"\x00" * (padded_length(len(plaintext)) - len(plaintext) - 1)
 
 
-def unpad(padded: bytes) -> bytes:
+def unpad(padded: bytes, limit: int = MAX_PLAINTEXT_BYTES) -> bytes:
     """Remove padding; ValueError unless it is exactly what ``pad`` makes."""
     if len(padded) == 0 or len(padded) % PADDING_BLOCK != 0:
         raise ValueError("padded length is not a positive multiple of 256")
@@ -558,7 +574,7 @@ def unpad(padded: bytes) -> bytes:
         raise ValueError("padding marker 0x80 is missing")
     plaintext = plaintext_end[:-1]
     # Exactly one canonical padding per length keeps sizes from carrying hidden bits.
-    if padded_length(len(plaintext)) != len(padded) or len(plaintext) > MAX_PLAINTEXT_BYTES:
+    if padded_length(len(plaintext)) != len(padded) or len(plaintext) > limit:
         raise ValueError("padding is longer than needed or plaintext too long")
     return plaintext
 
@@ -681,6 +697,166 @@ class SendCounter:
         _decimal_field(seq, "seq")
         self._next_seq = seq + 1
         return seq
+
+
+# --- Protocol v2: the visitor's identity key, message ids and receipts, hand-over bundles ------------
+
+VK_TBS_LABEL: Final = "helpline-vk-v2"
+HANDOVER_LABEL: Final = "helpline-handover-v2"
+MESSAGE_ID_BYTES: Final = 8
+MAX_RECEIPT_IDS: Final = 64
+# A hand-over bundle's content, JSON before padding: the note, the visitor's identity key, the transcript.
+MAX_BUNDLE_PLAINTEXT_BYTES: Final = 32 * 1024 - 1
+CONTENT_KEY_BYTES: Final = 32
+ZERO_NONCE: Final = bytes(NONCE_BYTES)  # every key it is used with encrypts exactly one thing
+
+
+def _check_point_b64(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be b64 text")
+    load_public_key(b64d(value))
+    return value
+
+
+def visitor_key_tbs(ik: str, vk: str) -> bytes:
+    """What the visitor's identity key signs for each epoch's key (``tbs_vk``, docs/protocol.md)."""
+    return join_fields(VK_TBS_LABEL, _check_point_b64(ik, "ik"), _check_point_b64(vk, "vk"))
+
+
+def sign_visitor_key(identity_private: ec.EllipticCurvePrivateKey, vk: str) -> str:
+    """The `vsig` a visitor's `join` or `resume` carries: its identity key's signature over this epoch's key."""
+    ik = b64e(public_key_bytes(identity_private))
+    return b64e(sign_raw(identity_private, visitor_key_tbs(ik, vk)))
+
+
+def verify_visitor_key(ik: str, vk: str, vsig: str) -> bool:
+    """True when `vsig` is `ik`'s signature over `vk`; False on any failure (a counsellor then refuses it)."""
+    try:
+        tbs = visitor_key_tbs(ik, vk)
+        sig = b64d(vsig)
+        identity = load_public_key(b64d(ik))
+    except (TypeError, ValueError):
+        return False
+    return verify_raw(identity, sig, tbs)
+
+
+def new_message_id() -> str:
+    """A message's id inside the encryption: b64 of 8 random bytes, kept when the message is re-sent."""
+    return b64e(secrets.token_bytes(MESSAGE_ID_BYTES))
+
+
+def is_message_id(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return len(b64d(value)) == MESSAGE_ID_BYTES
+    except ValueError:
+        return False
+
+
+def text_message(body: str, message_id: str) -> dict[str, Any]:
+    """A text message as v2 sends it (`{"t": "text", "id", "body"}`)."""
+    if not is_message_id(message_id):
+        raise ValueError("a message id is b64 of 8 bytes")
+    return {"t": "text", "id": message_id, "body": body}
+
+
+def receipt_message(message_ids: Sequence[str]) -> dict[str, Any]:
+    """The receipt for text messages received and shown (`{"t": "receipt", "ids"}`), at most 64 ids."""
+    ids = list(message_ids)
+    if not 0 < len(ids) <= MAX_RECEIPT_IDS or not all(is_message_id(value) for value in ids):
+        raise ValueError("a receipt names 1 to 64 message ids")
+    return {"t": "receipt", "ids": ids}
+
+
+def receipt_ids(message: Mapping[str, Any]) -> list[str]:
+    """The ids a received receipt confirms; [] for anything that is not a well-formed receipt."""
+    ids = message.get("ids")
+    if message.get("t") != "receipt" or not isinstance(ids, list) or not 0 < len(ids) <= MAX_RECEIPT_IDS:
+        return []
+    return [value for value in ids if is_message_id(value)]
+
+
+def _bundle_aad(part: str, chat: str, *fields: str) -> bytes:
+    return join_fields(HANDOVER_LABEL, part, _check_chat_id(chat), *fields)
+
+
+def _bundle_digest(ct: str) -> str:
+    return b64e(hashlib.sha256(ct.encode("ascii")).digest())
+
+
+def bundle_tbs(chat: str, device: str, ct: str) -> bytes:
+    """What the sending counsellor's device key signs: the chat, its own device id, the digest of `ct`."""
+    return _bundle_aad("sig", chat, _check_device_id(device), _bundle_digest(ct))
+
+
+def _wrap_key(shared: bytes, epk_raw: bytes, ek_raw: bytes, chat: str, device: str) -> bytes:
+    salt = hashlib.sha256(epk_raw + ek_raw).digest()
+    info = _bundle_aad("wrap", chat, _check_device_id(device))
+    return HKDF(algorithm=hashes.SHA256(), length=CONTENT_KEY_BYTES, salt=salt, info=info).derive(shared)
+
+
+def seal_bundle(content: Mapping[str, Any], chat: str, recipients: Mapping[str, bytes],
+                sender_private: ec.EllipticCurvePrivateKey, sender_device: str, sender_cert: Mapping[str, Any], *,
+                content_key: bytes | None = None,
+                ephemeral: Mapping[str, ec.EllipticCurvePrivateKey] | None = None) -> dict[str, Any]:
+    """Seal a hand-over bundle to each receiving device's encryption key (`recipients`: device id → 65-byte ek).
+
+    The content is encrypted once under a fresh content key; that key is wrapped to each device with
+    ECDH(ephemeral, ek) → HKDF → AES-GCM; the sender's device key signs the chat, its id and the digest of the
+    ciphertext. `content_key` and `ephemeral` exist for the vectors only.
+    """
+    if not recipients or len(recipients) > 8:
+        raise ValueError("a bundle goes to 1 to 8 devices")
+    encoded = encode_message(content)
+    key = content_key if content_key is not None else secrets.token_bytes(CONTENT_KEY_BYTES)
+    ct = b64e(AESGCM(key).encrypt(ZERO_NONCE, pad(encoded, MAX_BUNDLE_PLAINTEXT_BYTES), _bundle_aad("content", chat)))
+    wraps = []
+    for device, ek_raw in recipients.items():
+        own = (ephemeral or {}).get(device) or generate_private_key()
+        epk_raw = public_key_bytes(own)
+        wrap_key = _wrap_key(ecdh_shared_secret(own, ek_raw), epk_raw, ek_raw, chat, device)
+        wk = AESGCM(wrap_key).encrypt(ZERO_NONCE, key, _bundle_aad("wrap", chat, device))
+        wraps.append({"device": device, "epk": b64e(epk_raw), "wk": b64e(wk)})
+    sig = b64e(sign_raw(sender_private, bundle_tbs(chat, sender_device, ct)))
+    return {"ct": ct, "wraps": wraps, "device": sender_device, "cert": dict(sender_cert), "sig": sig}
+
+
+class BundleError(ValueError):
+    """A hand-over bundle that does not open: not for this device, altered, or not signed by a certified device."""
+
+
+def open_bundle(bundle: Mapping[str, Any], chat: str, own_device: str, own_ek_private: ec.EllipticCurvePrivateKey,
+                org_public_raw: bytes, today: dt.date) -> tuple[dict[str, Any], CertificateCheck]:
+    """Check a bundle's sender (certificate under the org key, then its signature) and open it with this
+    device's encryption key; returns the content and the sender's checked certificate."""
+    try:
+        sender = verify_certificate(bundle["cert"], org_public_raw, today)
+    except (CertificateError, KeyError, TypeError) as error:
+        raise BundleError("the sender's certificate does not verify") from error
+    try:
+        ct = bundle["ct"]
+        if sender.device != bundle["device"]:
+            raise BundleError("the certificate is not the signing device's")
+        if not verify_raw(sender.device_public_key, b64d(bundle["sig"]), bundle_tbs(chat, bundle["device"], ct)):
+            raise BundleError("the bundle's signature does not verify")
+        wrap = next(entry for entry in bundle["wraps"] if entry["device"] == own_device)
+        epk_raw = b64d(wrap["epk"])
+        ek_raw = public_key_bytes(own_ek_private)
+        wrap_key = _wrap_key(ecdh_shared_secret(own_ek_private, epk_raw), epk_raw, ek_raw, chat, own_device)
+        key = AESGCM(wrap_key).decrypt(ZERO_NONCE, b64d(wrap["wk"]), _bundle_aad("wrap", chat, own_device))
+        padded = AESGCM(key).decrypt(ZERO_NONCE, b64d(ct), _bundle_aad("content", chat))
+        content = json.loads(unpad(padded, MAX_BUNDLE_PLAINTEXT_BYTES).decode("utf-8"),
+                             parse_constant=_refuse_json_constant)
+    except BundleError:
+        raise
+    except StopIteration as error:
+        raise BundleError("the bundle has no key for this device") from error
+    except (InvalidTag, KeyError, TypeError, ValueError) as error:
+        raise BundleError("the bundle does not open") from error
+    if not isinstance(content, dict):
+        raise BundleError("the bundle's content is not a JSON object")
+    return content, sender
 
 
 # --- Proof of work ---------------------------------------------------------------

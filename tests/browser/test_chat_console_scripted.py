@@ -47,6 +47,8 @@ def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offe
     sockets: list[Any] = []
     visitor_key = crypto.generate_private_key()
     vk = crypto.b64e(crypto.public_key_bytes(visitor_key))
+    identity = crypto.generate_private_key()
+    keys = {"vk": vk, "ik": crypto.b64e(crypto.public_key_bytes(identity)), "vsig": crypto.sign_visitor_key(identity, vk)}
     first, second = crypto.b64e(bytes(16)), crypto.b64e(bytes(range(16)))
 
     def handler(socket: Any) -> None:
@@ -64,7 +66,7 @@ def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offe
     server = sockets[-1]
 
     # An offer the console does not answer comes back in the waiting list: the console is now away.
-    server.send(json.dumps({"type": "rekey", "chat": first, "epoch": 0, "vk": vk}))
+    server.send(json.dumps({"type": "rekey", "chat": first, "epoch": 0, **keys}))
     page.get_by_role("button", name="Accept").wait_for(timeout=TIMEOUT)
     server.send(json.dumps({"type": "queue", "chats": [{"chat": first, "lang": "nl", "waiting": 1}]}))
     page.wait_for_selector("#socket-status:has-text('marked as away')", timeout=TIMEOUT)
@@ -75,7 +77,7 @@ def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offe
     # An offer it accepts: the signature verifies under the certificate the organisation gave its device.
     page.check("#available")
     server.send(json.dumps({"type": "queue", "chats": []}))
-    server.send(json.dumps({"type": "rekey", "chat": second, "epoch": 0, "vk": vk}))
+    server.send(json.dumps({"type": "rekey", "chat": second, "epoch": 0, **keys}))
     page.get_by_role("button", name="Accept").click(timeout=TIMEOUT)
     page.wait_for_selector(".chat-panel .panel-safety-code:text-matches('^[0-9]{6}$')", timeout=TIMEOUT)
     accept = next(frame for frame in sent if frame["type"] == "accept")
@@ -88,20 +90,39 @@ def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offe
     visitor = EpochSession.derive("visitor", second, 0, visitor_key, vk, accept["ck"])
     assert page.inner_text(".chat-panel .panel-safety-code") == visitor.safety_code
 
-    # The visitor's encrypted message shows; the console's reply is ciphertext the visitor can open.
-    server.send(json.dumps(visitor.seal({"t": "text", "body": "hallo?"})))
+    # The visitor's encrypted message shows and is receipted; the console's reply is ciphertext the visitor can
+    # open, and it shows as delivered once the visitor's receipt comes back.
+    hello = crypto.text_message("hallo?", crypto.new_message_id())
+    server.send(json.dumps(visitor.seal(hello)))
     page.wait_for_selector(".chat-panel .chat-log :text('hallo?')", timeout=TIMEOUT)
     page.fill(".chat-panel .panel-input", "Ik ben er.")
     page.keyboard.press("Enter")
+    page.wait_for_timeout(500)
+    opened = [visitor.open(frame)[0] for frame in sent if frame["type"] == "msg"]
+    assert {"t": "receipt", "ids": [hello["id"]]} in opened
+    reply = next(message for message in opened if message["t"] == "text")
+    assert reply["body"] == "Ik ben er." and crypto.is_message_id(reply["id"])
+    assert not any("Ik ben er" in json.dumps(frame) for frame in sent)
+    server.send(json.dumps(visitor.seal(crypto.receipt_message([reply["id"]]))))
+    page.wait_for_selector(".chat-panel .from-me .delivery:has-text('Delivered')", timeout=TIMEOUT)
+
+    # A rekey whose key the chat's identity key did not sign (a server swapping the visitor) is refused with an
+    # alarm, and not answered.
+    impostor = crypto.generate_private_key()
+    impostor_vk = crypto.b64e(crypto.public_key_bytes(impostor))
+    accepts = len([frame for frame in sent if frame["type"] == "accept"])
+    server.send(json.dumps({"type": "rekey", "chat": second, "epoch": 1, "vk": impostor_vk,
+                            "ik": crypto.b64e(crypto.public_key_bytes(impostor)),
+                            "vsig": crypto.sign_visitor_key(impostor, impostor_vk)}))
+    page.wait_for_selector(".chat-panel .chat-log :text('may be an attack')", timeout=TIMEOUT)
     page.wait_for_timeout(300)
-    reply = next(frame for frame in reversed(sent) if frame["type"] == "msg")
-    assert "Ik ben er" not in json.dumps(reply)
-    assert visitor.open(reply)[0] == {"t": "text", "body": "Ik ben er."}
+    assert len([frame for frame in sent if frame["type"] == "accept"]) == accepts
 
     # The visitor reconnects with a new key: the console answers at once, for the next epoch.
     new_visitor_key = crypto.generate_private_key()
     new_vk = crypto.b64e(crypto.public_key_bytes(new_visitor_key))
-    server.send(json.dumps({"type": "rekey", "chat": second, "epoch": 1, "vk": new_vk}))
+    server.send(json.dumps({"type": "rekey", "chat": second, "epoch": 1, "vk": new_vk, "ik": keys["ik"],
+                            "vsig": crypto.sign_visitor_key(identity, new_vk)}))
     page.wait_for_selector(".chat-panel .chat-log :text('secure session restarted')", timeout=TIMEOUT)
     rekey_accept = [frame for frame in sent if frame["type"] == "accept"][-1]
     assert rekey_accept["epoch"] == 1
@@ -118,13 +139,13 @@ def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offe
     # The visitor leaves a chat before the wrap-up: the tab stays open with the form, which now posts the
     # codes with the `ended` frame's token to the staff endpoint (the socket has no chat to end any more).
     third = crypto.b64e(bytes(range(16, 32)))
-    server.send(json.dumps({"type": "rekey", "chat": third, "epoch": 0, "vk": vk}))
+    server.send(json.dumps({"type": "rekey", "chat": third, "epoch": 0, **keys}))
     page.get_by_role("button", name="Accept").click(timeout=TIMEOUT)
     page.wait_for_selector(".chat-panel .panel-safety-code:text-matches('^[0-9]{6}$')", timeout=TIMEOUT)
     token = wrapup_token(live_server)
     before = wrapup_counts(live_server)
     ended_at = len(sent)
-    # The frame the server sends once the consumer forwards `wrapup_token` (docs/protocol-notes.md S8).
+    # The frame the server sends once the consumer forwards `wrapup_token` (docs/protocol.md §7, ending).
     server.send(json.dumps({"type": "ended", "chat": third, "by": "visitor", "wrapup_token": token}))
     page.wait_for_selector(".chat-panel .chat-log :text('The visitor left the chat.')", timeout=TIMEOUT)
     page.wait_for_selector(".chat-panel .wrapup:not([hidden])", timeout=TIMEOUT)
@@ -150,7 +171,7 @@ def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offe
 
     # A token the server did not make: the console says why, drops the form and counts nothing.
     fourth = crypto.b64e(bytes(range(32, 48)))
-    server.send(json.dumps({"type": "rekey", "chat": fourth, "epoch": 0, "vk": vk}))
+    server.send(json.dumps({"type": "rekey", "chat": fourth, "epoch": 0, **keys}))
     page.get_by_role("button", name="Accept").click(timeout=TIMEOUT)
     page.wait_for_selector(".chat-panel .panel-safety-code:text-matches('^[0-9]{6}$')", timeout=TIMEOUT)
     server.send(json.dumps({"type": "ended", "chat": fourth, "by": "timeout", "wrapup_token": "forged"}))

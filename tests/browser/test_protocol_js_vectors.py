@@ -26,6 +26,7 @@ from chat.protocol.crypto import (
     handshake_tbs,
     load_public_key,
     make_certificate,
+    open_bundle,
     pow_check,
     private_key_from_scalar_hex,
     public_key_bytes,
@@ -34,7 +35,9 @@ from chat.protocol.crypto import (
     verify_certificate,
     verify_handshake,
     verify_raw,
+    verify_visitor_key,
 )
+from chat.protocol.crypto import private_key_from_scalar_hex as crypto_private
 from tests.unit.conftest import load_protocol_vectors
 
 pytestmark = pytest.mark.browser
@@ -571,3 +574,100 @@ def test_handshake_tbs_is_identical_in_both_implementations(protocol_page: Any) 
         {"handshake": handshake, "epochs": epochs},
     )
     assert js_tbs == [b64e(handshake_tbs(handshake["chat"], e, handshake["vk"], handshake["ck"])) for e in epochs]
+
+
+# --- Protocol v2: identity key, message ids and receipts, hand-over bundles ------------------------------------
+
+
+def test_js_v2_identity_key_vector_and_refusals(protocol_page: Any) -> None:
+    identity = VECTORS["v2"]["identity"]
+    result = run_js(
+        protocol_page,
+        """
+        const i = arg.v2.identity;
+        const other = p.b64e((await p.generateChatKeyPair()).publicRaw);
+        const fresh = await p.generateIdentityKeyPair();
+        const freshIk = p.b64e(fresh.publicRaw);
+        const stored = await p.importIdentityKey(JSON.parse(JSON.stringify(await p.exportIdentityKey(fresh))));
+        return {
+            tbs: new TextDecoder().decode(await p.visitorKeyTbs(i.ik, i.vk)),
+            good: await p.verifyVisitorKey(i.ik, i.vk, i.vsig),
+            swappedVk: await p.verifyVisitorKey(i.ik, other, i.vsig),
+            swappedIk: await p.verifyVisitorKey(other, i.vk, i.vsig),
+            malformed: await p.verifyVisitorKey(i.ik, i.vk, "AAAA"),
+            ours: {ik: freshIk, vk: i.vk, vsig: await p.signVisitorKey(stored.privateKey, freshIk, i.vk)},
+        };
+    """,
+        VECTORS,
+    )
+    assert result["tbs"] == identity["tbs_vk"]
+    assert result["good"] is True
+    assert result["swappedVk"] is False and result["swappedIk"] is False and result["malformed"] is False
+    ours = result["ours"]
+    # A key the browser kept in sessionStorage (JWK) and imported again signs what Python accepts.
+    assert verify_visitor_key(ours["ik"], ours["vk"], ours["vsig"])
+
+
+@pytest.mark.parametrize("message", VECTORS["v2"]["messages"], ids=[m["dir"] for m in VECTORS["v2"]["messages"]])
+def test_js_v2_message_vectors(protocol_page: Any, message: dict[str, Any]) -> None:
+    result = run_js(
+        protocol_page,
+        """
+        const h = arg.vectors.handshake, m = arg.message;
+        const vk = p.b64d(h.vk), ck = p.b64d(h.ck);
+        const visitor = await p.importPrivateKeyFromScalarHexForTests(h.visitor_private_scalar_hex, vk, "ECDH");
+        const keys = await p.deriveSession(visitor, ck, vk, ck, h.chat, h.epoch);
+        const key = m.dir === "v2c" ? keys.kV2c : keys.kC2v;
+        const plain = await p.decryptMessage(key, h.chat, h.epoch, m.dir, m.seq, m.ct);
+        const rebuilt = plain.t === "text" ? p.textMessage(plain.body, plain.id) : p.receiptMessage(plain.ids);
+        return {
+            ct: await p.encryptMessage(key, h.chat, h.epoch, m.dir, m.seq, rebuilt),
+            ids: p.receiptIds(plain),
+            newId: p.isMessageId(p.newMessageId()),
+            tooMany: await reasonOf(() => p.receiptMessage(Array.from({length: 65}, () => p.newMessageId()))),
+            badId: await reasonOf(() => p.textMessage("hi", "nope")),
+        };
+    """,
+        {"vectors": VECTORS, "message": message},
+    )
+    assert result["ct"] == message["ct"]
+    plain = json.loads(message["plaintext_json"])
+    assert result["ids"] == (plain["ids"] if plain["t"] == "receipt" else [])
+    assert result["newId"] is True
+    assert result["tooMany"] == "bad_message" and result["badId"] == "bad_message"
+
+
+def test_js_handover_bundle_vector_and_across_implementations(protocol_page: Any) -> None:
+    handover = VECTORS["v2"]["handover"]
+    result = run_js(
+        protocol_page,
+        """
+        const v = arg.vectors, hv = v.v2.handover, r = hv.recipient;
+        const device = await p.importPrivateKeyFromScalarHexForTests(v.device.private_scalar_hex, p.b64d(v.device.public), "ECDSA");
+        const ephemeral = {privateKey: await p.importPrivateKeyFromScalarHexForTests(hv.ephemeral_private_scalar_hex,
+                              p.b64d(hv.ephemeral_public), "ECDH"), publicRaw: p.b64d(hv.ephemeral_public)};
+        const ek = await p.importPrivateKeyFromScalarHexForTests(r.ek_private_scalar_hex, p.b64d(r.ek), "ECDH");
+        const sealed = await p.sealBundle(hv.content, hv.chat, {[r.device]: p.b64d(r.ek)}, device, v.cert.device, v.cert,
+                                          {contentKey: p.hexToBytes(hv.content_key_hex), ephemeral: {[r.device]: ephemeral}});
+        const opened = await p.openBundle(hv.bundle, hv.chat, r.device, ek, p.b64d(r.ek), v.org.public, arg.today);
+        const forged = structuredClone(hv.bundle);
+        forged.sig = p.b64e(new Uint8Array(64));
+        const fresh = await p.sealBundle(hv.content, hv.chat, {[r.device]: p.b64d(r.ek)}, device, v.cert.device, v.cert);
+        return {
+            ct: sealed.ct, wraps: sealed.wraps, content: opened.content, sender: opened.sender.pseudonym,
+            forged: await reasonOf(() => p.openBundle(forged, hv.chat, r.device, ek, p.b64d(r.ek), v.org.public, arg.today)),
+            otherChat: await reasonOf(() => p.openBundle(hv.bundle, v.handshake.chat.replace("A", "B"), r.device, ek,
+                                                          p.b64d(r.ek), v.org.public, arg.today)),
+            fresh,
+        };
+    """,
+        {"vectors": VECTORS, "today": TODAY},
+    )
+    assert result["ct"] == handover["bundle"]["ct"] and result["wraps"] == handover["bundle"]["wraps"]
+    assert result["content"] == handover["content"] and result["sender"] == VECTORS["cert"]["pseudonym"]
+    assert result["forged"] == "bad_bundle" and result["otherChat"] == "bad_bundle"
+    # A bundle the browser sealed with its own random keys opens in Python.
+    recipient = crypto_private(handover["recipient"]["ek_private_scalar_hex"])
+    content, _sender = open_bundle(result["fresh"], handover["chat"], handover["recipient"]["device"], recipient,
+                                   b64d(VECTORS["org"]["public"]), dt.date.fromisoformat(TODAY))
+    assert content == handover["content"]

@@ -19,7 +19,7 @@ from django.core.cache import cache
 
 from chat.api_views import certify
 from chat.models import CounsellorDevice
-from chat.protocol.crypto import b64e, generate_private_key, public_key_bytes, sign_handshake
+from chat.protocol.crypto import b64e, generate_private_key, public_key_bytes, sign_handshake, sign_visitor_key
 from chat.schema import SERVER_TO_COUNSELLOR, SERVER_TO_VISITOR, Frame, validate_frame
 from helpline.accounts.actions import create_staff
 from helpline.accounts.roles import COUNSELLOR
@@ -31,6 +31,21 @@ ORIGIN = (b"origin", b"http://localhost")
 
 def new_key() -> str:
     return b64e(public_key_bytes(generate_private_key()))
+
+
+def signed_keys(identity: ec.EllipticCurvePrivateKey | None = None) -> dict[str, str]:
+    """A fresh epoch key `vk` with the chat's identity key `ik` and its signature `vsig` (protocol v2)."""
+    identity = identity or generate_private_key()
+    vk = new_key()
+    return {"vk": vk, "ik": b64e(public_key_bytes(identity)), "vsig": sign_visitor_key(identity, vk)}
+
+
+def join_frame(lang: str = "en", identity: ec.EllipticCurvePrivateKey | None = None, **extra: Any) -> dict[str, Any]:
+    return {"type": "join", "v": 2, **signed_keys(identity), "lang": lang, **extra}
+
+
+def resume_frame(token: str, identity: ec.EllipticCurvePrivateKey | None = None) -> dict[str, Any]:
+    return {"type": "resume", "resume": token, **signed_keys(identity)}
 
 
 @dataclass
@@ -110,10 +125,12 @@ class Visitor(Socket):
     vk: str = ""
     chat: str = ""
     resume: str = ""
+    identity: ec.EllipticCurvePrivateKey = field(default_factory=generate_private_key)
 
     async def join(self, lang: str = "en", **extra: Any) -> dict[str, Any]:
-        self.vk = new_key()
-        await self.send({"type": "join", "v": 1, "vk": self.vk, "lang": lang, **extra})
+        frame = join_frame(lang, self.identity, **extra)
+        self.vk = frame["vk"]
+        await self.send(frame)
         frame = await self.receive()
         if frame["type"] == "queued":
             self.chat, self.resume = frame["chat"], frame["resume"]
@@ -137,10 +154,11 @@ class Counsellor(Socket):
         """Become available, answer the offer (a rekey) for `visitor`'s chat; returns (rekey, connected)."""
         await self.send({"type": "available", "on": True})
         # Long: a receive that times out cancels the application (asgiref), and on a loaded machine the
-        # offer can wait seconds for SQLite's write lock (see docs/protocol-notes.md, "offer … under load").
+        # offer can wait seconds for SQLite's write lock (see docs/performance.md).
         rekey = await self.expect("rekey", timeout=30)
         assert rekey["chat"] == visitor.chat
         assert rekey["vk"] == visitor.vk
+        assert rekey["ik"] == b64e(public_key_bytes(visitor.identity))
         accept = self.accept_frame(rekey["chat"], rekey["epoch"], rekey["vk"])
         await self.send(accept)
         connected = await visitor.expect("connected")
@@ -261,7 +279,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Consumer tests only, and only on a timeout: rerun up to twice.
 
     Under full-suite load a chat offer now and then waits on SQLite's write lock for longer than a
-    test's receive timeout (docs/protocol-notes.md, "an offer can be slow under load"). Until that is
+    test's receive timeout (docs/performance.md). Until that is
     fixed, a timeout here is retried rather than failing the run; any other failure fails at once.
     """
     for item in items:

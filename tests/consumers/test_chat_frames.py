@@ -16,7 +16,7 @@ from chat.models import Chat
 from chat.protocol.crypto import b64e, generate_private_key
 from helpline.metrics.models import DailyCount
 
-from .conftest import Counsellor, Visitor, new_key
+from .conftest import Counsellor, Visitor, join_frame, new_key, resume_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,8 +65,8 @@ async def refused(socket: Any, frame: dict[str, Any] | str, code: str) -> None:
 
 def visitor_frames(chat: str) -> dict[str, dict[str, Any]]:
     return {
-        "join": {"type": "join", "v": 1, "vk": new_key(), "lang": "en"},
-        "resume": {"type": "resume", "resume": b64e(bytes(32)), "vk": new_key()},
+        "join": join_frame("en"),
+        "resume": resume_frame(b64e(bytes(32))),
         "msg": {"type": "msg", "chat": chat, "epoch": 0, "seq": 0, "ct": CT},
         "typing": {"type": "typing", "chat": chat, "on": True},
         "leave": {"type": "leave", "chat": chat},
@@ -124,17 +124,17 @@ async def test_counsellor_frames_on_the_visitor_socket(two_chats: tuple[Pair, Pa
 async def test_a_second_join_or_resume_on_one_socket(two_chats: tuple[Pair, Pair]) -> None:
     visitor = two_chats[0].visitor
     await refused(visitor, visitor_frames(visitor.chat)["join"], "bad_frame")
-    await refused(visitor, {"type": "resume", "resume": visitor.resume, "vk": new_key()}, "bad_frame")
+    await refused(visitor, resume_frame(visitor.resume), "bad_frame")
 
 
 async def test_join_with_a_key_not_on_the_curve(open_visitor: Any) -> None:
     visitor = await open_visitor()
-    await refused(visitor, {"type": "join", "v": 1, "vk": b64e(b"\x04" + bytes(64)), "lang": "en"}, "bad_frame")
+    await refused(visitor, {**join_frame("en"), "vk": b64e(b"\x04" + bytes(64))}, "bad_frame")
 
 
 async def test_resume_with_an_unknown_token(open_visitor: Any) -> None:
     visitor = await open_visitor()
-    await refused(visitor, {"type": "resume", "resume": b64e(bytes(32)), "vk": new_key()}, "resume_invalid")
+    await refused(visitor, resume_frame(b64e(bytes(32))), "resume_invalid")
 
 
 async def test_replayed_resume_token(two_chats: tuple[Pair, Pair], open_visitor: Any) -> None:
@@ -142,19 +142,21 @@ async def test_replayed_resume_token(two_chats: tuple[Pair, Pair], open_visitor:
     first_token = pair.visitor.resume
     await pair.visitor.close()
     again = await open_visitor()
-    await again.send({"type": "resume", "resume": first_token, "vk": new_key()})
+    await again.send(resume_frame(first_token))
     queued = await again.expect("queued")
     assert queued["chat"] == pair.visitor.chat and queued["position"] == 0 and queued["resume"] != first_token
     await pair.counsellor.expect("rekey")
     # The same token a second time, from a third socket: refused, and the resumed chat is untouched.
     third = await open_visitor()
-    await refused(third, {"type": "resume", "resume": first_token, "vk": new_key()}, "resume_invalid")
+    await refused(third, resume_frame(first_token), "resume_invalid")
 
 
-async def test_msg_and_typing_while_queued_go_nowhere(open_visitor: Any) -> None:
+async def test_msg_while_queued_is_refused_by_name_and_typing_goes_nowhere(open_visitor: Any) -> None:
     visitor = await open_visitor()
     await visitor.join()
     await visitor.send(visitor_frames(visitor.chat)["msg"])
+    error = await visitor.error("undelivered")
+    assert error["chat"] == visitor.chat and error["seq"] == 0
     await visitor.send(visitor_frames(visitor.chat)["typing"])
     await visitor.nothing()
 
@@ -338,7 +340,7 @@ async def test_rate_limited_join_is_counted_as_refused(open_visitor: Any, settin
     visitor = await open_visitor()
     await visitor.send("nope")
     await visitor.error("bad_frame")
-    await visitor.send({"type": "join", "v": 1, "vk": new_key(), "lang": "en"})
+    await visitor.send(join_frame("en"))
     await visitor.error("rate_limited")
     cells = await sync_to_async(lambda: snapshot()[1])()
     assert cells == {("chat.refused", "rate_limited"): 1}

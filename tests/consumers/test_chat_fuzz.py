@@ -55,8 +55,10 @@ from .conftest import (
     Visitor,
     application,
     certified_device,
+    join_frame,
     make_staff,
     new_key,
+    resume_frame,
     staff_cookie,
 )
 
@@ -120,10 +122,9 @@ class Context:
 def valid_frames(context: Context, chat: str) -> dict[str, dict[str, Any]]:
     """One valid frame of every inbound type of both sockets, naming `chat`."""
     frames: dict[str, dict[str, Any]] = {
-        "join": {"type": "join", "v": 1, "vk": new_key(), "lang": "en"},
-        "join+pow": {"type": "join", "v": 1, "vk": new_key(), "lang": "nl",
-                     "pow": {"challenge": b64e(bytes(32)), "nonce": b64e(bytes(8))}},
-        "resume": {"type": "resume", "resume": b64e(bytes(32)), "vk": new_key()},
+        "join": join_frame("en"),
+        "join+pow": join_frame("nl", pow={"challenge": b64e(bytes(32)), "nonce": b64e(bytes(8))}),
+        "resume": resume_frame(b64e(bytes(32))),
         "msg": {"type": "msg", "chat": chat, "epoch": 0, "seq": 0, "ct": CT},
         "typing": {"type": "typing", "chat": chat, "on": True},
         "leave": {"type": "leave", "chat": chat},

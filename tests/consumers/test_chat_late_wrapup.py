@@ -1,5 +1,5 @@
 """Through the real ASGI app: a counsellor whose visitor left gets a wrap-up token in `ended`, and only then
-(docs/protocol-notes.md S8, "wrap-up after the chat ended")."""
+(docs/protocol.md §7, "wrap-up after the chat ended")."""
 
 from __future__ import annotations
 

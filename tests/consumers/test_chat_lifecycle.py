@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from chat import actions
 from chat.models import Chat, ClosedDay, OpeningHours, ServiceSettings
-from chat.protocol.crypto import b64d, b64e, pow_solve
+from chat.protocol.crypto import b64d, b64e, pow_solve, public_key_bytes
 from helpline.accounts.roles import SUPERVISOR
 from helpline.metrics.models import DailyCount
 
-from .conftest import new_key
+from .conftest import join_frame, resume_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,18 +57,20 @@ async def test_visitor_resume_rekeys_with_the_counsellor(open_visitor: Any, open
     assert row is not None and row.visitor_channel == "" and row.visitor_left_at is not None
 
     back = await open_visitor()
-    back.vk = new_key()
-    await back.send({"type": "resume", "resume": visitor.resume, "vk": back.vk})
+    resumed = resume_frame(visitor.resume, visitor.identity)
+    back.vk = resumed["vk"]
+    await back.send(resumed)
     queued = await back.expect("queued")
     assert queued["position"] == 0 and queued["chat"] == visitor.chat
     rekey = await counsellor.expect("rekey")
-    assert rekey == {"type": "rekey", "chat": visitor.chat, "epoch": 1, "vk": back.vk}
+    assert rekey == {"type": "rekey", "chat": visitor.chat, "epoch": 1, "vk": back.vk, "ik": resumed["ik"],
+                     "vsig": resumed["vsig"]}
     await counsellor.send(counsellor.accept_frame(visitor.chat, 1, back.vk))
     connected = await back.expect("connected")
     assert connected["epoch"] == 1
     # The chat goes on; the new token works once more, the old one never again.
     sent = await back.send({"type": "msg", "chat": visitor.chat, "epoch": 1, "seq": 0, "ct": b64e(bytes(272))})
-    assert await counsellor.receive_text() == sent
+    assert await counsellor.expect_text(sent)
     assert (await sync_to_async(counts)())[("chat.resumes", "")] == 1
 
 
@@ -79,7 +81,7 @@ async def test_resume_while_queued_keeps_the_place(open_visitor: Any) -> None:
     await second.join()
     await first.close()
     again = await open_visitor()
-    await again.send({"type": "resume", "resume": first.resume, "vk": new_key()})
+    await again.send(resume_frame(first.resume))
     queued = await again.expect("queued")
     assert queued["position"] == 1 and queued["chat"] == first.chat
 
@@ -91,7 +93,7 @@ async def test_resume_after_the_grace_is_refused(open_visitor: Any, settings: An
     await sync_to_async(Chat.objects.filter(pk=visitor.chat).update)(
         visitor_left_at=timezone.now() - dt.timedelta(seconds=settings.RESUME_GRACE_SECONDS + 1))
     again = await open_visitor()
-    await again.send({"type": "resume", "resume": visitor.resume, "vk": new_key()})
+    await again.send(resume_frame(visitor.resume))
     await again.error("resume_invalid")
 
 
@@ -99,7 +101,7 @@ async def test_resume_takes_over_from_a_socket_still_open(open_visitor: Any) -> 
     visitor = await open_visitor()
     await visitor.join()
     other = await open_visitor()
-    await other.send({"type": "resume", "resume": visitor.resume, "vk": new_key()})
+    await other.send(resume_frame(visitor.resume))
     await other.expect("queued")
     assert (await visitor.communicator.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4409}
 
@@ -150,12 +152,14 @@ async def test_counsellor_drop_then_back_to_the_front_of_the_queue(open_visitor:
     waiting = await open_visitor()
     await waiting.join()
     await counsellor.close()
-    await visitor.nothing()  # nothing misleading is said during the grace
+    # The visitor hears the truth at once, and nothing more during the grace.
+    assert (await visitor.expect("presence"))["peer"] == "away"
     await sweep_and_deliver(timezone.now() + dt.timedelta(seconds=settings.COUNSELLOR_GRACE_SECONDS - 5))
     await visitor.nothing()
     await sweep_and_deliver(timezone.now() + dt.timedelta(seconds=settings.COUNSELLOR_GRACE_SECONDS + 1))
     queued = await visitor.expect("queued")
     assert queued["position"] == 1  # returned to the front, ahead of anyone who waited longer
+    assert queued["reason"] == "requeued"
     assert (await waiting.expect("queued"))["position"] == 2
 
 
@@ -176,7 +180,8 @@ async def test_counsellor_reconnect_reclaims_its_chats(open_visitor: Any, open_c
     await counsellor.close()
     again = await open_counsellor(user=counsellor.user, device=(counsellor.device_key, counsellor.device))
     rekey = await again.expect("rekey")
-    assert rekey == {"type": "rekey", "chat": visitor.chat, "epoch": 1, "vk": visitor.vk}
+    assert rekey == {"type": "rekey", "chat": visitor.chat, "epoch": 1, "vk": visitor.vk,
+                     "ik": b64e(public_key_bytes(visitor.identity)), "vsig": rekey["vsig"]}
     await again.send(again.accept_frame(visitor.chat, 1, visitor.vk))
     assert (await visitor.expect("connected"))["epoch"] == 1
     sent = await again.send({"type": "msg", "chat": visitor.chat, "epoch": 1, "seq": 0, "ct": b64e(bytes(272))})
@@ -260,7 +265,7 @@ async def test_closed_outside_opening_hours(open_visitor: Any) -> None:
     await sync_to_async(ClosedDay.objects.create)(date=timezone.localdate() + dt.timedelta(days=1))
     await sync_to_async(ClosedDay.objects.create)(date=timezone.localdate() - dt.timedelta(days=1))
     visitor = await open_visitor()
-    await visitor.send({"type": "join", "v": 1, "vk": new_key(), "lang": "en"})
+    await visitor.send(join_frame("en"))
     await visitor.error("closed")
     assert await sync_to_async(counts)() == {("chat.refused", "closed"): 1}
 
@@ -280,7 +285,7 @@ async def test_queue_full(open_visitor: Any, settings: Any) -> None:
     first = await open_visitor()
     await first.join()
     second = await open_visitor()
-    await second.send({"type": "join", "v": 1, "vk": new_key(), "lang": "en"})
+    await second.send(join_frame("en"))
     await second.error("queue_full")
     assert (await sync_to_async(counts)())[("chat.refused", "queue_full")] == 1
 
@@ -290,19 +295,18 @@ async def test_proof_of_work(open_visitor: Any, settings: Any) -> None:
 
     settings.CHAT_POW_BITS = 6
     visitor = await open_visitor()
-    await visitor.send({"type": "join", "v": 1, "vk": new_key(), "lang": "en"})
+    await visitor.send(join_frame("en"))
     await visitor.error("pow_required")
     challenge = proof_of_work.make_challenge()
     bad_nonce = next(b64e(bytes([n])) for n in range(256)
                      if not proof_of_work.pow_check(b64d(challenge), bytes([n]), 6))
-    await visitor.send({"type": "join", "v": 1, "vk": new_key(), "lang": "en",
-                        "pow": {"challenge": challenge, "nonce": bad_nonce}})
+    await visitor.send(join_frame("en", pow={"challenge": challenge, "nonce": bad_nonce}))
     await visitor.error("pow_invalid")
     solution = {"challenge": challenge, "nonce": b64e(pow_solve(b64d(challenge), 6))}
     assert (await visitor.join(pow=solution))["type"] == "queued"
     # The same solution a second time is refused.
     other = await open_visitor()
-    await other.send({"type": "join", "v": 1, "vk": new_key(), "lang": "en", "pow": solution})
+    await other.send(join_frame("en", pow=solution))
     await other.error("pow_invalid")
     cells = await sync_to_async(counts)()
     assert cells[("chat.refused", "pow_invalid")] == 2

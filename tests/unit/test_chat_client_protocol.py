@@ -11,9 +11,11 @@ import pytest
 from chat.client import (
     Connected,
     CounsellorClient,
+    Delivered,
     DeviceIdentity,
     EpochSession,
     HandshakeRefused,
+    KeyChangeRefused,
     MessageReceived,
     MessageRejected,
     Offered,
@@ -42,6 +44,15 @@ def visitor_with_vector_key() -> VisitorClient:
                             key_factory=lambda: key(hs()["visitor_private_scalar_hex"]))
     assert visitor.new_epoch_key() == hs()["vk"]
     return visitor
+
+
+IDENTITY = key(VECTORS["v2"]["identity"]["private_scalar_hex"])
+
+
+def rekey(epoch: int, vk: str, identity: Any = IDENTITY) -> dict[str, Any]:
+    """A rekey as the server sends it: the visitor's epoch key, signed by the chat's identity key."""
+    return {"type": "rekey", "chat": hs()["chat"], "epoch": epoch, "vk": vk,
+            "ik": crypto.b64e(crypto.public_key_bytes(identity)), "vsig": crypto.sign_visitor_key(identity, vk)}
 
 
 def connected_frame(**changes: Any) -> dict[str, Any]:
@@ -152,7 +163,7 @@ def vector_counsellor() -> RecordingCounsellor:
 async def test_counsellor_accept_is_verified_by_the_visitor_and_both_sides_talk() -> None:
     counsellor = vector_counsellor()
     counsellor.auto_accept = False
-    [offered] = await counsellor.handle_frame({"type": "rekey", "chat": hs()["chat"], "epoch": 0, "vk": hs()["vk"]})
+    [offered] = await counsellor.handle_frame(rekey(0, hs()["vk"]))
     assert offered == Offered(chat=hs()["chat"], epoch=0)
     assert counsellor.sent_frames == []
     session = await counsellor.accept(hs()["chat"])
@@ -165,7 +176,7 @@ async def test_counsellor_accept_is_verified_by_the_visitor_and_both_sides_talk(
     [event] = await visitor.handle_frame({"type": "connected", "chat": hs()["chat"], "epoch": 0, "ck": accept["ck"],
                                           "sig": accept["sig"], "cert": VECTORS["cert"]})
     assert isinstance(event, Connected)
-    frame = await counsellor.send_text(hs()["chat"], "Hi, I'm here. Take your time.")
+    frame = await counsellor.send_message(hs()["chat"], json.loads(VECTORS["messages"][1]["plaintext_json"]))
     assert frame["ct"] == VECTORS["messages"][1]["ct"]
     [received] = await visitor.handle_frame(frame)
     assert isinstance(received, MessageReceived) and received.text == "Hi, I'm here. Take your time."
@@ -173,11 +184,11 @@ async def test_counsellor_accept_is_verified_by_the_visitor_and_both_sides_talk(
 
 async def test_counsellor_answers_a_rekey_with_a_fresh_signed_accept_for_the_new_epoch() -> None:
     counsellor = RecordingCounsellor(vector_counsellor().staff, vector_counsellor().device)
-    events = await counsellor.handle_frame({"type": "rekey", "chat": hs()["chat"], "epoch": 0, "vk": hs()["vk"]})
+    events = await counsellor.handle_frame(rekey(0, hs()["vk"]))
     assert [type(event) for event in events] == [Connected], "an offer is accepted at once by default"
     new_visitor_key = crypto.generate_private_key()
     vk = crypto.b64e(crypto.public_key_bytes(new_visitor_key))
-    events = await counsellor.handle_frame({"type": "rekey", "chat": hs()["chat"], "epoch": 1, "vk": vk})
+    events = await counsellor.handle_frame(rekey(1, vk))
     assert isinstance(events[0], Rekeyed) and events[0].epoch == 1
     accept = counsellor.sent_frames[-1]
     assert accept["type"] == "accept" and accept["epoch"] == 1
@@ -192,3 +203,78 @@ def test_console_wrapup_choices_are_the_codes_the_server_accepts() -> None:
 
     assert {category: tuple(code for code, _label in choices) for category, choices in wrapup_choices().items()} \
         == WRAPUP_CODES
+
+
+# --- protocol v2: continuity of the visitor's identity key, receipts, sending again ------------------------
+
+
+async def test_a_rekey_from_another_identity_or_unsigned_is_refused_and_not_answered() -> None:
+    counsellor = RecordingCounsellor(vector_counsellor().staff, vector_counsellor().device)
+    await counsellor.handle_frame(rekey(0, hs()["vk"]))
+    answered = len(counsellor.sent_frames)
+    vk = crypto.b64e(crypto.public_key_bytes(crypto.generate_private_key()))
+    [refused] = await counsellor.handle_frame(rekey(1, vk, identity=crypto.generate_private_key()))
+    assert refused == KeyChangeRefused(chat=hs()["chat"], epoch=1, reason="identity_changed")
+    unsigned = {**rekey(1, vk), "vsig": rekey(1, hs()["vk"])["vsig"]}  # a signature over another key
+    [refused] = await counsellor.handle_frame(unsigned)
+    assert refused.reason == "not_signed"  # type: ignore[attr-defined]
+    [refused] = await counsellor.handle_frame({"type": "rekey", "chat": hs()["chat"], "epoch": 1, "vk": vk})
+    assert refused.reason == "not_signed"  # type: ignore[attr-defined]
+    assert len(counsellor.sent_frames) == answered, "no accept for a key the visitor did not sign"
+    assert counsellor.sessions[hs()["chat"]].epoch == 0  # the chat still runs on the verified epoch
+    [rekeyed, _connected] = await counsellor.handle_frame(rekey(1, vk))
+    assert isinstance(rekeyed, Rekeyed), "the visitor's own identity still works"
+
+
+async def test_a_pin_from_a_hand_over_decides_the_first_offer_too() -> None:
+    counsellor = RecordingCounsellor(vector_counsellor().staff, vector_counsellor().device)
+    counsellor.pin(hs()["chat"], crypto.b64e(crypto.public_key_bytes(IDENTITY)))
+    [refused] = await counsellor.handle_frame(rekey(0, hs()["vk"], identity=crypto.generate_private_key()))
+    assert isinstance(refused, KeyChangeRefused)
+    [connected] = await counsellor.handle_frame(rekey(0, hs()["vk"]))
+    assert isinstance(connected, Connected)
+
+
+async def test_texts_are_receipted_shown_once_and_sent_again_until_confirmed() -> None:
+    counsellor = vector_counsellor()
+    await counsellor.handle_frame(rekey(0, hs()["vk"]))
+    accept = counsellor.sent_frames[-1]
+    visitor = visitor_with_vector_key()
+    visitor.chat = hs()["chat"]
+    await visitor.handle_frame(connected_frame(ck=accept["ck"], sig=accept["sig"]))
+    visitor.sent_frames.clear()
+    visitor.send_frame = counsellor.send_frame.__func__.__get__(visitor)  # type: ignore[attr-defined,method-assign]
+
+    first = await visitor.send_text("Ben je er nog?")
+    [message_id] = visitor.pending
+    [received] = await counsellor.handle_frame(first)
+    assert isinstance(received, MessageReceived) and received.text == "Ben je er nog?"
+    receipt = counsellor.sent_frames[-1]
+    # The same text sent again (its receipt was lost) is receipted again but not shown twice.
+    again = visitor.session.seal(crypto.text_message("Ben je er nog?", message_id))  # type: ignore[union-attr]
+    assert await counsellor.handle_frame(again) == []
+    [delivered] = await visitor.handle_frame(receipt)
+    assert delivered == Delivered(chat=hs()["chat"], ids=(message_id,))
+    assert visitor.pending == {}
+
+
+async def test_pending_texts_go_again_after_the_next_connected() -> None:
+    visitor = visitor_with_vector_key()
+    visitor.chat = hs()["chat"]
+    sent: list[dict[str, Any]] = []
+
+    async def record(frame: dict[str, Any]) -> None:
+        sent.append(frame)
+
+    visitor.send_frame = record  # type: ignore[method-assign]
+    visitor.new_epoch_key()
+    await visitor.handle_frame(connected_frame())
+    await visitor.send_text("one")
+    await visitor.send_text("two")
+    sent.clear()
+    visitor.new_epoch_key()  # the counsellor came back: a new epoch with the same keys as the vector
+    await visitor.handle_frame(connected_frame())
+    counsellor_side = vector_session("counsellor")
+    bodies = [counsellor_side.open(frame)[0] for frame in sent]
+    assert [body["body"] for body in bodies] == ["one", "two"]
+    assert [body["id"] for body in bodies] == list(visitor.pending)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -120,6 +121,15 @@ def test_route_a_reserved_chat_only_to_that_colleague_even_over_cap() -> None:
     chats = [Waiting("for-2", "en", at(1), front=True, reserved_for=2), Waiting("open", "en", at(2))]
     assert route(chats, [counsellor("c1", 1)], 2) == [("open", "c1")]
     assert route(chats, [counsellor("c2", 2, holding=2)], 2) == [("for-2", "c2")]
+
+
+def test_a_reserved_chat_reaches_its_colleague_also_when_they_take_no_new_chats() -> None:
+    """A warm hand-over (or one coming back to its sender) is not a new chat: someone chose this person."""
+    chats = [Waiting("for-2", "en", at(1), front=True, reserved_for=2), Waiting("open", "en", at(2))]
+    busy = replace(counsellor("c2", 2), available=False)
+    assert route(chats, [busy], 2) == [("for-2", "c2")]
+    # ... but a socket that takes no new chats is never given an open one.
+    assert route([Waiting("open", "en", at(2))], [busy], 2) == []
 
 
 def test_returned_chat_is_offered_first() -> None:

@@ -44,6 +44,10 @@ NOT_ON_THE_CURVE = b64e(b"\x04" + bytes(64))
 SIG = b64e(bytes(64))
 RESUME = b64e(bytes(32))
 DEVICE = b64e(bytes(16))
+KEYS = {"vk": POINT, "ik": POINT, "vsig": SIG}  # the schema checks shapes; signatures are the action's to check
+CERT = {"v": 1, "device": DEVICE, "pseudonym": "Sam", "key": POINT, "not_after": "2030-01-01", "sig": SIG}
+BUNDLE = {"ct": b64e(bytes(300)), "wraps": [{"device": DEVICE, "epk": POINT, "wk": b64e(bytes(48))}],
+          "device": DEVICE, "cert": CERT, "sig": SIG}
 
 
 def protocol_text() -> str:
@@ -81,7 +85,7 @@ def documented_frames() -> dict[str, dict[str, set[str]]]:
 def test_the_doc_tables_were_found() -> None:
     tables = documented_frames()
     assert set(tables) == set(HEADINGS.values())
-    assert tables[VISITOR_TO_SERVER]["join"] == {"v", "vk", "lang", "pow"}
+    assert tables[VISITOR_TO_SERVER]["join"] == {"v", "vk", "ik", "vsig", "lang", "pow"}
     assert tables[SERVER_TO_COUNSELLOR]["queue"] == {"chats"}
 
 
@@ -90,19 +94,41 @@ def test_schema_declares_exactly_the_documented_frame_types_and_fields(direction
     documented = documented_frames()[direction]
     assert set(SCHEMAS[direction]) == set(documented)
     for frame_type, schema in SCHEMAS[direction].items():
-        assert schema.fields - set(schema.extensions) == documented[frame_type], frame_type
+        assert schema.fields == documented[frame_type], frame_type
 
 
 def test_optional_fields_are_the_documented_optional_ones() -> None:
-    assert set(SCHEMAS[VISITOR_TO_SERVER]["join"].optional) == {"pow"}
-    assert set(SCHEMAS[SERVER_TO_VISITOR]["queued"].optional) == {"resume"}
-    assert set(SCHEMAS[COUNSELLOR_TO_SERVER]["end"].optional) == {"wrapup"}
-    assert set(SCHEMAS[SERVER_TO_VISITOR]["ended"].optional) == {"feedback"}
+    """Every field the doc's tables mark optional (or name a condition for) is optional in the schema, and no other."""
+    section = protocol_text().split("## 7. Frames")[1].split("### What the server does")[0]
+    documented: set[tuple[str, str, str]] = set()
+    current: str | None = None
+    for line in section.splitlines():
+        if line.strip() in HEADINGS:
+            current = HEADINGS[line.strip()]
+            continue
+        if current is None or not line.startswith("| `"):
+            continue
+        type_cell, fields_cell = (cell.strip() for cell in line.strip().strip("|").split("|")[:2])
+        for frame_type in re.findall(r"`([a-z_]+)`", type_cell):
+            for match in re.finditer(r"`([a-z_]+)`( and `([a-z_]+)`)?(?: \(([^()]*)\))?", fields_cell):
+                note = match.group(4) or ""
+                if "optional" in note or "when asked" in note or "only" in note or "the last three" in note:
+                    for name in (match.group(1), match.group(3)):
+                        if name:
+                            documented.add((current, frame_type, name))
+    # "`lang`, `waiting`, `expires` (the last three optional)": the note follows the last of the three.
+    for direction, frame_type, name in list(documented):
+        if (frame_type, name) == ("rekey", "expires"):
+            documented |= {(direction, "rekey", "lang"), (direction, "rekey", "waiting")}
+    declared = {(direction, frame_type, name) for direction, schemas in SCHEMAS.items()
+                for frame_type, schema in schemas.items() for name in schema.optional}
+    assert declared == documented
 
 
 def test_every_error_code_of_section_8_is_declared() -> None:
     section = protocol_text().split("## 8. Errors")[1].split("## 9.")[0]
-    documented = set(re.findall(r"`([a-z_]+)`", section.split("`message`")[0])) - {"error", "code", "sig"}
+    fields = {"error", "code", "sig", "vsig", "ik", "chat", "seq"}
+    documented = set(re.findall(r"`([a-z_]+)`", section.split("`message` is")[0])) - fields
     from chat.schema import ERROR_CODES
 
     assert documented == set(ERROR_CODES)
@@ -110,12 +136,13 @@ def test_every_error_code_of_section_8_is_declared() -> None:
 
 VALID = {
     VISITOR_TO_SERVER: [
-        {"type": "join", "v": 1, "vk": POINT, "lang": "en"},
-        {"type": "join", "v": 1, "vk": POINT, "lang": "nl", "pow": {"challenge": b64e(bytes(40)), "nonce": "AAAA"}},
-        {"type": "resume", "resume": RESUME, "vk": POINT},
+        {"type": "join", "v": 2, **KEYS, "lang": "en"},
+        {"type": "join", "v": 2, **KEYS, "lang": "nl", "pow": {"challenge": b64e(bytes(40)), "nonce": "AAAA"}},
+        {"type": "resume", "resume": RESUME, **KEYS},
         {"type": "msg", "chat": CHAT, "epoch": 0, "seq": 2**53 - 1, "ct": b64e(bytes(272))},
         {"type": "typing", "chat": CHAT, "on": True},
         {"type": "leave", "chat": CHAT},
+        {"type": "leave", "chat": CHAT, "hurry": True},
     ],
     COUNSELLOR_TO_SERVER: [
         {"type": "available", "on": False},
@@ -125,6 +152,7 @@ VALID = {
         {"type": "transfer", "chat": CHAT, "to": "queue"},
         {"type": "transfer", "chat": CHAT, "to": "42"},
         {"type": "transfer", "chat": CHAT, "to": 42},
+        {"type": "transfer", "chat": CHAT, "to": 42, "bundle": BUNDLE},
         {"type": "end", "chat": CHAT},
         {"type": "end", "chat": CHAT, "wrapup": {"contact": "self", "concern": ["online_images"],
                                                  "action": ["crisis_info", "referral_treatment"]}},
@@ -141,24 +169,30 @@ def test_valid_frames_pass(direction: str, frame: dict[str, object]) -> None:
     assert result.text == text
 
 
+JOIN = {"type": "join", "v": 2, **KEYS, "lang": "en"}
+TRANSFER = {"type": "transfer", "chat": CHAT, "to": 42}
 INVALID = [
     (VISITOR_TO_SERVER, "not json"),
     (VISITOR_TO_SERVER, "[]"),
-    (VISITOR_TO_SERVER, '{"type": "join", "v": 1, "vk": "x", "lang": "en"}'),
-    (VISITOR_TO_SERVER, json.dumps({"v": 1, "vk": POINT, "lang": "en"})),
+    (VISITOR_TO_SERVER, json.dumps({**JOIN, "vk": "x"})),
+    (VISITOR_TO_SERVER, json.dumps({name: value for name, value in JOIN.items() if name != "type"})),
     (VISITOR_TO_SERVER, json.dumps({"type": "nope"})),
-    (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 2, "vk": POINT, "lang": "en"})),
-    (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": True, "vk": POINT, "lang": "en"})),
-    (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": POINT, "lang": "de"})),
-    (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": b64e(b"\x02" + bytes(64)), "lang": "en"})),
-    (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": POINT + "=", "lang": "en"})),
-    (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": NOT_ON_THE_CURVE, "lang": "en"})),
-    (VISITOR_TO_SERVER, json.dumps({"type": "resume", "resume": RESUME, "vk": NOT_ON_THE_CURVE})),
-    (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": POINT, "lang": "en", "extra": 1})),
-    (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": POINT, "lang": "en",
-                                    "pow": {"challenge": "AAAA", "nonce": b64e(bytes(33))}})),
-    (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": POINT, "lang": "en", "pow": "AAAA"})),
-    (VISITOR_TO_SERVER, json.dumps({"type": "resume", "resume": b64e(bytes(31)), "vk": POINT})),
+    (VISITOR_TO_SERVER, json.dumps({**JOIN, "v": 1})),  # protocol v1 is gone
+    (VISITOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": POINT, "lang": "en"})),
+    (VISITOR_TO_SERVER, json.dumps({**JOIN, "v": True})),
+    (VISITOR_TO_SERVER, json.dumps({**JOIN, "lang": "de"})),
+    (VISITOR_TO_SERVER, json.dumps({**JOIN, "vk": b64e(b"\x02" + bytes(64))})),
+    (VISITOR_TO_SERVER, json.dumps({**JOIN, "vk": POINT + "="})),
+    (VISITOR_TO_SERVER, json.dumps({**JOIN, "vk": NOT_ON_THE_CURVE})),
+    (VISITOR_TO_SERVER, json.dumps({**JOIN, "ik": NOT_ON_THE_CURVE})),
+    (VISITOR_TO_SERVER, json.dumps({name: value for name, value in JOIN.items() if name != "ik"})),
+    (VISITOR_TO_SERVER, json.dumps({**JOIN, "vsig": b64e(bytes(63))})),
+    (VISITOR_TO_SERVER, json.dumps({"type": "resume", "resume": RESUME, **KEYS, "vk": NOT_ON_THE_CURVE})),
+    (VISITOR_TO_SERVER, json.dumps({"type": "resume", "resume": RESUME, "vk": POINT})),  # no identity key
+    (VISITOR_TO_SERVER, json.dumps({**JOIN, "extra": 1})),
+    (VISITOR_TO_SERVER, json.dumps({**JOIN, "pow": {"challenge": "AAAA", "nonce": b64e(bytes(33))}})),
+    (VISITOR_TO_SERVER, json.dumps({**JOIN, "pow": "AAAA"})),
+    (VISITOR_TO_SERVER, json.dumps({"type": "resume", "resume": b64e(bytes(31)), **KEYS})),
     (VISITOR_TO_SERVER, json.dumps({"type": "msg", "chat": b64e(bytes(15)), "epoch": 0, "seq": 0, "ct": "AAAA"})),
     (VISITOR_TO_SERVER, json.dumps({"type": "msg", "chat": CHAT, "epoch": -1, "seq": 0, "ct": "AAAA"})),
     (VISITOR_TO_SERVER, json.dumps({"type": "msg", "chat": CHAT, "epoch": 0, "seq": 2**53, "ct": "AAAA"})),
@@ -167,14 +201,25 @@ INVALID = [
     (VISITOR_TO_SERVER, json.dumps({"type": "msg", "chat": CHAT, "epoch": 0, "seq": 0,
                                     "ct": b64e(bytes(16 * 1024 + 273))})),
     (VISITOR_TO_SERVER, json.dumps({"type": "typing", "chat": CHAT, "on": 1})),
+    (VISITOR_TO_SERVER, json.dumps({"type": "leave", "chat": CHAT, "hurry": "yes"})),
     (VISITOR_TO_SERVER, '{"type": "leave", "chat": "' + CHAT + '", "chat": "' + OTHER_CHAT + '"}'),
     (VISITOR_TO_SERVER, '{"type": "msg", "chat": "' + CHAT + '", "epoch": NaN, "seq": 0, "ct": "AAAA"}'),
     (VISITOR_TO_SERVER, json.dumps({"type": "available", "on": True})),  # a counsellor frame
-    (COUNSELLOR_TO_SERVER, json.dumps({"type": "join", "v": 1, "vk": POINT, "lang": "en"})),
+    (COUNSELLOR_TO_SERVER, json.dumps(JOIN)),
     (COUNSELLOR_TO_SERVER, json.dumps({"type": "accept", "chat": CHAT, "epoch": 0, "ck": POINT,
                                        "sig": b64e(bytes(63)), "device": DEVICE})),
     (COUNSELLOR_TO_SERVER, json.dumps({"type": "transfer", "chat": CHAT, "to": "someone"})),
     (COUNSELLOR_TO_SERVER, json.dumps({"type": "transfer", "chat": CHAT, "to": True})),
+    (COUNSELLOR_TO_SERVER, json.dumps({**TRANSFER, "bundle": "sealed"})),
+    (COUNSELLOR_TO_SERVER, json.dumps({**TRANSFER, "bundle": {**BUNDLE, "ct": b64e(bytes(32 * 1024 + 17))}})),
+    (COUNSELLOR_TO_SERVER, json.dumps({**TRANSFER, "bundle": {**BUNDLE, "wraps": []}})),
+    (COUNSELLOR_TO_SERVER, json.dumps({**TRANSFER, "bundle": {**BUNDLE, "wraps": BUNDLE["wraps"] * 9}})),
+    (COUNSELLOR_TO_SERVER, json.dumps({**TRANSFER, "bundle": {**BUNDLE, "wraps": [{"device": DEVICE, "epk": POINT}]}})),
+    (COUNSELLOR_TO_SERVER, json.dumps({**TRANSFER, "bundle": {**BUNDLE, "wraps": [
+        {"device": DEVICE, "epk": NOT_ON_THE_CURVE, "wk": b64e(bytes(48))}]}})),
+    (COUNSELLOR_TO_SERVER, json.dumps({**TRANSFER, "bundle": {**BUNDLE, "cert": {"v": 1}}})),
+    (COUNSELLOR_TO_SERVER, json.dumps({**TRANSFER, "bundle": {**BUNDLE, "extra": 1}})),
+    (COUNSELLOR_TO_SERVER, json.dumps({**TRANSFER, "bundle": {name: v for name, v in BUNDLE.items() if name != "sig"}})),
     (COUNSELLOR_TO_SERVER, json.dumps({"type": "end", "chat": CHAT, "wrapup": {"contact": "alien"}})),
     (COUNSELLOR_TO_SERVER, json.dumps({"type": "end", "chat": CHAT, "wrapup": {"mood": "self"}})),
     (COUNSELLOR_TO_SERVER, json.dumps({"type": "end", "chat": CHAT, "wrapup": {"contact": []}})),
@@ -195,6 +240,24 @@ def test_a_frame_over_64_kib_is_refused_before_parsing() -> None:
     result = validate_frame(VISITOR_TO_SERVER, frame)
     assert isinstance(result, FrameError)
     assert "64 KiB" in result.message
+
+
+@pytest.mark.parametrize(("direction", "frame_type", "fields"), [
+    (SERVER_TO_VISITOR, "presence", {"chat": CHAT, "peer": "away"}),
+    (SERVER_TO_VISITOR, "queued", {"chat": CHAT, "position": 1, "reason": "handover"}),
+    (SERVER_TO_VISITOR, "error", {"code": "undelivered", "message": "x", "chat": CHAT, "seq": 3}),
+    (SERVER_TO_COUNSELLOR, "rekey", {"chat": CHAT, "epoch": 0, **KEYS, "lang": "nl", "waiting": 3, "expires": 60}),
+    (SERVER_TO_COUNSELLOR, "presence", {"chat": CHAT, "peer": "away", "grace": 120}),
+    (SERVER_TO_COUNSELLOR, "handover", {"chat": CHAT, "from": "Sam", "bundle": BUNDLE}),
+    (SERVER_TO_COUNSELLOR, "transferred", {"chat": CHAT, "outcome": "returned"}),
+    (SERVER_TO_COUNSELLOR, "ended", {"chat": CHAT, "by": "visitor", "hurry": True}),
+])
+def test_the_v2_server_frames_build_and_their_wrong_variants_do_not(direction: str, frame_type: str,
+                                                                     fields: dict[str, object]) -> None:
+    assert server_frame(direction, frame_type, **fields) == {"type": frame_type, **fields}
+    for name in fields:
+        with pytest.raises(ValueError, match=f"bad {frame_type}"):
+            server_frame(direction, frame_type, **{**fields, name: {"not": "this"}})
 
 
 def test_server_frames_are_checked_too() -> None:

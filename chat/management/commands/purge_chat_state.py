@@ -26,7 +26,7 @@ class Command(BaseCommand):
         outcome, removed = actions.purge(actions.now(), options["older_than_minutes"])
         # With Redis the sockets hear about it; the in-memory layer belongs to the server process. Routing is
         # for the servers' clocks: this process serves no sockets.
-        if get_channel_layer() is not None and not actions._single_process():
+        if get_channel_layer() is not None and not actions.single_process():
             outcome.queue_changed = False
             async_to_sync(deliver)(outcome)
         ended = sum(1 for event in outcome.events if event.type == "chat.ended")

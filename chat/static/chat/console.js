@@ -4,7 +4,8 @@
 // server only ever sees its public half and stores the organisation's certificate for it. Chat keys are
 // made per epoch, in memory, and dropped when the chat ends. The server routes chats: while this console
 // is available it is offered chats as `rekey` frames, answered with a signed `accept`.
-import { b64e, encodeMessage, generateChatKeyPair, generateDeviceKeyPair, MAX_PLAINTEXT_BYTES, ReplayedSequenceError, signHandshake } from "./protocol.js";
+import { b64e, encodeMessage, generateChatKeyPair, generateDeviceKeyPair, MAX_PLAINTEXT_BYTES, ReplayedSequenceError, signHandshake, verifyVisitorKey } from "./protocol.js";
+import { Conversation, DELIVERED, HELD } from "./conversation.js";
 import { EpochSession } from "./session.js";
 import { el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, websocketUrl } from "./ui.js";
 
@@ -22,8 +23,9 @@ const state = {
   device: null, // {user, device, privateKey, publicKey, cert}
   socket: null,
   queue: [],
-  offers: new Map(), // chat -> {epoch, vk}
-  chats: new Map(), // chat -> {number, session, tab, panel, ended, wrapupToken}
+  offers: new Map(), // chat -> {epoch, vk, ik}
+  chats: new Map(), // chat -> {number, session, tab, panel, ended, wrapupToken, conversation, lines}
+  pins: new Map(), // chat -> the visitor identity key pinned for it (docs/protocol.md §5)
   seenWaiting: new Set(),
   chatNumber: 0,
   audio: null,
@@ -203,8 +205,10 @@ async function handleFrame(frame) {
     }
     case "ended":
       return onEnded(frame);
+    case "presence":
+      return onPresence(frame);
     case "error":
-      if (frame.code === "rate_limited" && Number.isInteger(frame.seq)) return markNotDelivered(frame);
+      if ((frame.code === "rate_limited" || frame.code === "undelivered") && Number.isInteger(frame.seq)) return markNotDelivered(frame);
       socketStatus(format(S.error, { message: frame.message || frame.code }));
       return undefined;
     default:
@@ -237,15 +241,37 @@ function renderQueue() {
 }
 
 async function onRekey(frame) {
+  // Key continuity: the visitor's epoch key must be signed by the chat's identity key, and that key must be
+  // the one pinned for the chat. A server, Redis or channel layer that swaps it gets no answer, and a person
+  // is told (docs/protocol.md §5).
+  const pinned = state.pins.get(frame.chat);
+  const signed = await verifyVisitorKey(frame.ik, frame.vk, frame.vsig);
   const held = state.chats.get(frame.chat);
+  if (!signed || (pinned && pinned !== frame.ik)) {
+    if (held) addLine(held, "system alarm", "", S.key_changed);
+    else socketStatus(S.key_changed);
+    return;
+  }
+  state.pins.set(frame.chat, frame.ik);
   if (held && !held.ended) {
     // The visitor came back with a new key: answer at once, both pages say the session restarted.
     await accept(frame.chat, { epoch: frame.epoch, vk: frame.vk });
     return;
   }
-  state.offers.set(frame.chat, { epoch: frame.epoch, vk: frame.vk });
+  state.offers.set(frame.chat, { epoch: frame.epoch, vk: frame.vk, lang: frame.lang, waiting: frame.waiting });
   renderQueue();
   alertWaiting(S.offered);
+}
+
+function onPresence(frame) {
+  const chat = state.chats.get(frame.chat);
+  if (!chat || frame.peer !== "away") {
+    if (chat && frame.peer === "back") addLine(chat, "system", "", S.visitor_back);
+    return;
+  }
+  chat.session = null;
+  chat.conversation.holdUnconfirmed();
+  addLine(chat, "system", "", format(S.visitor_away, { seconds: frame.grace ?? "" }));
 }
 
 async function accept(chatId, offer) {
@@ -264,6 +290,7 @@ async function accept(chatId, offer) {
     chat = openChatPanel(chatId, session);
   }
   chat.panel.querySelector(".panel-safety-code").textContent = session.safetyCode;
+  await chat.conversation.resendPending();
 }
 
 // --- chats in tabs ---------------------------------------------------------------------------------------
@@ -282,20 +309,24 @@ function addLine(chat, kind, who, text) {
   return item;
 }
 
-const REMEMBERED_SENT = 50;
-
-// The server was too busy to pass a message on (docs/protocol-notes.md S14): mark it at the message and
-// give the text back, so nothing is shown as sent that was not.
+// The server could not pass a message on (nobody can receive it now, or it was too busy): the conversation
+// holds it and sends it again once the visitor is back (docs/protocol.md §6).
 function markNotDelivered(frame) {
   const chat = state.chats.get(frame.chat);
-  const sent = chat?.sent?.get(frame.seq);
-  if (!sent) return undefined;
-  chat.sent.delete(frame.seq);
-  sent.item.classList.add("not-delivered");
-  sent.item.append(el("p", { className: "delivery", text: S.not_delivered }));
-  const input = chat.panel.querySelector(".panel-input");
-  if (!input.value.trim()) input.value = sent.body;
+  if (chat) chat.conversation.refused(frame.seq, { busy: frame.code === "rate_limited" });
   return undefined;
+}
+
+function showDelivery(chat, message) {
+  const line = chat.lines.get(message.id);
+  if (!line) return;
+  let mark = line.querySelector(".delivery");
+  if (!mark) {
+    mark = el("p", { className: "delivery" });
+    line.append(mark);
+  }
+  line.classList.toggle("not-delivered", message.state === HELD);
+  mark.textContent = { [DELIVERED]: S.delivered, [HELD]: S.held }[message.state] || S.sending;
 }
 
 function selectTab(chatId) {
@@ -326,7 +357,12 @@ function openChatPanel(chatId, session) {
   const transfer = panel.querySelector(".panel-transfer");
   transfer.id = `chat-transfer-${number}`;
   panel.querySelector(".panel-transfer-label").htmlFor = transfer.id;
-  const chat = { id: chatId, number, session, tab, panel, badge, unread: 0, ended: false, typingSent: false, typingTimer: null, wrapupToken: null };
+  const chat = { id: chatId, number, session, tab, panel, badge, unread: 0, ended: false, typingSent: false, typingTimer: null, wrapupToken: null, lines: new Map() };
+  chat.conversation = new Conversation({
+    session: () => chat.session,
+    send: (frame) => Boolean(state.socket) && state.socket.send(frame),
+    changed: (message) => showDelivery(chat, message),
+  });
   state.chats.set(chatId, chat);
 
   const canned = panel.querySelector(".canned");
@@ -384,6 +420,8 @@ function openChatPanel(chatId, session) {
 
 function closeChat(chat) {
   chat.session = null;
+  chat.conversation.forget();
+  state.pins.delete(chat.id);
   state.chats.delete(chat.id);
   chat.tab.remove();
   chat.panel.remove();
@@ -393,7 +431,7 @@ function closeChat(chat) {
 }
 
 function sendTyping(chat, on) {
-  if (chat.ended || chat.typingSent === on) return;
+  if (chat.ended || !chat.session || chat.typingSent === on) return;
   chat.typingSent = on;
   state.socket.send({ type: "typing", chat: chat.id, on });
 }
@@ -402,19 +440,16 @@ async function sendMessage(event, chat) {
   event.preventDefault();
   const input = chat.panel.querySelector(".panel-input");
   const body = input.value.trim();
-  if (!body || !chat.session || chat.ended) return;
-  if (encodeMessage({ t: "text", body }).length > MAX_PLAINTEXT_BYTES) return;
-  const frame = await chat.session.seal({ t: "text", body });
-  if (!state.socket.send(frame)) {
-    socketStatus(S.reconnecting);
-    return;
-  }
+  if (!body || chat.ended) return;
+  if (encodeMessage({ t: "text", id: "AAAAAAAAAAA", body }).length > MAX_PLAINTEXT_BYTES) return;
   input.value = "";
   window.clearTimeout(chat.typingTimer);
   sendTyping(chat, false);
-  chat.sent ??= new Map(); // seq -> {item, body} of recent own messages
-  chat.sent.set(frame.seq, { item: addLine(chat, "from-me", S.you, body), body });
-  if (chat.sent.size > REMEMBERED_SENT) chat.sent.delete(chat.sent.keys().next().value);
+  // Sent now if the visitor can receive it, else held and sent again once they are back.
+  const line = addLine(chat, "from-me", S.you, body);
+  const message = await chat.conversation.write(body);
+  chat.lines.set(message.id, line);
+  showDelivery(chat, message);
 }
 
 async function onMessage(frame) {
@@ -429,8 +464,11 @@ async function onMessage(frame) {
     return;
   }
   if (opened.missing > 0) addLine(chat, "system", "", S.missing);
-  chat.panel.querySelector(".chat-typing").textContent = "";
-  if (opened.message.t === "text" && typeof opened.message.body === "string") addLine(chat, "from-them", S.visitor, opened.message.body);
+  const meaning = chat.conversation.received(opened.message);
+  if (meaning.text) {
+    chat.panel.querySelector(".chat-typing").textContent = "";
+    addLine(chat, "from-them", S.visitor, meaning.text.body);
+  }
 }
 
 function onEnded(frame) {
@@ -440,7 +478,7 @@ function onEnded(frame) {
   if (!chat) return;
   chat.ended = true;
   chat.session = null;
-  const text = { visitor: S.visitor_left, timeout: S.ended_timeout }[frame.by] || S.ended;
+  const text = frame.hurry ? S.visitor_hurry : { visitor: S.visitor_left, timeout: S.ended_timeout }[frame.by] || S.ended;
   addLine(chat, "system", "", text);
   chat.panel.querySelector(".chat-typing").textContent = "";
   for (const control of chat.panel.querySelectorAll(".panel-form textarea, .panel-form button, .panel-tools button, .panel-tools select")) control.disabled = true;

@@ -1,8 +1,8 @@
-// Chat protocol v1 cryptography for the browser (protocol.md): the twin of chat/protocol/crypto.py.
+// Chat protocol cryptography (v2) for the browser (docs/protocol.md): the twin of chat/protocol/crypto.py.
 //
 // WebCrypto only, no dependencies, no eval and no DOM, so that it runs under the strictest
 // CSP and its published hash is all a verifier needs. Both implementations reproduce
-// vectors.json; where protocol.md was open to two readings, docs/protocol-notes.md says
+// vectors.json; where the v1 text was open to two readings, docs/protocol.md now says
 // which one both follow.
 
 const subtle = globalThis.crypto.subtle;
@@ -434,10 +434,10 @@ export function paddedLength(plaintextLength) {
   return (Math.floor(plaintextLength / PADDING_BLOCK) + 1) * PADDING_BLOCK;
 }
 
-/** Pad at most 16 KiB: 0x80, then 0x00 to a multiple of 256, so sizes say little. */
-export function pad(plaintext) {
+/** Pad at most `limit` bytes (16 KiB for messages): 0x80, then 0x00 to a multiple of 256, so sizes say little. */
+export function pad(plaintext, limit = MAX_PLAINTEXT_BYTES) {
   const bytes = toBytes(plaintext);
-  if (bytes.length > MAX_PLAINTEXT_BYTES) throw new ProtocolError("too_long", "plaintext is longer than 16 KiB");
+  if (bytes.length > limit) throw new ProtocolError("too_long", `plaintext is longer than ${limit} bytes`);
   const padded = new Uint8Array(paddedLength(bytes.length));
   padded.set(bytes);
   padded[bytes.length] = 0x80;
@@ -445,7 +445,7 @@ export function pad(plaintext) {
 }
 
 /** Remove padding; throws ProtocolError unless it is exactly what pad() makes. */
-export function unpad(padded) {
+export function unpad(padded, limit = MAX_PLAINTEXT_BYTES) {
   const bytes = toBytes(padded);
   if (bytes.length === 0 || bytes.length % PADDING_BLOCK !== 0) {
     throw new ProtocolError("bad_padding", "padded length is not a positive multiple of 256");
@@ -455,7 +455,7 @@ export function unpad(padded) {
   if (end === 0 || bytes[end - 1] !== 0x80) throw new ProtocolError("bad_padding", "padding marker 0x80 is missing");
   const plaintextLength = end - 1;
   // One canonical padding per length keeps sizes from carrying hidden bits.
-  if (paddedLength(plaintextLength) !== bytes.length || plaintextLength > MAX_PLAINTEXT_BYTES) {
+  if (paddedLength(plaintextLength) !== bytes.length || plaintextLength > limit) {
     throw new ProtocolError("bad_padding", "padding is longer than needed or plaintext too long");
   }
   return bytes.slice(0, plaintextLength);
@@ -561,6 +561,180 @@ export class SendCounter {
     decimalField(seq, "seq");
     this.#nextSeq = seq + 1;
     return seq;
+  }
+}
+
+// --- Protocol v2: the visitor's identity key, message ids and receipts, hand-over bundles ----------
+
+export const VK_TBS_LABEL = "helpline-vk-v2";
+export const HANDOVER_LABEL = "helpline-handover-v2";
+export const MESSAGE_ID_BYTES = 8;
+export const MAX_RECEIPT_IDS = 64;
+export const MAX_BUNDLE_PLAINTEXT_BYTES = 32 * 1024 - 1;
+const ZERO_NONCE = new Uint8Array(12); // each key it is used with encrypts exactly one thing
+
+async function checkPointB64(value, name) {
+  if (typeof value !== "string") throw new ProtocolError("bad_key", `${name} must be b64 text`);
+  await importPublicKey(b64d(value), "ECDSA");
+  return value;
+}
+
+/** The chat's identity key (ECDSA P-256): signs each epoch's key. Extractable so the tab can keep it in
+ * sessionStorage beside the resume token (docs/protocol.md, key continuity). */
+export async function generateIdentityKeyPair() {
+  const pair = await subtle.generateKey(ECDSA_P256, true, ["sign", "verify"]);
+  return { privateKey: pair.privateKey, publicKey: pair.publicKey, publicRaw: await exportPublicKeyRaw(pair.publicKey) };
+}
+
+/** An identity key as JSON for sessionStorage, and back. */
+export async function exportIdentityKey(pair) {
+  return { jwk: await subtle.exportKey("jwk", pair.privateKey), ik: b64e(pair.publicRaw) };
+}
+
+export async function importIdentityKey(stored) {
+  const privateKey = await subtle.importKey("jwk", stored.jwk, ECDSA_P256, true, ["sign"]);
+  return { privateKey, publicRaw: b64d(stored.ik) };
+}
+
+/** tbs_vk: what the identity key signs for an epoch's key. */
+export async function visitorKeyTbs(ik, vk) {
+  return joinFields(VK_TBS_LABEL, await checkPointB64(ik, "ik"), await checkPointB64(vk, "vk"));
+}
+
+/** The `vsig` of a join or resume. */
+export async function signVisitorKey(identityPrivateKey, ik, vk) {
+  return b64e(await signRaw(identityPrivateKey, await visitorKeyTbs(ik, vk)));
+}
+
+/** True when vsig is ik's signature over vk; false on anything malformed. */
+export async function verifyVisitorKey(ik, vk, vsig) {
+  try {
+    const tbs = await visitorKeyTbs(ik, vk);
+    return await verifyRaw(await importPublicKey(b64d(ik), "ECDSA"), b64d(vsig), tbs);
+  } catch (error) {
+    return false;
+  }
+}
+
+/** A message id: b64 of 8 random bytes, kept when the message is sent again under a later epoch. */
+export function newMessageId() {
+  return b64e(globalThis.crypto.getRandomValues(new Uint8Array(MESSAGE_ID_BYTES)));
+}
+
+export function isMessageId(value) {
+  if (typeof value !== "string") return false;
+  try {
+    return b64d(value).length === MESSAGE_ID_BYTES;
+  } catch (error) {
+    return false;
+  }
+}
+
+export function textMessage(body, id) {
+  if (!isMessageId(id)) throw new ProtocolError("bad_message", "a message id is b64 of 8 bytes");
+  return { t: "text", id, body };
+}
+
+export function receiptMessage(ids) {
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_RECEIPT_IDS || !ids.every(isMessageId)) {
+    throw new ProtocolError("bad_message", "a receipt names 1 to 64 message ids");
+  }
+  return { t: "receipt", ids: [...ids] };
+}
+
+/** The ids a received receipt confirms; [] for anything that is not a well-formed receipt. */
+export function receiptIds(message) {
+  if (!message || message.t !== "receipt" || !Array.isArray(message.ids)) return [];
+  if (message.ids.length === 0 || message.ids.length > MAX_RECEIPT_IDS) return [];
+  return message.ids.filter(isMessageId);
+}
+
+function bundleAad(part, chat, ...fields) {
+  return joinFields(HANDOVER_LABEL, part, checkChatId(chat), ...fields);
+}
+
+export async function bundleTbs(chat, device, ct) {
+  const digest = new Uint8Array(await subtle.digest("SHA-256", utf8Encoder.encode(ct)));
+  return bundleAad("sig", chat, checkDeviceId(device), b64e(digest));
+}
+
+function checkDeviceId(device) {
+  let raw;
+  try {
+    raw = b64d(device);
+  } catch (error) {
+    throw new ProtocolError("bad_device", "device id is not b64");
+  }
+  if (raw.length !== DEVICE_ID_BYTES) throw new ProtocolError("bad_device", "device id must be 16 bytes");
+  return device;
+}
+
+async function wrapKey(sharedSecret, epkRaw, ekRaw, chat, device) {
+  const hkdfKey = await subtle.importKey("raw", sharedSecret, "HKDF", false, ["deriveKey"]);
+  sharedSecret.fill(0);
+  const salt = new Uint8Array(await subtle.digest("SHA-256", concatBytes(epkRaw, ekRaw)));
+  const params = { name: "HKDF", hash: "SHA-256", salt, info: bundleAad("wrap", chat, checkDeviceId(device)) };
+  return subtle.deriveKey(params, hkdfKey, { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+}
+
+/**
+ * Seal a hand-over bundle: `content` (an object) encrypted once, its key wrapped to each receiving device's
+ * ECDH encryption key (`recipients`: device id → 65-byte ek), signed by the sending device.
+ * `options.contentKey` (32 bytes) and `options.ephemeral` (device → {privateKey, publicRaw}) are for vectors.
+ */
+export async function sealBundle(content, chat, recipients, senderPrivateKey, senderDevice, senderCert, options = {}) {
+  const devices = Object.keys(recipients);
+  if (devices.length === 0 || devices.length > 8) throw new ProtocolError("bad_bundle", "a bundle goes to 1 to 8 devices");
+  const keyBytes = options.contentKey ? toBytes(options.contentKey) : globalThis.crypto.getRandomValues(new Uint8Array(32));
+  const contentKey = await subtle.importKey("raw", keyBytes, "AES-GCM", false, ["encrypt"]);
+  const padded = pad(encodeMessage(content), MAX_BUNDLE_PLAINTEXT_BYTES);
+  const ct = b64e(new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: ZERO_NONCE, additionalData: bundleAad("content", chat), tagLength: 128 }, contentKey, padded)));
+  const wraps = [];
+  for (const device of devices) {
+    const ekRaw = toBytes(recipients[device]);
+    const own = (options.ephemeral && options.ephemeral[device]) || (await generateChatKeyPair());
+    const shared = await ecdhSharedSecret(own.privateKey, ekRaw);
+    const kek = await wrapKey(shared, own.publicRaw, ekRaw, chat, device);
+    const wk = await subtle.encrypt({ name: "AES-GCM", iv: ZERO_NONCE, additionalData: bundleAad("wrap", chat, device), tagLength: 128 }, kek, keyBytes);
+    wraps.push({ device, epk: b64e(own.publicRaw), wk: b64e(new Uint8Array(wk)) });
+  }
+  keyBytes.fill(0);
+  const sig = b64e(await signRaw(senderPrivateKey, await bundleTbs(chat, senderDevice, ct)));
+  return { ct, wraps, device: senderDevice, cert: { ...senderCert }, sig };
+}
+
+/**
+ * Open a hand-over bundle with this device's encryption key: the sender's certificate must verify under the
+ * pinned org key and its device key must have signed the bundle. Resolves to {content, sender} or rejects with
+ * ProtocolError("bad_bundle").
+ */
+export async function openBundle(bundle, chat, ownDevice, ownEkPrivateKey, ownEkRaw, orgPublicB64, today = new Date()) {
+  let sender;
+  try {
+    sender = await verifyCertificate(bundle.cert, orgPublicB64, today);
+  } catch (error) {
+    throw new ProtocolError("bad_bundle", "the sender's certificate does not verify");
+  }
+  try {
+    if (sender.device !== bundle.device) throw new Error("not the signing device's certificate");
+    const senderKey = await importPublicKey(b64d(bundle.cert.key), "ECDSA");
+    if (!(await verifyRaw(senderKey, b64d(bundle.sig), await bundleTbs(chat, bundle.device, bundle.ct)))) {
+      throw new Error("the signature does not verify");
+    }
+    const wrap = (bundle.wraps || []).find((entry) => entry.device === ownDevice);
+    if (!wrap) throw new Error("no key for this device");
+    const epkRaw = b64d(wrap.epk);
+    const shared = await ecdhSharedSecret(ownEkPrivateKey, epkRaw);
+    const kek = await wrapKey(shared, epkRaw, toBytes(ownEkRaw), chat, ownDevice);
+    const keyBytes = new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: ZERO_NONCE, additionalData: bundleAad("wrap", chat, ownDevice), tagLength: 128 }, kek, b64d(wrap.wk)));
+    const contentKey = await subtle.importKey("raw", keyBytes, "AES-GCM", false, ["decrypt"]);
+    keyBytes.fill(0);
+    const padded = new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: ZERO_NONCE, additionalData: bundleAad("content", chat), tagLength: 128 }, contentKey, b64d(bundle.ct)));
+    const content = JSON.parse(utf8Decoder.decode(unpad(padded, MAX_BUNDLE_PLAINTEXT_BYTES)));
+    if (content === null || typeof content !== "object" || Array.isArray(content)) throw new Error("not an object");
+    return { content, sender };
+  } catch (error) {
+    throw new ProtocolError("bad_bundle", "the bundle does not open");
   }
 }
 

@@ -1,24 +1,31 @@
-// The visitor's chat page: proof of work, queue, verified handshake, encrypted messages, feedback, transcript.
+// The visitor's chat page: proof of work, queue, verified handshake, encrypted messages with delivery state,
+// a truthful state line, quick exit, feedback, transcript.
 //
-// Keys live only in this page's memory. The one thing kept across a reload is the resume token, in this
-// tab's sessionStorage: after a reload the page comes back with a fresh key and says that the secure
-// session restarted. Every counsellor key is checked against the organisation key pinned in this page
-// (org-key.js, loaded with an SRI hash); if that check fails the chat stops, it never falls back.
+// Keys live in this page's memory. What is kept across a reload is the resume token and the chat's identity key
+// (docs/protocol.md §3), in this tab's sessionStorage: gone with the tab, and wiped when the chat ends or the
+// visitor leaves with quick exit. After a reload the page comes back with a fresh epoch key signed by the same
+// identity key. Every counsellor key is checked against the organisation key pinned in this page (org-key.js);
+// if that check fails the chat stops, it never falls back.
 import {
   b64d,
   b64e,
   encodeMessage,
+  exportIdentityKey,
   generateChatKeyPair,
+  generateIdentityKeyPair,
+  importIdentityKey,
   MAX_PLAINTEXT_BYTES,
   powSolve,
   ReplayedSequenceError,
+  signVisitorKey,
   verifyCertificate,
   verifyHandshake,
 } from "./protocol.js";
+import { Conversation, DELIVERED, HELD } from "./conversation.js";
 import { EpochSession } from "./session.js";
 import { el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, timeOfDay, websocketUrl } from "./ui.js";
 
-const RESUME_KEY = "helpline.chat.resume";
+const STORED_KEY = "helpline.chat.resume"; // {resume, identity: {jwk, ik}} in sessionStorage
 const CLOSE_DISPLACED = 4409; // the server: this chat was resumed on another socket (another tab)
 const TYPING_IDLE_MS = 3000;
 const S = loadStrings("chat-strings");
@@ -29,25 +36,44 @@ const state = {
   socket: null,
   chat: null,
   resume: null,
+  identity: null, // {privateKey, publicRaw}: the chat's identity key, for its whole life
   keyPair: null, // {privateKey, publicRaw} of the current epoch
   vk: null,
   session: null,
   pseudonym: "",
+  device: null, // the counsellor device this visitor first talked to (docs/protocol.md §5)
   connectedOnce: false,
   resumed: false,
   ended: false,
+  inChat: false, // between the first connected and the end: leaving the page would lose the conversation
   feedbackToken: null,
   transcript: [],
-  sent: new Map(), // seq -> {item, body} of recent own messages, so a busy refusal can mark the right one
+  lines: new Map(), // message id -> its line in the log
   typingSent: false,
   typingTimer: null,
+  unseen: 0,
+  baseTitle: document.title,
+  audio: null,
 };
+
+const conversation = new Conversation({
+  session: () => state.session,
+  send: (frame) => Boolean(state.socket) && state.socket.send(frame),
+  changed: (item) => showDelivery(item),
+});
 
 // --- small view helpers -------------------------------------------------------------------
 
 function setStatus(text, { progress = false } = {}) {
   $("chat-status").textContent = text;
   show($("chat-progress"), progress);
+}
+
+/** The line above the conversation that says, truthfully, who can hear the visitor now. */
+function setState(kind, text) {
+  const line = $("chat-state");
+  line.textContent = text;
+  line.dataset.state = kind;
 }
 
 function alertMessage(text) {
@@ -71,31 +97,59 @@ function addLine(kind, who, text) {
   return item;
 }
 
-const REMEMBERED_SENT = 50;
-
-function rememberSent(seq, item, body) {
-  state.sent.set(seq, { item, body });
-  if (state.sent.size > REMEMBERED_SENT) state.sent.delete(state.sent.keys().next().value);
-}
-
-// The server was too busy to pass this message on (protocol-notes S14): say so at the message itself and
-// give the text back, so nothing the visitor wrote is shown as sent when it was not.
-function markNotDelivered(seq) {
-  const sent = state.sent.get(seq);
-  if (!sent) return;
-  state.sent.delete(seq);
-  sent.item.classList.add("not-delivered");
-  sent.item.append(el("p", { className: "delivery", text: S.not_delivered }));
-  state.transcript.push(`(${S.not_delivered})`);
-  const input = $("chat-input");
-  if (!input.value.trim()) input.value = sent.body;
-}
-
 function notice(text) {
   addLine("system", "", text);
 }
 
-// --- keys and the pinned organisation key ----------------------------------------------------
+/** Show a text's delivery state at the text itself (sending, delivered, not delivered yet). */
+function showDelivery(message) {
+  const line = state.lines.get(message.id);
+  if (!line) return;
+  let mark = line.querySelector(".delivery");
+  if (!mark) {
+    mark = el("p", { className: "delivery" });
+    line.append(mark);
+  }
+  const text = { [DELIVERED]: S.delivered, [HELD]: S.held }[message.state] || S.sending;
+  line.classList.toggle("not-delivered", message.state === HELD);
+  line.classList.toggle("delivered", message.state === DELIVERED);
+  mark.textContent = text;
+}
+
+// --- cues when the counsellor joins or writes while the visitor looks elsewhere ------------------
+
+function cue(kind) {
+  if (document.hidden) {
+    state.unseen += 1;
+    document.title = `(${state.unseen}) ${kind === "joined" ? S.title_joined : S.title_message} – ${state.baseTitle}`;
+  }
+  if (!$("chat-sound").checked || !state.audio || state.audio.state !== "running") return;
+  const now = state.audio.currentTime;
+  const tone = state.audio.createOscillator();
+  const gain = state.audio.createGain();
+  tone.frequency.value = kind === "joined" ? 660 : 880;
+  gain.gain.setValueAtTime(0.0001, now);
+  gain.gain.exponentialRampToValueAtTime(0.15, now + 0.02);
+  gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.3);
+  tone.connect(gain).connect(state.audio.destination);
+  tone.start(now);
+  tone.stop(now + 0.35);
+}
+
+function unlockAudio() {
+  // Browsers let a page make sound only after a person did something on it: this runs from a click.
+  if (!state.audio && window.AudioContext) state.audio = new AudioContext();
+  if (state.audio && state.audio.state === "suspended") state.audio.resume();
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) {
+    state.unseen = 0;
+    document.title = state.baseTitle;
+  }
+});
+
+// --- keys, the pinned organisation key, and what this tab keeps ---------------------------------
 
 async function orgPublicKey() {
   const link = $("org-key-module");
@@ -104,17 +158,41 @@ async function orgPublicKey() {
   return module.ORG_PUBLIC_KEY;
 }
 
-async function freshKey() {
+async function freshKeys() {
   state.session = null;
+  if (!state.identity) state.identity = await generateIdentityKeyPair();
   state.keyPair = await generateChatKeyPair();
   state.vk = b64e(state.keyPair.publicRaw);
-  return state.vk;
+  const ik = b64e(state.identity.publicRaw);
+  return { vk: state.vk, ik, vsig: await signVisitorKey(state.identity.privateKey, ik, state.vk) };
 }
 
 function forgetKeys() {
   state.session = null;
   state.keyPair = null;
   state.vk = null;
+}
+
+async function remember() {
+  if (!state.resume || !state.identity) return;
+  sessionStorage.setItem(STORED_KEY, JSON.stringify({ resume: state.resume, identity: await exportIdentityKey(state.identity) }));
+}
+
+function forgetStored() {
+  sessionStorage.removeItem(STORED_KEY);
+  state.resume = null;
+  state.identity = null;
+}
+
+async function stored() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(STORED_KEY) || "null");
+    if (!saved || typeof saved.resume !== "string" || !saved.identity) return null;
+    return { resume: saved.resume, identity: await importIdentityKey(saved.identity) };
+  } catch (error) {
+    sessionStorage.removeItem(STORED_KEY);
+    return null;
+  }
 }
 
 // --- starting, joining and resuming ----------------------------------------------------------
@@ -138,13 +216,14 @@ async function sendJoin() {
     setStatus(S.error);
     return;
   }
-  const frame = { type: "join", v: 1, vk: await freshKey(), lang: app.dataset.lang || "en" };
+  state.identity = null; // a new chat, a new identity
+  const frame = { type: "join", v: 2, ...(await freshKeys()), lang: app.dataset.lang || "en" };
   if (pow) frame.pow = pow;
   state.socket.send(frame);
 }
 
 async function sendResume() {
-  state.socket.send({ type: "resume", resume: state.resume, vk: await freshKey() });
+  state.socket.send({ type: "resume", resume: state.resume, ...(await freshKeys()) });
 }
 
 function openSocket() {
@@ -161,13 +240,12 @@ function openSocket() {
     onDown: (event) => {
       if (state.ended) return false;
       forgetKeys();
+      conversation.holdUnconfirmed();
       if (event.code === CLOSE_DISPLACED) {
-        state.ended = true;
-        showOnly("chat-intro");
-        alertMessage(S.displaced);
+        endHere(S.displaced);
         return false;
       }
-      if (state.connectedOnce) notice(S.reconnecting);
+      if (state.connectedOnce) setState("reconnecting", S.state_reconnecting);
       else setStatus(S.reconnecting);
       return true;
     },
@@ -177,8 +255,11 @@ function openSocket() {
 
 function start() {
   alertMessage("");
+  unlockAudio();
   state.ended = false;
   state.transcript = [];
+  state.lines.clear();
+  conversation.forget();
   $("chat-log").replaceChildren();
   showOnly("chat-waiting");
   setStatus(S.starting);
@@ -186,8 +267,9 @@ function start() {
   openSocket();
 }
 
-function resumeAfterReload(token) {
-  state.resume = token;
+function resumeAfterReload(saved) {
+  state.resume = saved.resume;
+  state.identity = saved.identity;
   state.resumed = true;
   showOnly("chat-waiting");
   setStatus(S.starting);
@@ -202,6 +284,8 @@ async function handleFrame(frame) {
       return onQueued(frame);
     case "connected":
       return onConnected(frame);
+    case "presence":
+      return onPresence(frame);
     case "msg":
       return onMessage(frame);
     case "typing":
@@ -216,34 +300,42 @@ async function handleFrame(frame) {
   }
 }
 
-function onQueued(frame) {
+async function onQueued(frame) {
   state.chat = frame.chat;
   if (typeof frame.resume === "string") {
     state.resume = frame.resume;
-    sessionStorage.setItem(RESUME_KEY, frame.resume);
+    await remember();
   }
-  if (!frame.position) return; // 0: not in the queue; the counsellor is making a new key with us
-  const text = frame.position === 1 ? S.queued_next : format(S.queued, { position: frame.position });
+  if (!frame.position) return; // 0: a counsellor holds the chat and is making a new key with us
+  const place = frame.position === 1 ? S.queued_next : format(S.queued, { position: frame.position });
   if (state.connectedOnce) {
-    notice(text);
+    // Back in the queue during a chat: say why, keep the conversation on screen, hold what is typed.
+    conversation.holdUnconfirmed();
+    state.session = null;
+    const why = { handover: S.state_handover, requeued: S.state_requeued }[frame.reason] || S.state_queued;
+    setState("queued", `${why} ${place}`);
   } else {
     showOnly("chat-waiting");
-    setStatus(text);
+    setStatus(place);
   }
+}
+
+function onPresence(frame) {
+  if (frame.chat !== state.chat || frame.peer !== "away") return;
+  // Nobody receives what is sent now: say so at once, and hold it until the counsellor is back.
+  state.session = null;
+  conversation.holdUnconfirmed();
+  setState("away", S.state_counsellor_away);
 }
 
 async function onConnected(frame) {
   const refuse = () => {
     // Never fall back to a key we could not verify: stop, and say so.
-    forgetKeys();
-    state.ended = true;
-    sessionStorage.removeItem(RESUME_KEY);
     if (state.socket) {
       state.socket.send({ type: "leave", chat: frame.chat });
       state.socket.stop();
     }
-    showOnly("chat-intro");
-    alertMessage(S.refused);
+    endHere(S.refused);
   };
   if (!state.keyPair || (state.chat && frame.chat !== state.chat)) return refuse();
   let certified;
@@ -258,16 +350,23 @@ async function onConnected(frame) {
   } catch (error) {
     return refuse();
   }
+  const someoneElse = state.device !== null && state.device !== certified.device;
   state.chat = frame.chat;
+  state.device = certified.device;
   state.pseudonym = certified.pseudonym;
   $("chat-peer").textContent = format(S.connected, { name: certified.pseudonym });
   $("chat-safety-code").textContent = state.session.safetyCode;
+  setState("connected", format(S.state_connected, { name: certified.pseudonym }));
   showOnly("chat-room");
   alertMessage("");
-  if (state.connectedOnce || state.resumed) notice(S.restarted);
+  if (someoneElse) notice(format(S.someone_else, { name: certified.pseudonym }));
+  else if (state.connectedOnce || state.resumed) notice(S.restarted);
+  if (!state.connectedOnce) cue("joined");
   state.connectedOnce = true;
+  state.inChat = true;
   state.resumed = false;
   $("chat-input").focus();
+  await conversation.resendPending();
   return undefined;
 }
 
@@ -282,39 +381,54 @@ async function onMessage(frame) {
     return;
   }
   if (opened.missing > 0) notice(S.missing);
-  $("chat-typing").textContent = "";
-  if (opened.message.t === "text" && typeof opened.message.body === "string") {
-    addLine("from-them", state.pseudonym, opened.message.body);
+  const meaning = conversation.received(opened.message);
+  if (meaning.text) {
+    $("chat-typing").textContent = "";
+    addLine("from-them", state.pseudonym, meaning.text.body);
+    cue("message");
+  }
+}
+
+/** The chat is over for this tab: nothing of it stays in the tab's storage; the conversation stays on screen. */
+function endHere(alertText) {
+  state.ended = true;
+  state.inChat = false;
+  forgetKeys();
+  forgetStored();
+  if (state.socket) state.socket.stop();
+  if (alertText) {
+    showOnly(state.connectedOnce ? "chat-after" : "chat-intro");
+    if (state.connectedOnce) show($("chat-room"));
+    alertMessage(alertText);
   }
 }
 
 function onEnded(frame) {
-  state.ended = true;
-  forgetKeys();
-  sessionStorage.removeItem(RESUME_KEY);
-  state.resume = null;
-  if (state.socket) state.socket.stop();
+  endHere();
   state.feedbackToken = typeof frame.feedback === "string" ? frame.feedback : null;
   const reason = { visitor: S.ended_visitor, counsellor: S.ended_counsellor, timeout: S.ended_timeout }[frame.by] || S.ended_counsellor;
   $("chat-ended-reason").textContent = reason;
   if (state.transcript.length) state.transcript.push(reason);
   $("chat-typing").textContent = "";
+  const unsent = conversation.pending().length;
+  show($("chat-unsent"), unsent > 0);
   show($("chat-feedback"), Boolean(state.feedbackToken));
   show($("chat-save"), state.transcript.length > 0);
   showOnly("chat-after");
+  // The conversation stays on the screen, read-only, above what comes next.
+  if (state.connectedOnce) {
+    show($("chat-room"));
+    show($("chat-form"), false);
+    setState("ended", reason);
+  }
   $("chat-after-heading").focus?.();
 }
 
 function onError(frame) {
-  const stopWith = (text) => {
-    state.ended = true;
-    forgetKeys();
-    if (state.socket) state.socket.stop();
-    showOnly("chat-intro");
-    alertMessage(text);
-  };
-  if (frame.code === "rate_limited" && Number.isInteger(frame.seq) && frame.chat === state.chat) {
-    return markNotDelivered(frame.seq);
+  const stopWith = (text) => endHere(text);
+  if (Number.isInteger(frame.seq) && frame.chat === state.chat && (frame.code === "undelivered" || frame.code === "rate_limited")) {
+    conversation.refused(frame.seq, { busy: frame.code === "rate_limited" });
+    return undefined;
   }
   switch (frame.code) {
     case "closed":
@@ -328,8 +442,6 @@ function onError(frame) {
       return sendJoin();
     case "resume_invalid":
     case "unknown_chat":
-      sessionStorage.removeItem(RESUME_KEY);
-      state.resume = null;
       return stopWith(S.resume_invalid);
     default:
       if (!state.connectedOnce) setStatus(S.error);
@@ -340,7 +452,7 @@ function onError(frame) {
 // --- what the visitor does ----------------------------------------------------------------------
 
 function sendTyping(on) {
-  if (!state.chat || state.typingSent === on || !state.socket) return;
+  if (!state.chat || state.typingSent === on || !state.socket || !state.session) return;
   state.typingSent = on;
   state.socket.send({ type: "typing", chat: state.chat, on });
 }
@@ -349,37 +461,41 @@ async function sendMessage(event) {
   event.preventDefault();
   const input = $("chat-input");
   const body = input.value.trim();
-  if (!body) return;
-  if (encodeMessage({ t: "text", body }).length > MAX_PLAINTEXT_BYTES) {
+  if (!body || state.ended) return;
+  if (encodeMessage({ t: "text", id: "AAAAAAAAAAA", body }).length > MAX_PLAINTEXT_BYTES) {
     notice(S.too_long);
-    return;
-  }
-  if (!state.session || !state.socket || !state.socket.isOpen) {
-    notice(S.not_sent);
-    return;
-  }
-  const frame = await state.session.seal({ t: "text", body });
-  if (!state.socket.send(frame)) {
-    notice(S.not_sent);
     return;
   }
   input.value = "";
   window.clearTimeout(state.typingTimer);
   sendTyping(false);
-  rememberSent(frame.seq, addLine("from-me", S.you, body), body);
+  // The line is there at once; the conversation sends the text now if anyone can receive it, else holds it.
+  const placeholder = addLine("from-me", S.you, body);
+  const item = await conversation.write(body);
+  state.lines.set(item.id, placeholder);
+  showDelivery(item);
+}
+
+function confirmLeave() {
+  $("chat-leave-dialog").showModal();
 }
 
 function leave() {
+  $("chat-leave-dialog").close();
   if (state.chat && state.socket && state.socket.send({ type: "leave", chat: state.chat })) return;
   onEnded({ by: "visitor" });
 }
 
+/** Quick exit (helpline/static/helpline/quick-exit.js) during a chat: end it for this tab, at once. */
+function quickExit() {
+  if (state.chat && state.socket && !state.ended) state.socket.send({ type: "leave", chat: state.chat, hurry: true });
+  state.inChat = false;
+  forgetStored();
+}
+
 function cancelWaiting() {
   if (state.chat && state.socket && state.socket.send({ type: "leave", chat: state.chat })) return;
-  state.ended = true;
-  if (state.socket) state.socket.stop();
-  sessionStorage.removeItem(RESUME_KEY);
-  state.resume = null;
+  endHere();
   showOnly("chat-intro");
 }
 
@@ -422,7 +538,9 @@ function startAgain() {
   for (const input of $("chat-feedback").querySelectorAll("input, button")) input.disabled = false;
   $("chat-feedback").reset();
   $("chat-feedback-status").textContent = "";
+  show($("chat-form"));
   state.chat = null;
+  state.device = null;
   state.connectedOnce = false;
   state.resumed = false;
   start();
@@ -430,7 +548,7 @@ function startAgain() {
 
 // --- wiring ----------------------------------------------------------------------------------
 
-function init() {
+async function init() {
   if (!$("chat-start")) return; // the chat is not set up on this server: the page says so
   if (!hasWebCrypto() || typeof WebSocket === "undefined") {
     $("chat-unsupported").textContent = S.no_webcrypto;
@@ -441,10 +559,20 @@ function init() {
   $("chat-start").addEventListener("click", start);
   $("chat-cancel").addEventListener("click", cancelWaiting);
   $("chat-form").addEventListener("submit", sendMessage);
-  $("chat-leave").addEventListener("click", leave);
+  $("chat-leave").addEventListener("click", confirmLeave);
+  $("chat-leave-confirm").addEventListener("click", leave);
+  $("chat-leave-keep").addEventListener("click", () => $("chat-leave-dialog").close());
   $("chat-feedback").addEventListener("submit", sendFeedback);
   $("chat-save").addEventListener("click", saveTranscript);
   $("chat-again").addEventListener("click", startAgain);
+  $("chat-sound").addEventListener("change", unlockAudio);
+  document.addEventListener("helpline:quick-exit", quickExit);
+  window.addEventListener("beforeunload", (event) => {
+    // Leaving now would take the conversation off this screen (the server keeps none of it).
+    if (!state.inChat) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
   const input = $("chat-input");
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -457,8 +585,8 @@ function init() {
     window.clearTimeout(state.typingTimer);
     state.typingTimer = window.setTimeout(() => sendTyping(false), TYPING_IDLE_MS);
   });
-  const token = sessionStorage.getItem(RESUME_KEY);
-  if (token) resumeAfterReload(token);
+  const saved = await stored();
+  if (saved) resumeAfterReload(saved);
 }
 
 init();

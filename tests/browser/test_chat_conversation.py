@@ -1,0 +1,167 @@
+"""In Chromium, as people use it: a conversation that never silently loses a word (issue 13's repros).
+
+A visitor on a phone (390×844) and a counsellor on a desktop, each in a browser context of their own, through
+the real pages on a real Daphne. Each test is one repro: what each person sees, and that nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import axe_violations
+from tests.browser.test_chat_pages import open_console
+from tests.conftest import LiveServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+TIMEOUT = 30_000
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def people(browser: Any) -> Iterator[tuple[Any, Any]]:
+    visitor_context = browser.new_context(viewport=PHONE, accept_downloads=True)
+    counsellor_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield visitor_context.new_page(), counsellor_context.new_page()
+    visitor_context.close()
+    counsellor_context.close()
+
+
+def panel(selector: str = "") -> str:
+    return f".chat-panel:not([hidden]) {selector}".strip()
+
+
+def accept_offer(counsellor: Any) -> None:
+    counsellor.get_by_role("button", name="Accept").click(timeout=TIMEOUT)
+
+
+def start_chat(visitor: Any, counsellor: Any, live_server: LiveServer) -> None:
+    open_console(counsellor, live_server)
+    visitor.goto(f"{live_server.base_url}/en/help/chat/")
+    visitor.click("#chat-start")
+    accept_offer(counsellor)
+    visitor.wait_for_selector("#chat-state[data-state=connected]", timeout=TIMEOUT)
+
+
+def say(page: Any, field: str, text: str) -> None:
+    page.fill(field, text)
+    page.keyboard.press("Enter")
+
+
+def line_of(page: Any, log: str, text: str) -> Any:
+    return page.locator(f"{log} .chat-line", has_text=text).last
+
+
+def test_a_counsellor_who_closes_the_console_mid_chat_loses_no_word(live_server: LiveServer,
+                                                                    people: tuple[Any, Any]) -> None:
+    """Repro 1b and 2: the console tab closes; the visitor is told at once, writes on, and nothing is lost."""
+    visitor, counsellor = people
+    start_chat(visitor, counsellor, live_server)
+    say(visitor, "#chat-input", "first, before anything happens")
+    line = line_of(visitor, "#chat-log", "first, before anything happens")
+    line.locator(".delivery:has-text('Delivered')").wait_for(timeout=TIMEOUT)
+
+    context = counsellor.context
+    counsellor.close()
+    visitor.wait_for_selector("#chat-state[data-state=away]", timeout=TIMEOUT)
+    assert "connection dropped" in visitor.inner_text("#chat-state")
+    assert visitor.get_attribute("#chat-state", "role") == "status"
+    say(visitor, "#chat-input", "hello? did you go?")
+    held = line_of(visitor, "#chat-log", "hello? did you go?")
+    held.locator(".delivery:has-text('Not delivered yet')").wait_for(timeout=TIMEOUT)
+    assert axe_violations(visitor) == []
+    visitor.screenshot(path="/tmp/helpline-screenshots/visitor-counsellor-away.png", full_page=True)
+
+    back = context.new_page()
+    back.goto(f"{live_server.base_url}/en/staff/chat/")
+    back.wait_for_selector("#socket-status:has-text('Connected')", timeout=TIMEOUT)
+    # The chat comes back to this counsellor (within their grace period): as an offer, or taken back at once.
+    back.wait_for_selector(".queue-list button:has-text('Accept'), .chat-panel", timeout=TIMEOUT)
+    if back.get_by_role("button", name="Accept").count():
+        accept_offer(back)
+    back.wait_for_selector(panel(".chat-log :text('hello? did you go?')"), timeout=TIMEOUT)
+    held.locator(".delivery:has-text('Delivered')").wait_for(timeout=TIMEOUT)
+    visitor.wait_for_selector("#chat-state[data-state=connected]", timeout=TIMEOUT)
+    # And the other way: the counsellor's answer arrives and is confirmed.
+    say(back, panel(".panel-input"), "Sorry, I am back.")
+    visitor.wait_for_selector("#chat-log :text('Sorry, I am back.')", timeout=TIMEOUT)
+    line_of(back, panel(".chat-log"), "Sorry, I am back.").locator(".delivery:has-text('Delivered')").wait_for(
+        timeout=TIMEOUT)
+
+
+def test_quick_exit_ends_the_chat_for_that_tab_and_the_counsellor_is_told_at_once(live_server: LiveServer,
+                                                                                 people: tuple[Any, Any]) -> None:
+    """Repros 3 and 4: quick exit mid-chat; the counsellor knows within seconds; the tab cannot rejoin."""
+    visitor, counsellor = people
+    start_chat(visitor, counsellor, live_server)
+    assert visitor.evaluate("sessionStorage.length") == 1
+    # On a phone the button stays within reach however far down the page is.
+    visitor.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    box = visitor.locator("#quick-exit").bounding_box()
+    assert box is not None and 0 <= box["y"] < PHONE["height"] and box["x"] + box["width"] <= PHONE["width"]
+    visitor.click("#quick-exit")
+    counsellor.wait_for_selector(panel(".chat-log :text('left in a hurry')"), timeout=10_000)
+    visitor.wait_for_url("about:blank")
+    assert visitor.evaluate("sessionStorage.length") == 0
+    # Whoever picks the phone up next and opens the chat page again finds the start, not the conversation.
+    visitor.goto(f"{live_server.base_url}/en/help/chat/")
+    visitor.wait_for_selector("#chat-start:not([hidden])", timeout=TIMEOUT)
+    assert visitor.locator("#chat-room").is_hidden() and visitor.locator("#chat-waiting").is_hidden()
+
+
+def test_escape_while_typing_needs_a_second_press(live_server: LiveServer, people: tuple[Any, Any]) -> None:
+    visitor, counsellor = people
+    start_chat(visitor, counsellor, live_server)
+    visitor.fill("#chat-input", "half a sentence")
+    visitor.keyboard.press("Escape")
+    visitor.wait_for_timeout(200)
+    assert visitor.locator("#chat-input").input_value() == "half a sentence", "one Esc while typing stays"
+    visitor.keyboard.press("Escape")
+    visitor.wait_for_url("about:blank")
+    counsellor.wait_for_selector(panel(".chat-log :text('left in a hurry')"), timeout=10_000)
+
+
+def test_ending_asks_first_and_the_conversation_stays_with_next_steps(live_server: LiveServer,
+                                                                      people: tuple[Any, Any]) -> None:
+    """Repro 8: End asks; after the end the conversation stays on screen with what to do next and a copy."""
+    visitor, counsellor = people
+    start_chat(visitor, counsellor, live_server)
+    say(visitor, "#chat-input", "thank you for listening")
+    counsellor.wait_for_selector(panel(".chat-log :text('thank you for listening')"), timeout=TIMEOUT)
+    visitor.click("#chat-leave")
+    dialog = visitor.locator("#chat-leave-dialog")
+    assert dialog.is_visible()
+    assert axe_violations(visitor) == []
+    visitor.click("#chat-leave-keep")
+    assert not dialog.is_visible()
+    assert visitor.locator("#chat-room").is_visible(), "keeping the chat changes nothing"
+    visitor.click("#chat-leave")
+    visitor.click("#chat-leave-confirm")
+    visitor.wait_for_selector("#chat-after:not([hidden])", timeout=TIMEOUT)
+    assert "thank you for listening" in visitor.inner_text("#chat-log"), "the conversation stays visible"
+    assert visitor.locator("#chat-form").is_hidden()
+    for link in ("safety plan", "right now", "Self-help"):
+        assert visitor.locator(".next-steps a", has_text=link).count() == 1
+    assert visitor.locator("#chat-save").is_visible()
+    assert visitor.evaluate("sessionStorage.length") == 0
+    assert axe_violations(visitor) == []
+    visitor.screenshot(path="/tmp/helpline-screenshots/visitor-after-end.png", full_page=True)
+
+
+def test_leaving_the_page_mid_chat_asks_first(live_server: LiveServer, people: tuple[Any, Any]) -> None:
+    visitor, counsellor = people
+    start_chat(visitor, counsellor, live_server)
+    dialogs: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        dialogs.append(dialog.type)
+        dialog.dismiss()
+
+    visitor.on("dialog", answer)
+    visitor.click("#chat-input")  # a page may ask before unload only after a person used it
+    visitor.close(run_before_unload=True)
+    visitor.wait_for_timeout(500)
+    assert dialogs == ["beforeunload"]
