@@ -31,7 +31,7 @@ from chat.protocol.crypto import b64d, b64e, utc_today, verify_certificate, veri
 from chat.schema import wrapup_dimensions
 from chat.tokens import forget_expired, make_token, use_once
 from helpline.metrics.actions import increment, increment_hour_of_week
-from helpline.metrics.catalogue import minutes_bin
+from helpline.metrics.catalogue import minutes_bin, service_level
 
 # This server process; a counsellor socket registered by another boot of the embedded default is gone.
 BOOT: Final = secrets.token_hex(8)
@@ -332,8 +332,7 @@ def accept(identity: SocketIdentity, fields: dict[str, Any], offered_vk: str | N
         waited = (moment - chat.queued_at).total_seconds()
         _count("chat.answered", chat.lang)
         _count("chat.wait_bin", minutes_bin(waited))
-        within = waited <= 60 * getattr(settings, "SERVICE_LEVEL_MINUTES", 2)
-        _count("chat.service_level", "within" if within else "beyond")
+        _count("chat.service_level", service_level(waited))
     frame = {"type": "connected", "chat": chat.id, "epoch": chat.epoch, "ck": fields["ck"], "sig": fields["sig"],
              "cert": cert}
     # Both sockets learn their peer from this accept, so even a chat's first message needs no database read

@@ -140,9 +140,9 @@ def parse_period(kind: str, key: str, today: datetime.date) -> Period:
             start = datetime.date(year, (int(match.group(2)) - 1) * 3 + 1, 1)
         else:
             start = datetime.date(year, 1, 1)
-    except ValueError:
+        period = period_containing(kind, start)
+    except (ValueError, OverflowError):  # month 13, or a period ending past the last date Python can hold
         raise PeriodError(f"There is no such {kind}.", "missing") from None
-    period = period_containing(kind, start)
     if not period.is_closed(today):
         raise PeriodError("That period has not ended yet; only whole, ended periods are shown.", "open")
     return period

@@ -17,17 +17,7 @@ from django.utils.translation import gettext as _
 
 from helpline.metrics import charts
 from helpline.metrics.actions import BLOCK_DAYS
-from helpline.metrics.catalogue import (
-    ENDED_BY,
-    HELPED,
-    HOURS_OF_WEEK,
-    METRICS,
-    MINUTE_BINS,
-    RATINGS,
-    REFUSAL_REASONS,
-    SELFCHECK_BANDS,
-    SERVICE_LEVEL,
-)
+from helpline.metrics.catalogue import HOURS_OF_WEEK, METRICS
 from helpline.metrics.disclosure import (
     BASE_KINDS,
     Column,
@@ -96,22 +86,9 @@ def day_names() -> list[str]:
     return [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
 
 
-FIXED_DIMENSIONS: dict[str, tuple[str, ...]] = {
-    "chat.refused": REFUSAL_REASONS, "chat.ended_by": ENDED_BY, "chat.service_level": SERVICE_LEVEL,
-    "chat.wait_bin": MINUTE_BINS, "chat.duration_bin": MINUTE_BINS, "chat.abandoned_queued": MINUTE_BINS,
-    "chat.rating": RATINGS, "chat.helped": HELPED, "selfhelp.selfcheck_completed": SELFCHECK_BANDS,
-}
-
-
 def known_dimensions(metric: str) -> list[str]:
     """Rows a table always shows (with 0 where nothing was counted), before any dimension seen in the data."""
-    if metric in FIXED_DIMENSIONS:
-        return list(FIXED_DIMENSIONS[metric])
-    if metric in {"chat.offered", "chat.answered"}:
-        return [code for code, _name in settings.LANGUAGES]
-    if metric == "site.referral":
-        return list(settings.CAMPAIGN_CODES)
-    return list(METRICS[metric].dimensions)
+    return list(METRICS[metric].known_values())
 
 
 class Counts:

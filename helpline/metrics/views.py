@@ -43,15 +43,16 @@ def count_event(request: HttpRequest) -> HttpResponse:
     metric, dimension = payload["metric"], payload.get("dimension", "")
     if not isinstance(metric, str) or not isinstance(dimension, str):
         return JsonResponse({"error": "bad_request", "message": "metric and dimension are text."}, status=400)
-    allowed = BEACON_METRICS.get(metric)
-    if allowed is None or not allowed(dimension):
+    if metric not in BEACON_METRICS or not BEACON_METRICS[metric](dimension):
         return JsonResponse({"error": "unknown_metric", "message": "That is not something we count."}, status=400)
     increment(metric, dimension)
     return HttpResponse(status=204)
 
 
-def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "metrics/bad_request.html", {"message": message}, status=400)
+def _bad_request(request: HttpRequest, error: PeriodError) -> HttpResponse:
+    """400 for a request we cannot read; 404 for a period that does not exist (issue 14: never a 500)."""
+    status = 404 if error.code == "missing" else 400
+    return render(request, "metrics/bad_request.html", {"message": str(error)}, status=status)
 
 
 def requested_period(request: HttpRequest, extra: frozenset[str] = frozenset()) -> Period:
@@ -70,8 +71,6 @@ def requested_period(request: HttpRequest, extra: frozenset[str] = frozenset()) 
         return parse_period(kind, request.GET["key"], today())
     except PeriodError as error:
         raise PeriodError(_period_message(kind, error.code), error.code) from None
-    except OverflowError:  # a key like 9999-W52 ends past the last date Python can hold
-        raise PeriodError(_period_message(kind, "missing"), "missing") from None
 
 
 def _period_message(kind: str, code: str) -> str:
@@ -98,7 +97,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     try:
         period = requested_period(request)
     except PeriodError as error:
-        return _bad_request(request, str(error))
+        return _bad_request(request, error)
     report = build_report(period)
     previous = period.previous()
     newer = _next_closed(period)
@@ -123,7 +122,7 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
     try:
         period = requested_period(request)
     except PeriodError as error:
-        return _bad_request(request, str(error))
+        return _bad_request(request, error)
     report = build_report(period)
     filename = f"helpline-statistics-{period.kind}-{period.key}"
     if fmt == "json":
@@ -148,7 +147,7 @@ def printable(request: HttpRequest) -> HttpResponse:
         if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_REPORT_PERIODS:
             raise PeriodError(_("periods must be a whole number from 1 to %(n)d.") % {"n": MAX_REPORT_PERIODS})
     except PeriodError as error:
-        return _bad_request(request, str(error))
+        return _bad_request(request, error)
     periods = [period]
     while len(periods) < int(raw):
         periods.append(periods[-1].previous())
