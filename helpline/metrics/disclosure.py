@@ -325,9 +325,14 @@ def total_bounds(total: int, threshold: int) -> tuple[int, int]:
 
 
 def is_safe(cells: Mapping[str, Figure], total: int, threshold: int) -> bool:
-    """No hidden or small cell can be narrowed to a single value by subtraction from the total."""
+    """No hidden or small cell can be narrowed to a single value by subtraction from the total, and the hidden
+    cells together (always the total minus the shown cells) are not a small count of a merged category."""
     bounds = attacker_bounds(cells, threshold)
     total_low, total_high = total_bounds(total, threshold)
+    if total_low == total_high:
+        hidden_mass = total - sum(f.low for f in cells.values() if f.status == EXACT)
+        if 0 < hidden_mass < threshold:
+            return False
     # Sums over all cells once; each cell's "others" are these minus its own bounds (linear, not quadratic).
     all_low = sum(b[0] for b in bounds.values())
     unbounded = sum(1 for b in bounds.values() if b[1] is None)

@@ -184,9 +184,15 @@ class Publisher:
         return self.column(period, metric).total
 
     def group(self, period: Period, metric: str, dimensions: Sequence[str]) -> Figure:
-        """The sum of some published cells (e.g. ratings 4 and 5), as published: nothing finer is revealed."""
-        cells = self.column(period, metric).cells
-        return add((cells[d] for d in dimensions if d in cells), self.threshold)
+        """The sum of some published cells (e.g. ratings 4 and 5), from published figures only: their sum, or the
+        total less the other cells when those are all exact (what any reader could work out, shown plainly)."""
+        column = self.column(period, metric)
+        inside = add((f for d, f in column.cells.items() if d in dimensions), self.threshold)
+        outside = [f for d, f in column.cells.items() if d not in dimensions]
+        if inside.status == EXACT or column.total.value is None or any(f.status != EXACT for f in outside):
+            return inside
+        # Never small: suppress() keeps the hidden cells' sum at 0 or at least the threshold.
+        return primary(column.total.value - sum(f.low for f in outside), self.threshold)
 
     def service_level(self, period: Period) -> Column:
         """Answered chats within and beyond the target wait (see service_level_bins)."""
