@@ -22,11 +22,13 @@ from helpline.metrics.catalogue import HOURS_OF_WEEK, METRICS, MINUTE_BINS
 from helpline.metrics.disclosure import (
     BASE_KINDS,
     EXACT,
+    RANGE,
     Column,
     Figure,
     Period,
     add,
     add_columns,
+    attacker_bounds,
     change,
     primary,
     rounded,
@@ -184,15 +186,25 @@ class Publisher:
         return self.column(period, metric).total
 
     def group(self, period: Period, metric: str, dimensions: Sequence[str]) -> Figure:
-        """The sum of some published cells (e.g. ratings 4 and 5), from published figures only: their sum, or the
-        total less the other cells when those are all exact (what any reader could work out, shown plainly)."""
+        """The sum of some published cells (e.g. ratings 4 and 5), worked out from published figures only: the bounds
+        any reader has for each cell (disclosure.attacker_bounds) and, where the total is exact, the total less the
+        other cells. Nothing finer than the published cells is revealed; it is only said plainly."""
         column = self.column(period, metric)
-        inside = add((f for d, f in column.cells.items() if d in dimensions), self.threshold)
-        outside = [f for d, f in column.cells.items() if d not in dimensions]
-        if inside.status == EXACT or column.total.value is None or any(f.status != EXACT for f in outside):
-            return inside
-        # Never small: suppress() keeps the hidden cells' sum at 0 or at least the threshold.
-        return primary(column.total.value - sum(f.low for f in outside), self.threshold)
+        bounds = attacker_bounds(column.cells, self.threshold)
+        inside = [b for d, b in bounds.items() if d in dimensions]
+        outside = [b for d, b in bounds.items() if d not in dimensions]
+        low = sum(b[0] for b in inside)
+        high = None if any(b[1] is None for b in inside) else sum(b[1] or 0 for b in inside)
+        if column.total.value is not None:
+            if all(b[1] is not None for b in outside):
+                low = max(low, column.total.value - sum(b[1] or 0 for b in outside))
+            cap = column.total.value - sum(b[0] for b in outside)
+            high = cap if high is None else min(high, cap)
+        if high is not None and low == high:
+            return primary(low, self.threshold)  # never small: suppress() keeps hidden sums at 0 or ≥ threshold
+        if high is not None and low >= 1 and high < self.threshold:
+            return primary(1, self.threshold)
+        return Figure(RANGE, low, high)
 
     def service_level(self, period: Period) -> Column:
         """Answered chats within and beyond the target wait (see service_level_bins)."""

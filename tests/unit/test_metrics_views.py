@@ -130,8 +130,9 @@ def test_contract_scripted_increments_show_exactly_the_expected_suppressed_figur
     assert figures["chat.offered"]["change"] == "+5"
     assert figures["chat.answered"]["value"] == "15"
     assert figures["answer_rate"]["value"] == "100%"
-    # The service level is the waiting-time rows added up (<1 and 1-2 minutes): 7 + "<5" is 8 to 11 of 15.
-    assert figures["service_level"]["value"] == "53.3–73.3%"
+    # The service level is the waiting-time rows added up (<1 and 1-2 minutes): 7 + "<5", and 15 less the hidden
+    # 2-5 row (at least 5, at most the smallest shown, 7): 8 to 10 of 15.
+    assert figures["service_level"]["value"] == "53.3–66.7%"
     assert figures["site.referral"]["value"] == "<5"
     assert figures["site.referral"]["change"] == "–"
     # nl = 3 is small; en would give it away from the total 15, so en is hidden too.
@@ -145,7 +146,7 @@ def test_contract_scripted_increments_show_exactly_the_expected_suppressed_figur
     trend = table(data, "trend")
     assert trend["rows"][-1]["values"] == ["15", "15"] and trend["totals"] is None
 
-    assert values(table(data, "service_level")) == {"within": ["8–11"], "beyond": ["≥5"]}
+    assert values(table(data, "service_level")) == {"within": ["8–10"], "beyond": ["5–7"]}
 
     csv_text = client.get(f"/en/staff/stats/export.csv?period=month&key={key}").content.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(csv_text)))
