@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Sum
+from django.utils.formats import number_format
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -345,10 +346,11 @@ def share(part: Figure, whole: Figure) -> tuple[float, float] | None:
 
 
 def percent_text(bounds: tuple[float, float] | None) -> str:
+    """"88.4%", or "85–95%" where only bounds are published; with the page language's decimal mark (88,4% in Dutch)."""
     if bounds is None:
         return "–"
-    low, high = bounds
-    return f"{low:g}%" if low == high else f"{low:g}–{high:g}%"
+    low, high = (number_format(f"{b:g}", use_l10n=True) for b in bounds)
+    return f"{low}%" if low == high else f"{low}–{high}%"
 
 
 def _share_figure(slug: str, label: str, now: tuple[float, float] | None, before: tuple[float, float] | None,

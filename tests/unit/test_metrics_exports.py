@@ -51,7 +51,7 @@ def test_xlsx_holds_the_pages_figures_as_numbers_and_notes_on_empty_cells() -> N
     assert response.status_code == 200
     assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     book = openpyxl.load_workbook(io.BytesIO(response.content))
-    tables = [t for t in data["tables"]]
+    tables = list(data["tables"])
     assert len(book.sheetnames) == 1 + len(tables)
     checked = 0
     for table, name in zip(tables, book.sheetnames[1:], strict=True):
