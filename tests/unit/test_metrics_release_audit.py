@@ -229,6 +229,16 @@ def collect(publisher: Publisher) -> Released:
 # --- the attacker: exact elimination over (metric, dimension, stretch of days) ---------------------------------
 
 
+def subtract(target: dict[Any, Fraction], row: dict[Any, Fraction], factor: Fraction) -> None:
+    """target -= factor * row, dropping the entries that become 0."""
+    for c, v in row.items():
+        new = target.get(c, Fraction(0)) - factor * v
+        if new:
+            target[c] = new
+        else:
+            target.pop(c, None)
+
+
 class Solver:
     """Row-reduced equations over Fractions; `value(vector)` is the one value a linear form must have, or None."""
 
@@ -242,12 +252,7 @@ class Solver:
             if not factor:
                 continue
             row, row_rhs = self.rows[column]
-            for c, v in row.items():
-                new = vector.get(c, Fraction(0)) - factor * v
-                if new:
-                    vector[c] = new
-                else:
-                    vector.pop(c, None)
+            subtract(vector, row, factor)
             rhs -= factor * row_rhs
         return vector, rhs
 
@@ -264,12 +269,7 @@ class Solver:
             factor = row.get(pivot)
             if factor:
                 merged = dict(row)
-                for c, v in vector.items():
-                    new = merged.get(c, Fraction(0)) - factor * v
-                    if new:
-                        merged[c] = new
-                    else:
-                        merged.pop(c, None)
+                subtract(merged, vector, factor)
                 self.rows[other] = (merged, row_rhs - factor * rhs)
         self.rows[pivot] = (vector, rhs)
 
