@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -32,7 +33,7 @@ from chat.protocol.crypto import b64d, b64e, utc_today, verify_certificate, veri
 from chat.schema import wrapup_dimensions
 from chat.tokens import forget_expired, make_token, use_once
 from helpline.metrics.actions import increment, increment_hour_of_week
-from helpline.metrics.catalogue import minutes_bin
+from helpline.metrics.catalogue import HELPED, NEXT_STEPS, minutes_bin, service_level
 
 # This server process, recorded with each counsellor socket it holds (which process has which socket).
 BOOT: Final = secrets.token_hex(8)
@@ -384,8 +385,7 @@ def accept(identity: SocketIdentity, fields: dict[str, Any], offered_vk: str | N
         waited = (moment - chat.queued_at).total_seconds()
         _count("chat.answered", chat.lang)
         _count("chat.wait_bin", minutes_bin(waited))
-        within = waited <= 60 * getattr(settings, "SERVICE_LEVEL_MINUTES", 2)
-        _count("chat.service_level", "within" if within else "beyond")
+        _count("chat.service_level", service_level(waited))
     frame = {"type": "connected", "chat": chat.id, "epoch": chat.epoch, "ck": fields["ck"], "sig": fields["sig"],
              "cert": cert}
     # Both sockets learn their peer from this accept, so even a chat's first message needs no database read
@@ -505,13 +505,18 @@ def feedback_token() -> str:
 
 
 RATING_VALUES: Final = {1, 2, 3, 4, 5}
-HELPED_VALUES: Final = {"yes", "no", "unsure"}
+HELPED_VALUES: Final = set(HELPED)
+NEXT_STEP_VALUES: Final = set(NEXT_STEPS)
 
 
-def record_feedback(token: str, rating: int | None, helped: str | bool | None) -> bool:
-    """Count a visitor's rating and answer once per feedback token; False if the token is not good."""
+def record_feedback(token: str, rating: int | None, helped: str | bool | None, next_steps: Sequence[str] = ()) -> bool:
+    """Count a visitor's rating, answer and next steps once per feedback token; False if the token is not good.
+
+    Each is a separate counter: nothing links a rating to a next step, or either to the chat."""
     if not use_once(FEEDBACK_PURPOSE, token):
         return False
+    for step in next_steps:
+        _count("chat.next_step", step)
     if rating is not None:
         _count("chat.rating", str(rating))
     if isinstance(helped, bool):

@@ -47,14 +47,15 @@ def pow_challenge(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"challenge": proof_of_work.make_challenge(), "bits": bits})
 
 
-FEEDBACK_FIELDS = {"feedback", "rating", "helped"}
+FEEDBACK_FIELDS = {"feedback", "rating", "helped", "next"}
 
 
 @csrf_exempt
 @never_cache
 @json_methods("POST")
 def feedback(request: HttpRequest) -> HttpResponse:
-    """POST /chat/feedback/ {"feedback": token, "rating": 1-5|null, "helped": yes|no|unsure|true|false|null}.
+    """POST /chat/feedback/ {"feedback": token, "rating": 1-5|null, "helped": yes|no|unsure|true|false|null,
+    "next": [codes of chat.next_step, each once] (optional)}.
 
     The one-time token from the `ended` frame is the only authority: no cookie, no CSRF token, one use.
     """
@@ -65,15 +66,18 @@ def feedback(request: HttpRequest) -> HttpResponse:
         return _too_large()
     body = parse_json_object(raw, MAX_BODY_BYTES)
     if not isinstance(body, dict) or set(body) - FEEDBACK_FIELDS or not isinstance(body.get("feedback"), str):
-        return _refused(400, "expected {feedback, rating, helped}")
-    rating, helped = body.get("rating"), body.get("helped")
+        return _refused(400, "expected {feedback, rating, helped, next}")
+    rating, helped, steps = body.get("rating"), body.get("helped"), body.get("next")
     if not (rating is None or (type(rating) is int and rating in actions.RATING_VALUES)):
         return _refused(400, "rating must be 1 to 5")
     if not (helped is None or type(helped) is bool or (type(helped) is str and helped in actions.HELPED_VALUES)):
         return _refused(400, "helped must be yes, no or unsure")
-    if rating is None and helped is None:
+    if steps is not None and not (isinstance(steps, list) and steps and len(set(steps)) == len(steps)
+                                  and all(type(s) is str and s in actions.NEXT_STEP_VALUES for s in steps)):
+        return _refused(400, "next must list what you will do next, each once")
+    if rating is None and helped is None and not steps:
         return _refused(400, "nothing to record")
-    if not actions.record_feedback(body["feedback"], rating, helped):
+    if not actions.record_feedback(body["feedback"], rating, helped, steps or ()):
         return _refused(403, "this feedback link was used or has expired")
     return HttpResponse(status=204)
 

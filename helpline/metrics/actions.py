@@ -8,7 +8,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from helpline.metrics.catalogue import METRICS, minutes_bin
+from helpline.metrics.catalogue import check_countable, minutes_bin
 from helpline.metrics.models import DailyCount, HourOfWeekCount
 
 __all__ = ["BLOCK_DAYS", "block_start", "hour_of_week", "increment", "increment_hour_of_week", "minutes_bin",
@@ -49,11 +49,15 @@ def _upsert(table: str, columns: tuple[str, ...], values: list[Any], amount: int
 def increment(metric: str, dimension: str = "", amount: int = 1, day: datetime.date | None = None) -> None:
     """Add `amount` to one counter cell, creating it if needed; safe under concurrent callers.
 
+    Only what the catalogue defines may be counted (NotInCatalogue, a ValueError, otherwise), so no caller
+    can create a row that managers would then see.
+
     `INSERT … ON CONFLICT DO UPDATE SET count = count + excluded.count` is a single atomic statement on
     both SQLite (≥3.24) and PostgreSQL, so no increment is lost however many processes race.
     """
     if amount < 1:
         raise ValueError("amount must be positive")
+    check_countable(metric, dimension)
     _upsert(DailyCount._meta.db_table, ("metric", "dimension", "day"), [metric, dimension, day or today()], amount)
 
 
@@ -61,9 +65,7 @@ def increment_hour_of_week(metric: str, when: datetime.datetime, amount: int = 1
     """Count `metric` in the hour of the week `when` falls in, inside its 4-week block (never finer)."""
     if amount < 1:
         raise ValueError("amount must be positive")
-    entry = METRICS.get(metric)
-    if entry is None or not entry.hour_of_week:
-        raise ValueError(f"{metric!r} is not an hour-of-week metric")
+    check_countable(metric, "", hour_of_week=True)
     local = timezone.localtime(when) if timezone.is_aware(when) else when
     _upsert(HourOfWeekCount._meta.db_table, ("metric", "hour_of_week", "period_start"),
             [metric, hour_of_week(local), block_start(local.date())], amount)

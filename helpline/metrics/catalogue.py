@@ -15,6 +15,10 @@ ENDED_BY = ("visitor", "counsellor", "timeout")
 SERVICE_LEVEL = ("within", "beyond")
 RATINGS = ("1", "2", "3", "4", "5")
 HELPED = ("yes", "no", "unsure")
+# "What will you do next?" after a chat: a few codes, counted, never linked to the chat or to each other.
+NEXT_STEPS = ("selfhelp", "safety-plan", "professional", "someone-i-trust", "contact-again", "not-sure")
+# "How are you doing now?": the browser compares a new self-check band with the earlier one it kept.
+RETURN_CHANGES = ("better", "same", "worse")
 HOURS_OF_WEEK = 168
 
 
@@ -47,6 +51,31 @@ def is_campaign_code(dimension: str) -> bool:
     return dimension in settings.CAMPAIGN_CODES
 
 
+def is_module_slug(dimension: str) -> bool:
+    """The slug of a self-help module that is loaded now (selfhelp.Module); nothing else becomes a row."""
+    from selfhelp.models import Module
+
+    return is_slug(dimension) and Module.objects.filter(slug=dimension).exists()
+
+
+def module_slugs() -> tuple[str, ...]:
+    from selfhelp.models import Module
+
+    return tuple(Module.objects.values_list("slug", flat=True))
+
+
+def language_codes() -> tuple[str, ...]:
+    from django.conf import settings
+
+    return tuple(code for code, _name in settings.LANGUAGES)
+
+
+def campaign_codes() -> tuple[str, ...]:
+    from django.conf import settings
+
+    return tuple(settings.CAMPAIGN_CODES)
+
+
 def is_wrapup_code(dimension: str) -> bool:
     """`category.code`: two slugs joined by one dot, e.g. `concern.online-images`."""
     parts = dimension.split(".")
@@ -66,6 +95,13 @@ class Metric:
     validator_doc: str = ""
     beacon: bool = False
     hour_of_week: bool = False
+    listing: Callable[[], tuple[str, ...]] | None = None  # the values a validator accepts, where they are few
+
+    def known_values(self) -> tuple[str, ...]:
+        """The rows a table of this metric always shows (0 where nothing was counted)."""
+        if self.listing is not None:
+            return self.listing()
+        return self.dimensions
 
     def accepts(self, dimension: str) -> bool:
         """Whether `dimension` is a value this metric may be counted with."""
@@ -90,30 +126,34 @@ METRICS: dict[str, Metric] = {
     for m in [
         Metric("selfhelp.page_view", "A self-help module page was shown.", "page views",
                "selfhelp views (server side, when the page is rendered)",
-               validator=is_slug, validator_doc="module slug"),
+               validator=is_module_slug, validator_doc="slug of a loaded module"),
         Metric("selfhelp.module_started", "A visitor started a module (first step opened).", "modules",
-               "visitor page script through POST /count/", validator=is_slug, validator_doc="module slug",
-               beacon=True),
+               "visitor page script through POST /count/", validator=is_module_slug,
+               validator_doc="slug of a loaded module", beacon=True),
         Metric("selfhelp.module_completed", "A visitor reached the end of a module.", "modules",
-               "visitor page script through POST /count/", validator=is_slug, validator_doc="module slug",
-               beacon=True),
+               "visitor page script through POST /count/", validator=is_module_slug,
+               validator_doc="slug of a loaded module", beacon=True),
         Metric("selfhelp.selfcheck_completed", "A self-check was completed; only the result band is counted, "
                "never the answers.", "self-checks",
                "selfhelp views (no-script form) and visitor page script through POST /count/",
                dimensions=SELFCHECK_BANDS, beacon=True),
         Metric("selfhelp.safety_plan_made", "A visitor made a safety plan (kept only in their browser).",
                "plans", "visitor page script through POST /count/", dimensions=_NONE, beacon=True),
+        Metric("selfhelp.return_check", "A returning visitor took the self-check again and chose to count how "
+               "the new result compares with the earlier one their browser kept (the earlier result is never sent).",
+               "self-checks", "visitor page script through POST /count/", dimensions=RETURN_CHANGES, beacon=True),
         Metric("selfhelp.right_now_view", "The 'right now' (urgent help) page was shown.", "page views",
                "selfhelp views", dimensions=_NONE),
         Metric("site.referral", "A visitor arrived with a known campaign code (?src=…), which was then stripped.",
                "arrivals", "helpline.middleware.ReferralCodeMiddleware", validator=is_campaign_code,
-               validator_doc="a code from settings.CAMPAIGN_CODES"),
+               validator_doc="a code from settings.CAMPAIGN_CODES", listing=campaign_codes),
         Metric("chat.offered", "A visitor joined the chat queue (the service was open and accepted them).",
-               "chats", _CHAT + ": joined the queue", validator=is_language, validator_doc="page language"),
+               "chats", _CHAT + ": joined the queue", validator=is_language, validator_doc="page language",
+               listing=language_codes),
         Metric("chat.refused", "A visitor asked for a chat and was turned away before joining the queue.",
                "requests", _CHAT + ": refused", dimensions=REFUSAL_REASONS),
         Metric("chat.answered", "A counsellor accepted a queued chat.", "chats", _CHAT + ": accepted",
-               validator=is_language, validator_doc="page language"),
+               validator=is_language, validator_doc="page language", listing=language_codes),
         Metric("chat.abandoned_queued", "A visitor left the queue before any counsellor accepted; the "
                "dimension is how long they had waited.", "chats", _CHAT + ": left while queued",
                dimensions=MINUTE_BINS),
@@ -137,6 +177,8 @@ METRICS: dict[str, Metric] = {
                _CHAT + ": feedback sent", dimensions=RATINGS),
         Metric("chat.helped", "A visitor's answer to 'did this chat help?'.", "answers",
                _CHAT + ": feedback sent", dimensions=HELPED),
+        Metric("chat.next_step", "A visitor's answer to 'what will you do next?' after a chat (one count per "
+               "answer ticked).", "answers", _CHAT + ": feedback sent", dimensions=NEXT_STEPS),
         Metric("chat.demand_how", "Chats offered, by hour of the week, summed over a 4-week block.", "chats",
                _CHAT + ": joined the queue (increment_hour_of_week)", dimensions=_NONE, hour_of_week=True),
         Metric("chat.capacity_how", "Counsellor-hours available, by hour of the week, summed over a 4-week "
@@ -153,6 +195,23 @@ BEACON_METRICS: dict[str, Callable[[str], bool]] = {name: m.accepts for name, m 
 def metric(name: str) -> Metric:
     """The catalogue entry for `name`; KeyError for anything not in the catalogue."""
     return METRICS[name]
+
+
+class NotInCatalogue(ValueError):
+    """A counter the catalogue does not define; a programming error, never shown to a visitor."""
+
+
+def check_countable(name: str, dimension: str, *, hour_of_week: bool = False) -> Metric:
+    """The catalogue entry, if `name[dimension]` may be counted (by day, or by hour of week); else NotInCatalogue."""
+    entry = METRICS.get(name)
+    if entry is None:
+        raise NotInCatalogue(f"{name!r} is not in the metrics catalogue")
+    if entry.hour_of_week != hour_of_week:
+        raise NotInCatalogue(f"{name!r} is counted {'by hour of week' if entry.hour_of_week else 'by day'} "
+                             "in the catalogue")
+    if not entry.accepts(dimension):
+        raise NotInCatalogue(f"{dimension[:70]!r} is not a dimension of {name!r} in the catalogue")
+    return entry
 
 
 def service_level(wait_seconds: float) -> str:

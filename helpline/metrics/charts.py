@@ -83,8 +83,8 @@ def bar_chart(chart_id: str, title: str, desc: str, row_labels: Sequence[str], s
         for i, s in enumerate(series):
             figure = s.figures[row]
             y = y0 + i * bar_h
-            length = bar_area * figure.low / max_value if figure.status != "hidden" else 0
-            if figure.status == EXACT or figure.status == "range":
+            length = bar_area * (figure.point or figure.low) / max_value if figure.status != "hidden" else 0
+            if figure.status in (EXACT, "range", "rounded"):
                 body.append(f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="{bar_h - 2}" '
                             f'fill="{SERIES_COLOURS[i]}"/>')
             if figure.status == "range" and figure.high is not None:
@@ -154,8 +154,8 @@ def hour_of_week_chart(chart_id: str, title: str, desc: str, day_labels: Sequenc
     for i, s in enumerate(series):
         segment: list[str] = []
         for hour, figure in enumerate(s.figures):
-            if figure.status == EXACT:
-                segment.append(f"{left + hour * step + step / 2:.1f},{base - plot_h * figure.low / max_value:.1f}")
+            if figure.point is not None:  # exact or rounded; a hidden or small hour breaks the line
+                segment.append(f"{left + hour * step + step / 2:.1f},{base - plot_h * figure.point / max_value:.1f}")
                 continue
             body.extend(_polyline(segment, SERIES_COLOURS[i]))
             segment = []

@@ -8,8 +8,12 @@ The method, and the reasoning behind it, is in docs/metrics.md ("Disclosure cont
   same events), so further cells are hidden, smallest first, shown as "*" (secondary suppression), until an
   exact attacker that knows the total, the shown cells and how this algorithm works cannot narrow any
   hidden cell to a single value; if no choice of cells achieves that, the whole table is withheld.
-- Weeks and months are computed from their days; a quarter or a year is the sum of what its months show
-  (ranges where a month hid something), so coarser periods reveal nothing the months do not.
+- Periods form one tree, so no two overlap without one containing the other: a "week" is a part of a
+  month (days 1–7, 8–14, 15–21, 22–end), published with its month; a quarter or a year is the sum of what
+  its months show (ranges where a month hid something), so coarser periods reveal nothing the months do not.
+- Every published table is a one-way breakdown of one total (by a dimension, or a month by its weeks) and no
+  cross-tabulation is ever published; weeks therefore show totals only. docs/metrics.md gives the argument
+  and tests/unit/test_metrics_release_audit.py checks it by exact elimination over a year of random data.
 - A change or a percentage is shown only when every figure it is built from is shown exactly.
 """
 
@@ -22,7 +26,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 PERIOD_KINDS = ("week", "month", "quarter", "year")
-BASE_KINDS = ("week", "month")  # counted from days; quarters and years are built from months
+BASE_KINDS = ("month",)  # counted from days; weeks are parts of a month's total; quarters and years sums of months
+# A month's "weeks" start on these days; the last one runs to the month's end (7 to 10 days).
+WEEK_STARTS = (1, 8, 15, 22)
 
 
 class PeriodError(ValueError):
@@ -46,10 +52,9 @@ class Period:
 
     @property
     def key(self) -> str:
-        """The value used in URLs: 2026-W07, 2026-02, 2026-Q1, 2026."""
+        """The value used in URLs: 2026-02-w1 (days 1–7 of February), 2026-02, 2026-Q1, 2026."""
         if self.kind == "week":
-            year, week, _day = self.start.isocalendar()
-            return f"{year}-W{week:02d}"
+            return f"{self.start.year}-{self.start.month:02d}-w{self.week_number}"
         if self.kind == "month":
             return f"{self.start.year}-{self.start.month:02d}"
         if self.kind == "quarter":
@@ -59,6 +64,22 @@ class Period:
     @property
     def last_day(self) -> datetime.date:
         return self.end - datetime.timedelta(days=1)
+
+    @property
+    def week_number(self) -> int:
+        """1–4: which part of its month a week is."""
+        return WEEK_STARTS.index(self.start.day) + 1
+
+    @property
+    def month(self) -> Period:
+        """The month a week is part of (a month is its own)."""
+        return period_containing("month", self.start)
+
+    def weeks(self) -> list[Period]:
+        """The four parts of a month, in order."""
+        if self.kind != "month":
+            raise ValueError("only a month is made of weeks")
+        return [period_containing("week", self.start.replace(day=day)) for day in WEEK_STARTS]
 
     def previous(self) -> Period:
         """The period of the same kind just before this one."""
@@ -76,15 +97,20 @@ class Period:
         return months
 
     def is_closed(self, today: datetime.date) -> bool:
-        """True once the whole period lies before `today` (the service's local date)."""
-        return self.end <= today
+        """True once the period may be shown: it lies before `today` (the service's local date), and for a week,
+        its whole month does too. A week is one part of its month's total, so its figure is decided, once, with
+        the other parts: shown earlier, a later part could make an earlier figure subtractable."""
+        return (self.month.end if self.kind == "week" else self.end) <= today
 
 
 def period_containing(kind: str, day: datetime.date) -> Period:
     """The period of `kind` that `day` falls in."""
     if kind == "week":
-        start = day - datetime.timedelta(days=day.weekday())
-        return Period(kind, start, start + datetime.timedelta(days=7))
+        first = max(d for d in WEEK_STARTS if d <= day.day)
+        month = period_containing("month", day)
+        following = [d for d in WEEK_STARTS if d > first]
+        end = day.replace(day=following[0]) if following else month.end
+        return Period(kind, day.replace(day=first), end)
     if kind == "month":
         start = day.replace(day=1)
         return Period(kind, start, start + datetime.timedelta(days=calendar.monthrange(day.year, day.month)[1]))
@@ -99,8 +125,11 @@ def period_containing(kind: str, day: datetime.date) -> Period:
 
 
 def latest_closed(kind: str, today: datetime.date) -> Period:
-    """The most recent period of `kind` that has ended by `today`."""
-    return period_containing(kind, today).previous()
+    """The most recent period of `kind` that may be shown on `today` (see Period.is_closed)."""
+    period = period_containing(kind, today).previous()
+    while not period.is_closed(today):
+        period = period.previous()
+    return period
 
 
 def closed_periods(kind: str, today: datetime.date, count: int) -> list[Period]:
@@ -112,12 +141,13 @@ def closed_periods(kind: str, today: datetime.date, count: int) -> list[Period]:
 
 
 _KEY_PATTERNS = {
-    "week": re.compile(r"(\d{4})-W(\d{2})", re.ASCII),
+    "week": re.compile(r"(\d{4})-(\d{2})-w([1-4])", re.ASCII),
     "month": re.compile(r"(\d{4})-(\d{2})", re.ASCII),
     "quarter": re.compile(r"(\d{4})-Q([1-4])", re.ASCII),
     "year": re.compile(r"(\d{4})", re.ASCII),
 }
 EARLIEST_YEAR = 2000
+KEY_EXAMPLES = {"week": "2026-02-w1", "month": "2026-02", "quarter": "2026-Q1", "year": "2026"}
 
 
 def parse_period(kind: str, key: str, today: datetime.date) -> Period:
@@ -126,23 +156,22 @@ def parse_period(kind: str, key: str, today: datetime.date) -> Period:
         raise PeriodError("Choose a period: week, month, quarter or year.", "kind")
     match = _KEY_PATTERNS[kind].fullmatch(key)
     if match is None:
-        examples = {"week": "2026-W07", "month": "2026-02", "quarter": "2026-Q1", "year": "2026"}
-        raise PeriodError(f"A {kind} is written like {examples[kind]}.", "format")
+        raise PeriodError(f"A {kind} is written like {KEY_EXAMPLES[kind]}.", "format")
     year = int(match.group(1))
     if year < EARLIEST_YEAR:
         raise PeriodError(f"There are no figures before {EARLIEST_YEAR}.", "early")
     try:
         if kind == "week":
-            start = datetime.date.fromisocalendar(year, int(match.group(2)), 1)
+            start = datetime.date(year, int(match.group(2)), WEEK_STARTS[int(match.group(3)) - 1])
         elif kind == "month":
             start = datetime.date(year, int(match.group(2)), 1)
         elif kind == "quarter":
             start = datetime.date(year, (int(match.group(2)) - 1) * 3 + 1, 1)
         else:
             start = datetime.date(year, 1, 1)
-    except ValueError:
+        period = period_containing(kind, start)
+    except (ValueError, OverflowError):  # month 13, or a period ending past the last date Python can hold
         raise PeriodError(f"There is no such {kind}.", "missing") from None
-    period = period_containing(kind, start)
     if not period.is_closed(today):
         raise PeriodError("That period has not ended yet; only whole, ended periods are shown.", "open")
     return period
@@ -150,7 +179,7 @@ def parse_period(kind: str, key: str, today: datetime.date) -> Period:
 
 # --- Figures -----------------------------------------------------------------------------------------
 
-EXACT, SMALL, HIDDEN, RANGE = "exact", "small", "hidden", "range"
+EXACT, SMALL, HIDDEN, RANGE, ROUNDED = "exact", "small", "hidden", "range", "rounded"
 
 
 @dataclass(frozen=True)
@@ -160,6 +189,14 @@ class Figure:
     status: str
     low: int
     high: int | None  # None: no upper bound is published
+    shown: int | None = None  # the number printed for a rounded figure
+
+    @property
+    def point(self) -> int | None:
+        """A number to draw: the exact count or the rounded one; None when only bounds are shown."""
+        if self.status == EXACT:
+            return self.low
+        return self.shown if self.status == ROUNDED else None
 
     @property
     def value(self) -> int | None:
@@ -173,6 +210,8 @@ class Figure:
             return f"<{threshold}"
         if self.status == HIDDEN:
             return "*"
+        if self.status == ROUNDED:
+            return str(self.shown)
         if self.high is None:
             return f"≥{self.low}"
         return f"{self.low}–{self.high}"
@@ -191,11 +230,25 @@ def primary(n: int, threshold: int) -> Figure:
     return exact(n)
 
 
+def rounded(n: int, base: int) -> Figure:
+    """A count rounded to the nearest multiple of `base` (0 stays 0, 1 to base-1 is "<base"): no exact value is
+    published, so no subtraction can give one. Used where the shape matters more than the count (hour of week)."""
+    if n < 0:
+        raise ValueError("counts are never negative")
+    if n < base:
+        return primary(n, base)
+    shown = base * ((2 * n + base) // (2 * base))  # half-way rounds up
+    return Figure(ROUNDED, shown - base // 2, shown + (base - 1) // 2, shown)
+
+
 def add(figures: Iterable[Figure], threshold: int) -> Figure:
     """The sum of published figures, as published: exact only if every part is exact."""
     parts = list(figures)
     if all(f.status == EXACT for f in parts):
         return exact(sum(f.low for f in parts))
+    if all(f.status in (EXACT, ROUNDED) for f in parts):  # the sum of the printed numbers, and their bounds
+        return Figure(ROUNDED, sum(f.low for f in parts), sum(f.high or 0 for f in parts),
+                      sum(f.point or 0 for f in parts))
     low = sum(f.low for f in parts)
     high = None if any(f.high is None for f in parts) else sum(f.high for f in parts if f.high is not None)
     if high is not None and low >= 1 and high < threshold:
@@ -272,9 +325,14 @@ def total_bounds(total: int, threshold: int) -> tuple[int, int]:
 
 
 def is_safe(cells: Mapping[str, Figure], total: int, threshold: int) -> bool:
-    """No hidden or small cell can be narrowed to a single value by subtraction from the total."""
+    """No hidden or small cell can be narrowed to a single value by subtraction from the total, and the hidden
+    cells together (always the total minus the shown cells) are not a small count of a merged category."""
     bounds = attacker_bounds(cells, threshold)
     total_low, total_high = total_bounds(total, threshold)
+    if total_low == total_high:
+        hidden_mass = total - sum(f.low for f in cells.values() if f.status == EXACT)
+        if 0 < hidden_mass < threshold:
+            return False
     # Sums over all cells once; each cell's "others" are these minus its own bounds (linear, not quadratic).
     all_low = sum(b[0] for b in bounds.values())
     unbounded = sum(1 for b in bounds.values() if b[1] is None)

@@ -42,55 +42,101 @@ A wait of exactly 60 seconds is in `1-2`; 2 minutes is in `2-5`.
 
 ## Disclosure control
 
-What programme managers see and export (the dashboard, CSV, JSON and the printed report all come from
-`helpline.metrics.reports.build_report`, so they show the same figures):
+What programme managers see and export (the dashboard, the printed summary and report, CSV, .xlsx and JSON
+all come from `helpline.metrics.reports.build_report`, so they show the same figures). The threat is an
+attacker who reads **everything** a manager can see — every week, month, quarter and year, every table, the
+trends, the figures at a glance — knows this method, and combines all of it: subtraction, differencing of
+overlapping periods, tables that share a total. T is `settings.SUPPRESSION_THRESHOLD` (default 5).
 
-1. **Closed, fixed periods only.** A period is a whole ISO week, calendar month, quarter or year that has
-   ended (in the service's time zone). A partial current period or a custom date range cannot be asked for:
-   overlapping ranges would let anyone subtract one from another. Period parameters are validated strictly
-   (`?period=month&key=2026-02`); anything else is answered with 400 and a message.
-2. **Primary suppression.** A count from 1 to T−1, where T is `settings.SUPPRESSION_THRESHOLD`
-   (default 5), is shown as `<5`. A count of **0 is shown as 0**: "nobody did this" describes no one, and
-   hiding zeros would make most small tables a wall of `<5` without protecting anybody.
-3. **Secondary suppression, audited.** Every table is one breakdown of a total (for example wait bins of
-   the month's answered chats). We assume the total is known exactly, because another breakdown of the
-   same events (chats by language, say) may show it. While any `<5` cell could be narrowed to a single value
-   by someone who knows the total, the shown cells and this algorithm (including that extra hidden cells are
-   at least T and at most the smallest shown cell), the smallest remaining shown cell is hidden too, shown as
-   `*`. The check is exact for one table: the other cells can make up every sum between their bounds. If
-   even hiding every cell leaves a small cell determined, the whole breakdown is withheld. The figures'
-   own totals are shown exactly when at least T.
-4. **Quarters and years are built from months**, cell by cell, from what each month shows: a month's `<5`
-   counts as 1–4 and a `*` as "at least T", so a quarter shows `a–b` or `≥a` where a month hid something.
-   A quarter therefore reveals nothing its three months do not, and "quarter minus two months" gives
-   nothing away. The chart of chats over time uses the same period totals as each period's own page.
-5. **Changes and percentages** (change from the previous period, answer rate, service level) are shown
-   only when every figure they are built from is shown exactly; otherwise `–`.
-6. **No per-counsellor figure exists**: no counter has a counsellor dimension, so none can be shown.
+1. **Closed, fixed periods, in one tree.** Periods are months, quarters and years of the calendar, and
+   *weeks as parts of a month*: days 1–7, 8–14, 15–21 and 22 to the end (7 to 10 days), keyed `2026-02-w1`.
+   No two periods overlap unless one contains the other. (ISO weeks straddle months: the audit of issue 17
+   showed June as 21 and its four inner weeks as 5 each, which gave away the one wrap-up on 29–30 June.)
+   A week appears with its month, once the whole month has ended, because its figure is decided together
+   with the other parts of the month; a partial period or a custom range cannot be asked for. Period
+   parameters are validated strictly: malformed ones get 400, a period that cannot exist 404.
+2. **Primary suppression.** A count from 1 to T−1 is shown as `<5`. A count of **0 is shown as 0**: "nobody
+   did this" describes no one, and hiding zeros would make most small tables a wall of `<5`.
+3. **Every published table is a one-way breakdown of one total, and no cross-tabulation is published.**
+   A month's table breaks its total down by one dimension (wait bins, ratings, codes …); a month's weeks
+   break its total down by time, and weeks show **totals only**, never a breakdown. Different breakdowns of
+   the same events (chats by language, by wait, by how the wait compares with the target) therefore meet only
+   in their total: an attacker who solves all released figures together can move counts between hidden cells
+   of one breakdown without changing any other published figure, so each table is as safe together as alone.
+4. **Secondary suppression per table, audited.** The total of a table is assumed known exactly. While any
+   `<5` cell could be narrowed to a single value by someone who knows the total, the shown cells and this
+   algorithm (extra hidden cells are at least T and at most the smallest shown cell), or while the hidden
+   cells together (always the total less the shown cells) add up to 1…T−1, the smallest remaining shown cell
+   is hidden too, shown as `*`. If even that cannot make a table safe, the whole breakdown is withheld.
+5. **Coarser from finer, never separately suppressed.** A quarter or a year is the cell-by-cell sum of what
+   its months show (a month's `<5` counts as 1–4 and a `*` as "at least T", so a quarter shows `a–b` or `≥a`).
+   Groupings are worked out the same way from published figures: the service level is the waiting-time bins
+   below N minutes added up (N must be a bin edge, 1, 2, 5, 10, 20 or 40; otherwise the `chat.service_level`
+   counter is used, related to the bins only by inequalities), and "rated 4 or 5" is the rating cells added
+   up, using the bounds any reader has and the exact total: e.g. `17–19 of 20 ratings (85–95%)`.
+6. **Hour of week is rounded** to the nearest multiple of T (0 stays 0, 1…T−1 is `<5`). Its totals equal the
+   chats offered over 4-week blocks that straddle months and weeks, so exact values would be subtractable;
+   rounded ones give no equation. Staffing needs the shape, which rounding keeps.
+7. **Changes and percentages** are exact only when every figure they are built from is exact; otherwise a
+   range (`85–95%`) or `–`.
+8. **No per-counsellor figure exists**: no counter has a counsellor dimension.
+
+**The proof is a test.** `tests/unit/test_metrics_release_audit.py` generates random daily counts for a year
+(rare events included), publishes every week, month, quarter and year through the real code, reads what the
+pages show (tables, trends, key figures and the counts behind the shares), adds what the attacker knows
+about how counters are linked (every answered chat has one language and one wait bin; every ended chat one
+duration and one "ended by"), and solves all exact figures together by rational elimination
+(`fractions.Fraction`). It checks that every figure not shown exactly stays undetermined, that the hidden
+cells of a table never add up to 1…T−1, and that no single dimension in any stretch of days the releases tell
+apart (the June attack) comes out between 1 and T−1. Two further tests show that this attacker finds the
+June attack and a week left without secondary suppression. The hypothesis tests in
+`tests/unit/test_metrics_disclosure.py` check each table against a brute-force attacker that also uses bounds.
 
 Known limits, stated so that they can be judged:
 
-- Identities between different metrics are not audited. If the chat code makes every offered chat end as
-  either answered or abandoned within the same period, then `offered − answered` approximates
-  `abandoned while queued`, because offered and answered are headline figures shown exactly. The abandoned count
-  describes no person, but it is then protected only by the margin of chats that cross a period boundary.
-- Weeks and months are both counted from days. A run of whole months that starts and ends on a
-  Monday is also a run of whole weeks, so in principle weekly and monthly tables of the same rare events
-  could be combined. Every week inside a month with a `<5` total is itself `<5` (it cannot hold more
-  events than its month), which blocks the simple subtraction; the residual risk is judged small, and
-  operators can raise `SUPPRESSION_THRESHOLD` if it is not.
+- The exact audit solves equations; bounds (`<5`, `≥a`, rounded values) are checked table by table, not
+  across all tables at once. A combination of inequalities from different tables is not audited.
+- Identities between metrics that the code does not make exact are not modelled: offered ≈ answered +
+  abandoned (chats cross period ends), a rating and a "helped" usually come together. Headline figures are
+  exact, so `offered − answered` approximates the abandoned count, protected only by the chats that cross
+  a period's end. Such a count describes no person, but it can be small.
+- Beacon counts (below) are only as good as the browsers that send them.
 
-The property tests in `tests/unit/test_metrics_disclosure.py` check, for random data, that no page or export
-shows a count between 1 and T−1, that no hidden cell can be pinned down from its table's total, and that no
-quarter or year reveals a month's hidden cell by subtraction.
+## Outcomes without tracking: what they can and cannot show
+
+- **"Did this chat help?"** (yes / not sure / no), the **rating** and **"what will you do next?"** (a few
+  codes, any number ticked) are separate counters sent with a one-time token after a chat. They show how
+  people who chose to answer felt at the end of a chat and what they intended; not what they did, not who
+  answered, not whether one person's rating and answer go together, and nothing about those who did not
+  answer (usually most).
+- **"How are you doing now?"** A visitor may keep a self-check result on their own device; on a later visit,
+  after a new self-check, the browser compares the two bands and, only if the visitor asks, sends
+  `better`, `same` or `worse`. It can show whether people who come back *and* opt in feel their result moved;
+  it cannot show how many people improved (those who never return, wipe, or decline are invisible), how long
+  between the two checks, or anything about a person. The self-check is not a diagnosis, so neither is the
+  change.
 
 ## Pages and exports
 
 All under `/<lang>/staff/stats/`, each behind `require_staff(VIEW_STATISTICS)` (programme managers and
-admins, signed in with a second factor): the dashboard (`?period=week|month|quarter|year&key=…`, default the
-last whole month), `export.csv` and `export.json` with the same parameters (exactly the figures the page
-shows, after suppression), and `report/` (add `&periods=N`, 1–12, for the N periods ending with the chosen
-one, each printed on its own page). Supervisors' live queue figures belong to the chat console, not here.
+admins, signed in with a second factor):
+
+- the dashboard (`?period=week|month|quarter|year&key=…`, default the last whole month): first the figures at
+  a glance — chats offered and answered, the answer rate, the share rating 4–5 and the share "helped" with
+  the counts behind them, self-help use — each with the previous period and one sentence; then the period
+  picker and downloads, the other key figures, and the charts with their tables. Before the first closed
+  period with any count, it says when the first figures will appear instead of showing empty charts.
+- `report/`: a one-page A4 summary for a board (figures at a glance, the trend, ratings, "helped", next
+  steps), then the full report as an appendix from a new page; `&appendix=no` prints the summary alone,
+  `&periods=N` (1–12) appends the N periods ending with the chosen one. Chromium's print to PDF is held to
+  one page for the summary in both languages by a browser test.
+- `export.xlsx`: one sheet of key figures, then one sheet per table; numbers as numbers, suppressed cells
+  empty with a cell note that says why (written with XlsxWriter).
+- `export.csv`: wide, one block per table (a row per table row, a column per measure, a Notes column);
+  `/nl/` uses `;` and decimal commas, as Dutch Excel expects; UTF-8 with a byte-order mark.
+- `export.json`: the same figures as text, as shown.
+
+Supervisors' live queue figures belong to the chat console, not here.
 
 ## Charts
 
@@ -103,8 +149,19 @@ exactly the same figures, which is what screen readers and exports use. Hidden f
 ## The visitor beacon
 
 `POST /count/` accepts `{"metric": …, "dimension": …}` as `application/json`, at most 512 bytes, for the
-metrics marked *beacon* below, with a valid dimension; anything else gets a 4xx with a message. It sets no
-cookie, reads no session and changes nothing but one counter.
+metrics marked *beacon* below, with a dimension the catalogue accepts (module metrics: only slugs of modules
+that are loaded now); anything else gets a 4xx with a message and writes nothing. It sets no cookie, reads no
+session and changes nothing but one counter. `increment()` itself refuses anything the catalogue does not
+define, so no caller can create a row managers would see.
+
+What it cannot stop: anyone can send valid names, as often as they like, and we cannot tell them from real
+visitors without identifying someone (which we will not do). Injected counts can inflate any beacon metric
+(modules started and completed, self-check bands, safety plans, "how are you doing now?"), make a quiet
+module look popular or a result band look common, and push a small cell over the threshold so that it is
+shown: whoever injected knows how many they added and can subtract them, so a small beacon count is not
+protected from the person who injected (these counts say what pages did, never who). Injection cannot remove
+counts, touch chat figures (counted by the server) or the feedback counters (one-time tokens), or reveal
+anything about a visitor. Read beacon figures as "at most this many" and look for sudden jumps.
 
 ## Catalogue
 """

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -15,7 +14,18 @@ from django.views.decorators.http import require_GET
 from helpline.accounts.access import VIEW_STATISTICS, require_staff
 from helpline.metrics.actions import increment, today
 from helpline.metrics.catalogue import BEACON_METRICS
-from helpline.metrics.disclosure import PERIOD_KINDS, Period, PeriodError, closed_periods, latest_closed, parse_period
+from helpline.metrics.disclosure import (
+    KEY_EXAMPLES,
+    PERIOD_KINDS,
+    Period,
+    PeriodError,
+    closed_periods,
+    latest_closed,
+    parse_period,
+    period_containing,
+)
+from helpline.metrics.exports import wide_csv, workbook
+from helpline.metrics.models import DailyCount
 from helpline.metrics.reports import build_report, period_label
 from helpline.views import body_within, json_methods
 
@@ -43,15 +53,16 @@ def count_event(request: HttpRequest) -> HttpResponse:
     metric, dimension = payload["metric"], payload.get("dimension", "")
     if not isinstance(metric, str) or not isinstance(dimension, str):
         return JsonResponse({"error": "bad_request", "message": "metric and dimension are text."}, status=400)
-    allowed = BEACON_METRICS.get(metric)
-    if allowed is None or not allowed(dimension):
+    if metric not in BEACON_METRICS or not BEACON_METRICS[metric](dimension):
         return JsonResponse({"error": "unknown_metric", "message": "That is not something we count."}, status=400)
     increment(metric, dimension)
     return HttpResponse(status=204)
 
 
-def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "metrics/bad_request.html", {"message": message}, status=400)
+def _bad_request(request: HttpRequest, error: PeriodError) -> HttpResponse:
+    """400 for a request we cannot read; 404 for a period that does not exist (issue 14: never a 500)."""
+    status = 404 if error.code == "missing" else 400
+    return render(request, "metrics/bad_request.html", {"message": str(error)}, status=status)
 
 
 def requested_period(request: HttpRequest, extra: frozenset[str] = frozenset()) -> Period:
@@ -70,17 +81,14 @@ def requested_period(request: HttpRequest, extra: frozenset[str] = frozenset()) 
         return parse_period(kind, request.GET["key"], today())
     except PeriodError as error:
         raise PeriodError(_period_message(kind, error.code), error.code) from None
-    except OverflowError:  # a key like 9999-W52 ends past the last date Python can hold
-        raise PeriodError(_period_message(kind, "missing"), "missing") from None
 
 
 def _period_message(kind: str, code: str) -> str:
     """The visitor-language wording of a PeriodError from parse_period."""
-    examples = {"week": "2026-W07", "month": "2026-02", "quarter": "2026-Q1", "year": "2026"}
     if code == "open":
         return _("That period has not ended yet; only whole, ended periods are shown.")
     if code == "format":
-        return _("That is not a valid period: write it like %(example)s.") % {"example": examples[kind]}
+        return _("That is not a valid period: write it like %(example)s.") % {"example": KEY_EXAMPLES[kind]}
     return _("There are no figures for that period.")
 
 
@@ -92,13 +100,25 @@ def _picker(selected: Period) -> list[dict[str, object]]:
             for kind in PERIOD_KINDS]
 
 
+def first_figures(kind: str) -> dict[str, object] | None:
+    """When nothing closed has been counted yet: the period that will be shown first, and the day it appears."""
+    earliest = DailyCount.objects.order_by("day").values_list("day", flat=True).first()
+    if earliest is not None and period_containing(kind, earliest).is_closed(today()):
+        return None
+    if earliest is None:
+        return {"label": "", "date": None}
+    first = period_containing(kind, earliest)
+    appears = first.month.end if kind == "week" else first.end
+    return {"label": period_label(first), "date": appears}
+
+
 @require_GET
 @require_staff(VIEW_STATISTICS)
 def dashboard(request: HttpRequest) -> HttpResponse:
     try:
         period = requested_period(request)
     except PeriodError as error:
-        return _bad_request(request, str(error))
+        return _bad_request(request, error)
     report = build_report(period)
     previous = period.previous()
     newer = _next_closed(period)
@@ -106,33 +126,41 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "report": report, "picker": _picker(period), "previous": previous,
         "previous_label": period_label(previous), "newer": newer,
         "newer_label": period_label(newer) if newer else "",
+        "first_figures": first_figures(period.kind) if report.empty else None,
     })
 
 
 def _next_closed(period: Period) -> Period | None:
-    from helpline.metrics.disclosure import period_containing
-
     following = period_containing(period.kind, period.end)
     return following if following.is_closed(today()) else None
+
+
+EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 @require_GET
 @require_staff(VIEW_STATISTICS)
 def export(request: HttpRequest, fmt: str) -> HttpResponse:
-    """Exactly what the dashboard shows for the period, after suppression, as CSV or JSON."""
+    """Exactly what the dashboard shows for the period, after suppression, as CSV, .xlsx or JSON."""
     try:
         period = requested_period(request)
     except PeriodError as error:
-        return _bad_request(request, str(error))
+        return _bad_request(request, error)
     report = build_report(period)
-    filename = f"helpline-statistics-{period.kind}-{period.key}"
+    body: str | bytes
     if fmt == "json":
-        response = HttpResponse(json.dumps(report.as_dict(), ensure_ascii=False, indent=1),
-                                content_type="application/json; charset=utf-8")
+        body = json.dumps(report.as_dict(), ensure_ascii=False, indent=1)
+    elif fmt == "xlsx":
+        body = workbook(report, settings.SERVICE_NAME)
     else:
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(report.csv_rows())
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        body = wide_csv(report, settings.SERVICE_NAME)
+    response = HttpResponse(body, content_type=EXPORT_TYPES[fmt])
+    language = request.LANGUAGE_CODE if hasattr(request, "LANGUAGE_CODE") else "en"
+    filename = f"helpline-statistics-{period.kind}-{period.key}-{language}"
     response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     return response
 
@@ -140,16 +168,30 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
 @require_GET
 @require_staff(VIEW_STATISTICS)
 def printable(request: HttpRequest) -> HttpResponse:
-    """A report to print: the chosen period and, with ?periods=N, the N-1 before it, one printed page each."""
+    """A one-page summary for a board, then the full report as an appendix (?appendix=no: the summary alone).
+
+    With ?periods=N the appendix holds the N periods ending with the chosen one, each on pages of its own.
+    """
     try:
-        period = requested_period(request, frozenset({"periods"}))
+        period = requested_period(request, frozenset({"periods", "appendix"}))
         raw = request.GET.get("periods", "1")
         # isascii(): "²" and other non-ASCII digits pass isdigit() but not int().
         if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_REPORT_PERIODS:
             raise PeriodError(_("periods must be a whole number from 1 to %(n)d.") % {"n": MAX_REPORT_PERIODS})
+        appendix = request.GET.get("appendix", "yes")
+        if appendix not in {"yes", "no"}:
+            raise PeriodError(_("appendix must be yes or no."))
     except PeriodError as error:
-        return _bad_request(request, str(error))
+        return _bad_request(request, error)
     periods = [period]
     while len(periods) < int(raw):
         periods.append(periods[-1].previous())
-    return render(request, "metrics/report.html", {"reports": [build_report(p) for p in periods], "printing": True})
+    reports = [build_report(p) for p in periods]
+    return render(request, "metrics/report.html", {
+        "summary": reports[0], "reports": reports if appendix == "yes" else [], "printing": True,
+        "summary_tables": [t for t in reports[0].tables if t.slug in SUMMARY_TABLES],
+    })
+
+
+# The tables a board sees on the summary page, beside the key figures; the rest are in the appendix.
+SUMMARY_TABLES = ("trend", "rating", "helped", "next_step")

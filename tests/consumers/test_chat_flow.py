@@ -58,6 +58,7 @@ async def test_a_whole_chat(open_visitor: Any, open_counsellor: Any, settings: A
     assert cells[("chat.offered", "nl")] == 1
     assert cells[("chat.answered", "nl")] == 1
     assert cells[("chat.wait_bin", "<1")] == 1
+    assert cells[("chat.service_level", "within")] == 1  # by catalogue.service_level, the one rule
     assert cells[("chat.duration_bin", "<1")] == 1
     assert cells[("chat.ended_by", "counsellor")] == 1
     assert cells[("chat.wrapup", "contact.self")] == 1

@@ -39,13 +39,13 @@ def count_of(server: LiveServer, metric: str, dimension: str) -> int:
 
 
 def test_contract_concurrent_beacons_are_all_counted_without_cookies(live_server: LiveServer) -> None:
-    body = json.dumps({"metric": "selfhelp.module_completed", "dimension": "live-race"}).encode()
-    before = count_of(live_server, "selfhelp.module_completed", "live-race")
+    body = json.dumps({"metric": "selfhelp.module_completed", "dimension": "managing-urges"}).encode()
+    before = count_of(live_server, "selfhelp.module_completed", "managing-urges")
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(lambda _i: post(live_server, body), range(BEACONS)))
     assert {status for status, _cookie in results} == {204}
     assert all(cookie is None for _status, cookie in results)
-    assert count_of(live_server, "selfhelp.module_completed", "live-race") == before + BEACONS
+    assert count_of(live_server, "selfhelp.module_completed", "managing-urges") == before + BEACONS
 
 
 def test_beacon_refusals_over_http(live_server: LiveServer) -> None:

@@ -36,6 +36,22 @@ def test_increment_adds_to_one_cell() -> None:
         increment("chat.offered", "en", amount=0)
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(("metric", "dimension"), [
+    ("chat.offerd", "en"),  # a misspelt metric
+    ("chat.offered", "de"),  # a language the site does not offer
+    ("chat.rating", "6"),
+    ("chat.wrapup", "=cmd|x"),
+    ("selfhelp.module_completed", "no-such-module"),
+    ("chat.demand_how", ""),  # an hour-of-week metric has its own function
+])
+def test_contract_increment_refuses_what_the_catalogue_does_not_know(metric: str, dimension: str) -> None:
+    """Issue 15: the catalogue is enforced where counters are written, so no caller can invent a row."""
+    with pytest.raises(ValueError, match="catalogue"):
+        increment(metric, dimension, day=datetime.date(2026, 3, 2))
+    assert not DailyCount.objects.exists()
+
+
 def test_blocks_are_fixed_four_week_runs_from_a_monday() -> None:
     assert block_start(datetime.date(2024, 1, 1)) == datetime.date(2024, 1, 1)
     assert block_start(datetime.date(2024, 1, 28)) == datetime.date(2024, 1, 1)
@@ -63,7 +79,7 @@ def test_contract_hour_of_week_keeps_only_the_block() -> None:
     start = block_start(datetime.date(2026, 3, 3))
     assert start == block_start(datetime.date(2026, 3, 17))
     assert rows == [("chat.capacity_how", 38, start, 2), ("chat.demand_how", 38, start, 2)]
-    with pytest.raises(ValueError, match="not an hour-of-week metric"):
+    with pytest.raises(ValueError, match="counted by day in the catalogue"):
         increment_hour_of_week("chat.offered", datetime.datetime(2026, 3, 3, tzinfo=AMSTERDAM))
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from helpline.metrics.catalogue import BEACON_METRICS, METRICS, MINUTE_BINS, minutes_bin, service_level
 from helpline.metrics.docs import render
+from selfhelp.loader import load_all
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -18,7 +19,7 @@ EXPECTED = {
     "selfhelp.safety_plan_made", "selfhelp.right_now_view", "site.referral", "chat.offered", "chat.refused",
     "chat.answered", "chat.abandoned_queued", "chat.ended_by", "chat.wait_bin", "chat.duration_bin",
     "chat.service_level", "chat.transfers", "chat.resumes", "chat.wrapup", "chat.rating", "chat.helped",
-    "chat.demand_how", "chat.capacity_how",
+    "chat.demand_how", "chat.capacity_how", "chat.next_step", "selfhelp.return_check",
 }
 
 
@@ -28,7 +29,8 @@ def test_catalogue_has_exactly_the_agreed_names() -> None:
 
 def test_contract_beacon_allows_only_these() -> None:
     assert set(BEACON_METRICS) == {"selfhelp.module_started", "selfhelp.module_completed",
-                                   "selfhelp.selfcheck_completed", "selfhelp.safety_plan_made"}
+                                   "selfhelp.selfcheck_completed", "selfhelp.safety_plan_made",
+                                   "selfhelp.return_check"}
 
 
 def test_every_metric_is_documented() -> None:
@@ -38,7 +40,8 @@ def test_every_metric_is_documented() -> None:
 
 
 @pytest.mark.parametrize(("metric", "dimension", "ok"), [
-    ("selfhelp.module_completed", "coping-with-urges", True),
+    ("selfhelp.module_completed", "managing-urges", True),
+    ("selfhelp.module_completed", "coping-with-urges", False),  # well formed, but no such module is loaded
     ("selfhelp.module_completed", "Coping", False),
     ("selfhelp.module_completed", "", False),
     ("selfhelp.module_completed", "x" * 65, False),
@@ -58,7 +61,9 @@ def test_every_metric_is_documented() -> None:
     ("chat.refused", "pow_invalid", True),
     ("chat.wait_bin", "40+", True),
 ])
+@pytest.mark.django_db
 def test_dimensions_are_validated(metric: str, dimension: str, ok: bool) -> None:
+    load_all()
     assert METRICS[metric].accepts(dimension) is ok
 
 

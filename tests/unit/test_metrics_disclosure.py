@@ -44,8 +44,9 @@ T = 5
 
 
 @pytest.mark.parametrize(("kind", "key", "start", "end"), [
-    ("week", "2026-W47", datetime.date(2026, 11, 16), datetime.date(2026, 11, 23)),
-    ("week", "2026-W01", datetime.date(2025, 12, 29), datetime.date(2026, 1, 5)),
+    ("week", "2026-10-w1", datetime.date(2026, 10, 1), datetime.date(2026, 10, 8)),
+    ("week", "2026-10-w4", datetime.date(2026, 10, 22), datetime.date(2026, 11, 1)),  # 22–31: to the month's end
+    ("week", "2024-02-w4", datetime.date(2024, 2, 22), datetime.date(2024, 3, 1)),
     ("month", "2026-10", datetime.date(2026, 10, 1), datetime.date(2026, 11, 1)),
     ("month", "2024-02", datetime.date(2024, 2, 1), datetime.date(2024, 3, 1)),
     ("quarter", "2026-Q3", datetime.date(2026, 7, 1), datetime.date(2026, 10, 1)),
@@ -57,13 +58,14 @@ def test_parse_closed_periods(kind: str, key: str, start: datetime.date, end: da
 
 
 @pytest.mark.parametrize(("kind", "key", "message"), [
-    ("week", "2026-W48", "not ended"),  # the current week
+    ("week", "2026-11-w2", "not ended"),  # ended, but its month has not: weeks appear with their month
+    ("week", "2026-W47", "written like"),  # ISO weeks overlap months, so they are not published
     ("month", "2026-11", "not ended"),  # the current month
     ("quarter", "2026-Q4", "not ended"),
     ("year", "2026", "not ended"),
     ("month", "2027-01", "not ended"),
     ("month", "2026-13", "no such"),
-    ("week", "2026-W54", "no such"),
+    ("week", "2026-13-w1", "no such"),
     ("month", "2026-1", "written like"),
     ("month", " 2026-10", "written like"),
     ("month", "2026-10\n", "written like"),
@@ -80,7 +82,12 @@ def test_contract_only_whole_ended_periods_can_be_asked_for(kind: str, key: str,
 def test_previous_latest_and_months() -> None:
     assert latest_closed("month", TODAY).key == "2026-10"
     assert latest_closed("quarter", TODAY).key == "2026-Q3"
-    assert latest_closed("week", TODAY).key == "2026-W47"
+    assert latest_closed("week", TODAY).key == "2026-10-w4"
+    assert [w.key for w in parse_period("month", "2026-02", TODAY).weeks()] == [
+        "2026-02-w1", "2026-02-w2", "2026-02-w3", "2026-02-w4"]
+    assert parse_period("week", "2026-03-w1", TODAY).previous().key == "2026-02-w4"
+    assert [(w.start.day, w.last_day.day) for w in parse_period("month", "2024-02", TODAY).weeks()] == [
+        (1, 7), (8, 14), (15, 21), (22, 29)]
     assert latest_closed("year", TODAY).key == "2025"
     assert [p.key for p in closed_periods("quarter", TODAY, 3)] == ["2026-Q3", "2026-Q2", "2026-Q1"]
     assert period_containing("month", datetime.date(2026, 1, 15)).previous().key == "2025-12"

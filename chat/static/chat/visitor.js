@@ -504,7 +504,8 @@ async function sendFeedback(event) {
   const form = $("chat-feedback");
   const rating = form.querySelector("input[name=rating]:checked");
   const helped = form.querySelector("input[name=helped]:checked");
-  if (!state.feedbackToken || (!rating && !helped)) return;
+  const next = [...form.querySelectorAll("input[name=next]:checked")].map((box) => box.value);
+  if (!state.feedbackToken || (!rating && !helped && next.length === 0)) return;
   const token = state.feedbackToken;
   state.feedbackToken = null;
   let ok = false;
@@ -513,7 +514,9 @@ async function sendFeedback(event) {
       method: "POST",
       credentials: "omit",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ feedback: token, rating: rating ? Number(rating.value) : null, helped: helped ? helped.value === "yes" : null }),
+      // Only codes: "yes" / "unsure" / "no" and the ticked next steps; each becomes a separate counter.
+      body: JSON.stringify({ feedback: token, rating: rating ? Number(rating.value) : null, helped: helped ? helped.value : null,
+        ...(next.length ? { next } : {}) }),
     });
     ok = response.ok;
   } catch (error) {
