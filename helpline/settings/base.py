@@ -44,6 +44,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "helpline.middleware.PrivacyHeadersMiddleware",
     "helpline.middleware.ReferralCodeMiddleware",
+    "helpline.middleware.FormBodyMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
