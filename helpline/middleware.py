@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse
+from django.utils.encoding import escape_uri_path
 
 # Staff pages live under /<lang>/staff/ (and /staff/ before the language redirect).
 STAFF_PATH = re.compile(r"^/(?:[a-z]{2}/)?staff(?:/|$)")
@@ -49,6 +50,19 @@ class PrivacyHeadersMiddleware:
         return response
 
 
+def same_site_path(path: str) -> str:
+    """`path` as a Location that leads back to this site's `path`, never to another host.
+
+    Django hands us the path decoded: `/%2Fevil.example/` arrives as `//evil.example/`, which a browser
+    reads as another host. Escaping covers backslashes, tabs and newlines (which browsers read as a slash
+    or drop); an escaped slash in front keeps the path itself without making it protocol-relative.
+    """
+    escaped = escape_uri_path(path)
+    if escaped.startswith("//"):
+        escaped = "/%2F" + escaped[2:]
+    return escaped if escaped.startswith("/") else "/"
+
+
 class ReferralCodeMiddleware:
     """Counts a known campaign code (`?src=poster`), then redirects to the same URL without it.
 
@@ -73,7 +87,7 @@ class ReferralCodeMiddleware:
         remaining = request.GET.copy()
         remaining.pop("src")
         query = remaining.urlencode()
-        return HttpResponseRedirect(request.path + (f"?{query}" if query else ""))
+        return HttpResponseRedirect(same_site_path(request.path) + (f"?{query}" if query else ""))
 
     @staticmethod
     def _has_code(request: HttpRequest) -> bool:
