@@ -10,6 +10,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -58,10 +59,20 @@ def second_factor(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         device = actions.verify_second_factor(user, form.cleaned_data["code"])
         if device is not None:
-            otp_login(request, device)
-            return redirect(_safe_next(request))
+            return _complete_sign_in(request, device, redirect(_safe_next(request)))
         form.add_error("code", _("That code is not right, or it was already used. Try the next code."))
     return render(request, "accounts/second_factor.html", {"form": form, "next": _safe_next(request)})
+
+
+def _complete_sign_in(request: HttpRequest, device: Any, response: HttpResponse) -> HttpResponse:
+    """Mark the session verified under a new key and a new CSRF token, as Django does at the password step.
+
+    Whoever learnt the key the session had after the password step (or planted it) holds nothing now.
+    """
+    otp_login(request, device)
+    request.session.cycle_key()
+    rotate_token(request)
+    return response
 
 
 def _enrol(request: HttpRequest) -> HttpResponse:
@@ -70,9 +81,9 @@ def _enrol(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"].replace(" ", "")):
             codes = actions.confirm_totp_and_issue_recovery_codes(device)
-            otp_login(request, device)
+            response = _complete_sign_in(request, device, redirect("accounts:recovery_codes"))
             request.session[RECOVERY_CODES_SESSION_KEY] = codes
-            return redirect("accounts:recovery_codes")
+            return response
         form.add_error("code", _("That code is not right. Check the time on your phone and try again."))
     qr = segno.make(device.config_url, error="m")
     return render(
