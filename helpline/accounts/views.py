@@ -21,6 +21,7 @@ from django_otp import login as otp_login
 from helpline.accounts import actions
 from helpline.accounts.access import require_staff, second_factor_verified
 from helpline.accounts.forms import OneTimeCodeForm
+from helpline.accounts.guessing import remember_browser
 from helpline.accounts.roles import ROLE_DESCRIPTIONS, ROLE_LABELS, roles_of
 
 RECOVERY_CODES_SESSION_KEY = "accounts_new_recovery_codes"
@@ -65,13 +66,15 @@ def second_factor(request: HttpRequest) -> HttpResponse:
 
 
 def _complete_sign_in(request: HttpRequest, device: Any, response: HttpResponse) -> HttpResponse:
-    """Mark the session verified under a new key and a new CSRF token, as Django does at the password step.
+    """Mark the session verified under a new key and a new CSRF token, as Django does at the password step,
+    and remember this browser for this person (accounts/guessing.py).
 
     Whoever learnt the key the session had after the password step (or planted it) holds nothing now.
     """
     otp_login(request, device)
     request.session.cycle_key()
     rotate_token(request)
+    remember_browser(request, response, request.user.get_username())
     return response
 
 

@@ -159,6 +159,8 @@ AXES_FAILURE_LIMIT = env_int("HELPLINE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("HELPLINE_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "helpline.accounts.access.no_client_address"
+# Browsers that signed in before count apart, so guessing cannot lock a counsellor out (accounts/guessing.py).
+AXES_USERNAME_CALLABLE = "helpline.accounts.guessing.lockout_key"
 AXES_LOCKOUT_CALLABLE = "helpline.accounts.views.locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
