@@ -1,19 +1,53 @@
-"""Writes for staff accounts: enrolling and verifying second factors, recovery codes, demo staff."""
+"""Writes for staff accounts: enrolment links, enrolling and verifying second factors, recovery codes, demo staff."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone, translation
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from helpline.accounts.models import EnrolmentInvitation
 from helpline.accounts.roles import assign_roles
 
 RECOVERY_CODE_COUNT = 10
 ENROLMENT_DEVICE_NAME = "authenticator"
+ENROLMENT_LINK_HOURS = 72
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def issue_enrolment_link(user: Any, *, lang: str = "en", hours: int = ENROLMENT_LINK_HOURS) -> str:
+    """A new single-use enrolment link (a path) for `user`, valid for `hours`; their earlier links stop working."""
+    token = secrets.token_urlsafe(24)
+    EnrolmentInvitation.objects.filter(user=user).delete()
+    EnrolmentInvitation.objects.create(user=user, token_hash=_token_hash(token),
+                                       expires_at=timezone.now() + dt.timedelta(hours=hours))
+    with translation.override(lang):
+        return reverse("accounts:enrol", kwargs={"token": token})
+
+
+def enrolment_invitation(token: str, user: Any) -> EnrolmentInvitation | None:
+    """The unexpired invitation this token stands for, if it was issued to `user`; else None."""
+    return EnrolmentInvitation.objects.filter(token_hash=_token_hash(token), user=user,
+                                              expires_at__gt=timezone.now()).first()
+
+
+@transaction.atomic
+def enrol_with_invitation(invitation: EnrolmentInvitation, device: TOTPDevice) -> list[str]:
+    """Use up the invitation and make `device` the person's only authenticator; returns new recovery codes."""
+    EnrolmentInvitation.objects.filter(user=invitation.user).delete()
+    return confirm_totp_and_issue_recovery_codes(device)
 
 
 def pending_totp_device(user: Any) -> TOTPDevice:
@@ -30,10 +64,13 @@ def confirmed_totp_device(user: Any) -> TOTPDevice | None:
 
 @transaction.atomic
 def confirm_totp_and_issue_recovery_codes(device: TOTPDevice) -> list[str]:
-    """Confirm an enrolment and replace any recovery codes; returns the new codes (shown once)."""
+    """Confirm an authenticator (any other of the person's stops working) and replace any recovery codes.
+
+    Returns the new codes (shown once).
+    """
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user=device.user, confirmed=False).delete()
+    TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
     static, _created = StaticDevice.objects.get_or_create(user=device.user, name="recovery",
                                                           defaults={"confirmed": True})
     static.token_set.all().delete()
