@@ -12,9 +12,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from helpline.accounts.models import EnrolmentInvitation
+from helpline.accounts.models import EnrolmentInvitation, SealedTOTPDevice
 from helpline.accounts.roles import assign_roles
 
 RECOVERY_CODE_COUNT = 10
@@ -44,33 +43,43 @@ def enrolment_invitation(token: str, user: Any) -> EnrolmentInvitation | None:
 
 
 @transaction.atomic
-def enrol_with_invitation(invitation: EnrolmentInvitation, device: TOTPDevice) -> list[str]:
+def enrol_with_invitation(invitation: EnrolmentInvitation, device: SealedTOTPDevice) -> list[str]:
     """Use up the invitation and make `device` the person's only authenticator; returns new recovery codes."""
     EnrolmentInvitation.objects.filter(user=invitation.user).delete()
     return confirm_totp_and_issue_recovery_codes(device)
 
 
-def pending_totp_device(user: Any) -> TOTPDevice:
-    """The user's unconfirmed authenticator enrolment, made once and reused until confirmed."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name=ENROLMENT_DEVICE_NAME, confirmed=False)
+SEED_BYTES = 20  # RFC 4226's recommended length, as django-otp's default
+
+
+def new_totp_device(user: Any, *, confirmed: bool) -> SealedTOTPDevice:
+    """A new authenticator with a fresh random seed, sealed before it is written."""
+    device = SealedTOTPDevice(user=user, name=ENROLMENT_DEVICE_NAME, confirmed=confirmed)
+    device.set_seed(secrets.token_bytes(SEED_BYTES))
+    device.save()
     return device
 
 
-def confirmed_totp_device(user: Any) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+def pending_totp_device(user: Any) -> SealedTOTPDevice:
+    """The user's unconfirmed authenticator enrolment, made once and reused until confirmed."""
+    device = SealedTOTPDevice.objects.filter(user=user, confirmed=False).first()
+    return device if device is not None else new_totp_device(user, confirmed=False)
+
+
+def confirmed_totp_device(user: Any) -> SealedTOTPDevice | None:
+    device: SealedTOTPDevice | None = SealedTOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device
 
 
 @transaction.atomic
-def confirm_totp_and_issue_recovery_codes(device: TOTPDevice) -> list[str]:
+def confirm_totp_and_issue_recovery_codes(device: SealedTOTPDevice) -> list[str]:
     """Confirm an authenticator (any other of the person's stops working) and replace any recovery codes.
 
     Returns the new codes (shown once).
     """
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
+    SealedTOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
     static, _created = StaticDevice.objects.get_or_create(user=device.user, name="recovery",
                                                           defaults={"confirmed": True})
     static.token_set.all().delete()
@@ -82,7 +91,7 @@ def confirm_totp_and_issue_recovery_codes(device: TOTPDevice) -> list[str]:
 def verify_second_factor(user: Any, code: str) -> Any | None:
     """The device that accepts this code (TOTP first, then a single-use recovery code), or None.
 
-    TOTPDevice refuses a code for a time step it has already accepted, so a code cannot be replayed.
+    SealedTOTPDevice refuses a code for a time step it has already accepted, so a code cannot be replayed.
     """
     code = code.replace(" ", "")
     totp = confirmed_totp_device(user)
@@ -108,6 +117,5 @@ def create_staff(username: str, password: str, roles: list[str], *, with_totp: b
         user.save()
     assign_roles(user, roles)
     if with_totp and confirmed_totp_device(user) is None:
-        TOTPDevice.objects.create(user=user, name=ENROLMENT_DEVICE_NAME, confirmed=True,
-                                  key=secrets.token_hex(20))
+        new_totp_device(user, confirmed=True)
     return user, created

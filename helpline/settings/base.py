@@ -166,8 +166,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 
 OTP_TOTP_ISSUER = env_str("HELPLINE_SERVICE_NAME", "Stop It Now helpline")
+# Seals authenticator seeds at rest (accounts/seeds.py); production refuses to start without one.
+TOTP_SEED_KEY = env_str("HELPLINE_TOTP_SEED_KEY")
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Stored under a digest of the key, so a database reader cannot reuse a session (accounts/sessions.py).
+SESSION_ENGINE = "helpline.accounts.sessions"
 SESSION_COOKIE_AGE = env_int("HELPLINE_STAFF_SESSION_MINUTES", 480, minimum=5) * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -14,9 +14,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from helpline.accounts.actions import create_staff, issue_enrolment_link
+from helpline.accounts.models import SealedTOTPDevice
 from helpline.accounts.roles import ADMIN, COUNSELLOR
 from tests.conftest import staff_client
 from tests.unit.test_accounts_access import PASSWORD, current_code
@@ -45,7 +45,7 @@ def enrol_through(client: Client, link: str) -> Any:
     """Open the link (signing in with the password on the way), confirm a code: the recovery-code page."""
     page = client.get(link)
     assert page.status_code == 200 and "<svg" in page.content.decode(), page.content.decode()[:500]
-    device = TOTPDevice.objects.get(user__username=page.context["user"].username, confirmed=False)
+    device = SealedTOTPDevice.objects.get(user__username=page.context["user"].username, confirmed=False)
     return client.post(link, {"code": current_code(device)})
 
 
@@ -57,7 +57,7 @@ def test_contract_the_password_alone_cannot_enrol_an_authenticator() -> None:
     assert page.redirect_chain[-1][0].startswith("/en/staff/sign-in/second-factor/")
     text = page.content.decode()
     assert "<svg" not in text and "enrolment link" in text
-    assert not TOTPDevice.objects.filter(user__username="newbie").exists(), "no seed is made for a password alone"
+    assert not SealedTOTPDevice.objects.filter(user__username="newbie").exists(), "no seed is made for a password alone"
     assert client.post("/en/staff/sign-in/second-factor/", {"code": "123456"}).status_code == 200
     assert client.get("/en/staff/").status_code == 302
 
@@ -86,11 +86,11 @@ def test_a_wrong_code_on_the_enrolment_page_changes_nothing() -> None:
     client = Client()
     sign_in_with_password(client, "newbie", next_url=link)
     client.get(link)
-    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    device = SealedTOTPDevice.objects.get(user=user, confirmed=False)
     wrong = "000000" if current_code(device) != "000000" else "111111"
     response = client.post(link, {"code": wrong})
     assert response.status_code == 200 and "not right" in response.content.decode()
-    assert not TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    assert not SealedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
     assert client.get("/en/staff/").status_code == 302
 
 
@@ -114,19 +114,19 @@ def test_an_expired_link_or_someone_elses_is_refused_like_an_unknown_one() -> No
     intruder = staff_client(other)
     assert intruder.get(link).status_code == 404
     assert intruder.post(link, {"code": "123456"}).status_code == 404
-    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert not SealedTOTPDevice.objects.filter(user=user).exists()
 
 
 @pytest.mark.django_db
 def test_a_new_link_replaces_a_lost_authenticator_and_the_old_one_stops_working() -> None:
     user, _ = create_staff("lostphone", PASSWORD, [COUNSELLOR], with_totp=True)
-    old = TOTPDevice.objects.get(user=user, confirmed=True)
+    old = SealedTOTPDevice.objects.get(user=user, confirmed=True)
     old_code_later = current_code(old, 2)
     link = issue_enrolment_link(user, lang="en")
     client = Client()
     sign_in_with_password(client, "lostphone", next_url=link)
     assert enrol_through(client, link)["Location"] == "/en/staff/recovery-codes/"
-    assert not TOTPDevice.objects.filter(pk=old.pk).exists()
+    assert not SealedTOTPDevice.objects.filter(pk=old.pk).exists()
     fresh = Client()
     sign_in_with_password(fresh, "lostphone")
     assert fresh.post("/en/staff/sign-in/second-factor/", {"code": old_code_later}).status_code == 200

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from helpline.accounts.actions import create_staff
 from helpline.accounts.guessing import cookie_name
+from helpline.accounts.models import SealedTOTPDevice
 from helpline.accounts.roles import COUNSELLOR
 from tests.unit.test_accounts_access import PASSWORD, current_code
 
@@ -32,7 +32,7 @@ def sign_in_fully(client: Client, username: str, step_offset: int = 0) -> None:
     """Password and second factor; `step_offset` picks a later TOTP step (a code is accepted once)."""
     response = client.post("/en/staff/sign-in/", {"username": username, "password": PASSWORD})
     assert response.status_code == 302, response.status_code
-    device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+    device = SealedTOTPDevice.objects.get(user__username=username, confirmed=True)
     response = client.post("/en/staff/sign-in/second-factor/", {"code": current_code(device, step_offset)})
     assert response.status_code == 302 and response["Location"] == "/en/staff/"
 
@@ -91,7 +91,7 @@ def test_the_known_browser_cookie_is_a_staff_cookie_and_names_nobody() -> None:
     response = client.post("/en/staff/sign-in/", {"username": "counsellor", "password": PASSWORD})
     assert cookie_name() not in response.cookies, "only a completed sign-in makes a browser known"
     sign_in_fully(Client(), "counsellor")  # nothing to do with `client`
-    device = TOTPDevice.objects.get(user__username="counsellor")
+    device = SealedTOTPDevice.objects.get(user__username="counsellor")
     response = client.post("/en/staff/sign-in/second-factor/", {"code": current_code(device, 1)})
     cookie = response.cookies[cookie_name()]
     assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/"
@@ -108,7 +108,7 @@ def test_under_tls_the_cookie_is_secure_and_host_only(settings: Any) -> None:
     create_staff("counsellor", PASSWORD, [COUNSELLOR], with_totp=True)
     client = Client()
     client.post("/en/staff/sign-in/", {"username": "counsellor", "password": PASSWORD}, secure=True)
-    device = TOTPDevice.objects.get(user__username="counsellor")
+    device = SealedTOTPDevice.objects.get(user__username="counsellor")
     response = client.post("/en/staff/sign-in/second-factor/", {"code": current_code(device)}, secure=True)
     assert cookie_name() == "__Host-staffbrowser"
     assert response.cookies[cookie_name()]["secure"]

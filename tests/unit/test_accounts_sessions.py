@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from helpline.accounts.actions import create_staff
+from helpline.accounts.models import SealedTOTPDevice
 from helpline.accounts.roles import COUNSELLOR
 from tests.unit.test_accounts_access import PASSWORD, current_code
 
@@ -42,7 +42,7 @@ def test_contract_the_session_key_changes_at_the_password_and_at_the_second_fact
     after_password = client.cookies[settings.SESSION_COOKIE_NAME].value
     assert after_password != planted and not session_exists(planted)
 
-    response = client.post("/en/staff/sign-in/second-factor/", {"code": current_code(TOTPDevice.objects.get(user=user))})
+    response = client.post("/en/staff/sign-in/second-factor/", {"code": current_code(SealedTOTPDevice.objects.get(user=user))})
     assert response.status_code == 302 and response["Location"] == "/en/staff/"
     verified = client.cookies[settings.SESSION_COOKIE_NAME].value
     assert verified != after_password, "the second factor must give the session a new key"
