@@ -190,3 +190,17 @@ def test_migration_hashes_existing_sessions_and_seals_existing_seeds() -> None:
     assert carried[DEVICE_ID_SESSION_KEY] == device.persistent_id
     totp = TOTP(seed, 30, 0, 6, 0)
     assert device.verify_token(f"{totp.token():06d}")
+
+
+@pytest.mark.django_db
+def test_the_admin_sites_own_sign_in_verifies_a_sealed_authenticator() -> None:
+    from helpline.accounts.roles import ADMIN
+
+    user, _ = create_staff("boss", PASSWORD, [ADMIN], with_totp=True)
+    device = confirmed_totp_device(user)
+    client = Client()
+    response = client.post("/en/staff/admin/login/?next=/en/staff/admin/",
+                           {"username": "boss", "password": PASSWORD, "otp_device": device.persistent_id,
+                            "otp_token": current_code(device), "next": "/en/staff/admin/"})
+    assert response.status_code == 302, response.context["form"].errors
+    assert client.get("/en/staff/admin/").status_code == 200
