@@ -117,7 +117,8 @@ def enrol(request: HttpRequest, token: str) -> HttpResponse:
         "accounts/enrol.html",
         {
             "form": form,
-            "qr_svg": qr.svg_inline(scale=5, dark="#1b1b1b", light="#ffffff",
+            # A viewBox, not a fixed size: the style sheet sizes it, and a fixed size was cut off there.
+            "qr_svg": qr.svg_inline(scale=5, omitsize=True, dark="#1b1b1b", light="#ffffff",
                                     title=_("QR code for your authenticator app")),
             "secret_base32": _base32_secret(device.bin_key),
         },
