@@ -188,3 +188,12 @@ def test_the_admin_action_shows_each_link_once_and_stores_only_a_hash() -> None:
     client = Client()
     sign_in_with_password(client, "newbie", next_url=links[0])
     assert client.get(links[0]).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_enrolment_pages_speak_dutch_under_nl() -> None:
+    create_staff("nieuw", PASSWORD, [COUNSELLOR])
+    client = Client()
+    client.post("/nl/staff/sign-in/", {"username": "nieuw", "password": PASSWORD})
+    assert "Je authenticator-app is nog niet ingesteld" in client.get("/nl/staff/sign-in/second-factor/").content.decode()
+    assert "Deze koppellink werkt niet" in client.get("/nl/staff/enrol/" + "A" * 32 + "/").content.decode()
