@@ -46,6 +46,15 @@ def code_for(secret_base32: str, step_offset: int = 0) -> str:
     return f"{totp.token():06d}"
 
 
+def password_step_by_keyboard(page: Any, username: str) -> None:
+    page.focus("#id_username")
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
 def submit_by_keyboard(page: Any, field: str, value: str) -> None:
     page.focus(field)
     page.keyboard.type(value)
@@ -61,12 +70,7 @@ def test_a_new_counsellor_enrols_with_the_link_and_then_signs_in(live_server: Li
     page.goto(live_server.base_url + link)
     page.wait_for_url(re.compile(r".*/en/staff/sign-in/\?next=.*enrol.*"))
     assert axe_violations(page) == []
-    page.focus("#id_username")
-    page.keyboard.type("new-counsellor")
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    password_step_by_keyboard(page, "new-counsellor")
     page.wait_for_url(f"**{link}")
 
     # The enrolment page: QR code, the key to type in, the code field.
@@ -108,12 +112,7 @@ def test_a_new_counsellor_enrols_with_the_link_and_then_signs_in(live_server: Li
     with page.expect_navigation():
         page.get_by_role("button", name="Sign out").click()
     page.goto(f"{live_server.base_url}/en/staff/sign-in/")
-    page.focus("#id_username")
-    page.keyboard.type("new-counsellor")
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    password_step_by_keyboard(page, "new-counsellor")
     page.wait_for_url("**/second-factor/**")
     assert axe_violations(page) == []
     submit_by_keyboard(page, "#id_code", code_for(secret, 1))

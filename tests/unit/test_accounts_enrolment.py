@@ -23,14 +23,7 @@ from tests.unit.test_accounts_access import PASSWORD, current_code
 
 LINK = re.compile(r"/(?:en|nl)/staff/enrol/[A-Za-z0-9_-]+/")
 
-
-@pytest.fixture(autouse=True)
-def _clear_lockouts() -> Any:
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("clear_lockouts")
 
 
 def sign_in_with_password(client: Client, username: str, next_url: str = "") -> Any:

@@ -18,14 +18,7 @@ from helpline.accounts.models import SealedTOTPDevice
 from helpline.accounts.roles import COUNSELLOR
 from tests.unit.test_accounts_access import PASSWORD, current_code
 
-
-@pytest.fixture(autouse=True)
-def _clear_lockouts() -> Any:
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("clear_lockouts")
 
 
 def sign_in_fully(client: Client, username: str, step_offset: int = 0) -> None:

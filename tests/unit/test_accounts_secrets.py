@@ -18,6 +18,8 @@ from helpline.accounts.actions import confirmed_totp_device, create_staff
 from helpline.accounts.roles import COUNSELLOR
 from tests.unit.test_accounts_access import PASSWORD, current_code
 
+pytestmark = pytest.mark.usefixtures("clear_lockouts")
+
 
 def every_stored_text() -> str:
     """Every value of every column of every table, as one text: what a database reader has."""
@@ -28,15 +30,6 @@ def every_stored_text() -> str:
             for row in cursor.fetchall():
                 parts.extend(value.hex() if isinstance(value, bytes | memoryview) else str(value) for value in row)
     return "\n".join(parts)
-
-
-@pytest.fixture(autouse=True)
-def _clear_lockouts() -> Any:
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def signed_in_client(username: str) -> tuple[Client, Any]:

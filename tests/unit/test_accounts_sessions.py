@@ -14,19 +14,12 @@ from helpline.accounts.models import SealedTOTPDevice
 from helpline.accounts.roles import COUNSELLOR
 from tests.unit.test_accounts_access import PASSWORD, current_code
 
+pytestmark = pytest.mark.usefixtures("clear_lockouts")
+
 
 def session_exists(key: str) -> bool:
     store: Any = import_module(settings.SESSION_ENGINE).SessionStore
     return bool(store().exists(key))
-
-
-@pytest.fixture(autouse=True)
-def _clear_lockouts() -> Any:
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.mark.django_db
