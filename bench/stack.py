@@ -373,8 +373,10 @@ def scaled_deployment(extra_env: dict[str, str] | None = None, prefix: str = "he
         var = folder / "var"
         var.mkdir()
         # The organisation key is made first, at the path the demo setup would use, so both agree on it.
+        # One seed key for both: the demo setup seals the demo staff's authenticator seeds with it.
+        totp_seed_key = "".join(secrets.choice(SECRET_ALPHABET) for _ in range(60))
         dev_env = clean_env() | {"DJANGO_SETTINGS_MODULE": "helpline.settings.dev", "HELPLINE_VAR_DIR": str(var),
-                                "HELPLINE_DATABASE_URL": postgres.url}
+                                "HELPLINE_DATABASE_URL": postgres.url, "HELPLINE_TOTP_SEED_KEY": totp_seed_key}
         printed = manage(dev_env, "create_org_key", str(var / "org_private_key.pem"))
         match = re.search(r"HELPLINE_ORG_PUBLIC_KEY=(\S+)", printed)
         assert match, printed
@@ -386,6 +388,7 @@ def scaled_deployment(extra_env: dict[str, str] | None = None, prefix: str = "he
         env = clean_env() | {
             "DJANGO_SETTINGS_MODULE": "helpline.settings.prod",
             "HELPLINE_SECRET_KEY": "".join(secrets.choice(SECRET_ALPHABET) for _ in range(60)),
+            "HELPLINE_TOTP_SEED_KEY": totp_seed_key,
             "HELPLINE_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "HELPLINE_ORG_PUBLIC_KEY": org_public_key,
             "HELPLINE_DATABASE_URL": postgres.url,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 from collections.abc import Callable
 
-from django.core.exceptions import TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse
+from django.utils.encoding import escape_uri_path
 
 # Staff pages live under /<lang>/staff/ (and /staff/ before the language redirect).
 STAFF_PATH = re.compile(r"^/(?:[a-z]{2}/)?staff(?:/|$)")
@@ -47,6 +50,19 @@ class PrivacyHeadersMiddleware:
         return response
 
 
+def same_site_path(path: str) -> str:
+    """`path` as a Location that leads back to this site's `path`, never to another host.
+
+    Django hands us the path decoded: `/%2Fevil.example/` arrives as `//evil.example/`, which a browser
+    reads as another host. Escaping covers backslashes, tabs and newlines (which browsers read as a slash
+    or drop); an escaped slash in front keeps the path itself without making it protocol-relative.
+    """
+    escaped = escape_uri_path(path)
+    if escaped.startswith("//"):
+        escaped = "/%2F" + escaped[2:]
+    return escaped if escaped.startswith("/") else "/"
+
+
 class ReferralCodeMiddleware:
     """Counts a known campaign code (`?src=poster`), then redirects to the same URL without it.
 
@@ -71,7 +87,7 @@ class ReferralCodeMiddleware:
         remaining = request.GET.copy()
         remaining.pop("src")
         query = remaining.urlencode()
-        return HttpResponseRedirect(request.path + (f"?{query}" if query else ""))
+        return HttpResponseRedirect(same_site_path(request.path) + (f"?{query}" if query else ""))
 
     @staticmethod
     def _has_code(request: HttpRequest) -> bool:
@@ -81,3 +97,35 @@ class ReferralCodeMiddleware:
             return "src" in request.GET
         except TooManyFieldsSent:
             return False
+
+
+FORM_CONTENT_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+form_logger = logging.getLogger("helpline.request")
+
+
+class FormBodyMiddleware:
+    """Refuses, with one log line, a form that names a charset other than UTF-8; reads multipart forms whole.
+
+    Django refuses such a form by raising BadRequest wherever the form is first read, which is inside the
+    CSRF check; the error page runs that check again, so the answer was a 500 and a long traceback. Our
+    pages are UTF-8 and browsers send their forms in the page's encoding, so only scripts send anything else.
+    The CSRF check also streams a multipart body away, after which a JSON endpoint could no longer read it
+    (a 500). We take no uploads, and the body is bounded by DATA_UPLOAD_MAX_MEMORY_SIZE either way.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.content_type not in FORM_CONTENT_TYPES:
+            return self.get_response(request)
+        charset = (request.content_params or {}).get("charset")
+        if charset is not None and charset.strip().lower() != "utf-8":
+            from helpline.views import json_refusal
+
+            form_logger.warning("refused a form sent as %.40r: only UTF-8 is accepted", charset)
+            return json_refusal(400, "form_not_utf8", "Send forms encoded as UTF-8.")
+        if request.content_type == "multipart/form-data":
+            with contextlib.suppress(RequestDataTooBig):
+                request.body  # noqa: B018 (read now, so the form parser and the view can both use it)
+        return self.get_response(request)

@@ -170,13 +170,14 @@ def staff_client(user: Any, *, verified: bool = True) -> Any:
     """A Django test client signed in as `user`, with the second factor verified unless told otherwise."""
     from django.test import Client
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from helpline.accounts.models import SealedTOTPDevice
 
     client = Client()
     client.force_login(user)
     if verified:
         session = client.session
-        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+        session[DEVICE_ID_SESSION_KEY] = SealedTOTPDevice.objects.get(user=user).persistent_id
         session.save()
     return client
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import segno
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -20,6 +22,7 @@ from django_otp import login as otp_login
 from helpline.accounts import actions
 from helpline.accounts.access import require_staff, second_factor_verified
 from helpline.accounts.forms import OneTimeCodeForm
+from helpline.accounts.guessing import remember_browser
 from helpline.accounts.roles import ROLE_DESCRIPTIONS, ROLE_LABELS, roles_of
 
 RECOVERY_CODES_SESSION_KEY = "accounts_new_recovery_codes"
@@ -45,34 +48,68 @@ def _safe_next(request: HttpRequest) -> str:
     return reverse("accounts:home")
 
 
+def _is_enrolment_link(path: str) -> bool:
+    try:
+        match = resolve(urlsplit(path).path)
+    except Resolver404:
+        return False
+    return match.view_name == "accounts:enrol"
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def second_factor(request: HttpRequest) -> HttpResponse:
-    """Verify with an existing authenticator, or enrol one on first sign-in."""
+    """Verify with the person's authenticator; on the way to an enrolment link, go there instead."""
     user = request.user
+    next_url = _safe_next(request)
+    if _is_enrolment_link(next_url):
+        return redirect(next_url)
     if second_factor_verified(user, request.session):
-        return redirect(_safe_next(request))
+        return redirect(next_url)
     if actions.confirmed_totp_device(user) is None:
-        return _enrol(request)
+        # The password alone never enrols an authenticator: that takes a link an administrator issued.
+        return render(request, "accounts/needs_enrolment.html")
     form = OneTimeCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         device = actions.verify_second_factor(user, form.cleaned_data["code"])
         if device is not None:
-            otp_login(request, device)
-            return redirect(_safe_next(request))
+            return _complete_sign_in(request, device, redirect(next_url))
         form.add_error("code", _("That code is not right, or it was already used. Try the next code."))
-    return render(request, "accounts/second_factor.html", {"form": form, "next": _safe_next(request)})
+    return render(request, "accounts/second_factor.html", {"form": form, "next": next_url})
 
 
-def _enrol(request: HttpRequest) -> HttpResponse:
+def _complete_sign_in(request: HttpRequest, device: Any, response: HttpResponse) -> HttpResponse:
+    """Mark the session verified under a new key and a new CSRF token, as Django does at the password step,
+    and remember this browser for this person (accounts/guessing.py).
+
+    Whoever learnt the key the session had after the password step (or planted it) holds nothing now.
+    """
+    otp_login(request, device)
+    request.session.cycle_key()
+    rotate_token(request)
+    remember_browser(request, response, request.user.get_username())
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def enrol(request: HttpRequest, token: str) -> HttpResponse:
+    """Set up an authenticator app with a link an administrator issued: after the password, used once.
+
+    A link that is unknown, used, expired or someone else's gets the same answer.
+    """
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.path)
+    invitation = actions.enrolment_invitation(token, request.user)
+    if invitation is None:
+        return render(request, "accounts/enrolment_link_invalid.html", status=404)
     device = actions.pending_totp_device(request.user)
     form = OneTimeCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"].replace(" ", "")):
-            codes = actions.confirm_totp_and_issue_recovery_codes(device)
-            otp_login(request, device)
+            codes = actions.enrol_with_invitation(invitation, device)
+            response = _complete_sign_in(request, device, redirect("accounts:recovery_codes"))
             request.session[RECOVERY_CODES_SESSION_KEY] = codes
-            return redirect("accounts:recovery_codes")
+            return response
         form.add_error("code", _("That code is not right. Check the time on your phone and try again."))
     qr = segno.make(device.config_url, error="m")
     return render(
@@ -80,7 +117,8 @@ def _enrol(request: HttpRequest) -> HttpResponse:
         "accounts/enrol.html",
         {
             "form": form,
-            "qr_svg": qr.svg_inline(scale=5, dark="#1b1b1b", light="#ffffff",
+            # A viewBox, not a fixed size: the style sheet sizes it, and a fixed size was cut off there.
+            "qr_svg": qr.svg_inline(scale=5, omitsize=True, dark="#1b1b1b", light="#ffffff",
                                     title=_("QR code for your authenticator app")),
             "secret_base32": _base32_secret(device.bin_key),
         },

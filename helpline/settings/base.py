@@ -44,6 +44,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "helpline.middleware.PrivacyHeadersMiddleware",
     "helpline.middleware.ReferralCodeMiddleware",
+    "helpline.middleware.FormBodyMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -158,13 +159,18 @@ AXES_FAILURE_LIMIT = env_int("HELPLINE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("HELPLINE_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "helpline.accounts.access.no_client_address"
+# Browsers that signed in before count apart, so guessing cannot lock a counsellor out (accounts/guessing.py).
+AXES_USERNAME_CALLABLE = "helpline.accounts.guessing.lockout_key"
 AXES_LOCKOUT_CALLABLE = "helpline.accounts.views.locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 
 OTP_TOTP_ISSUER = env_str("HELPLINE_SERVICE_NAME", "Stop It Now helpline")
+# Seals authenticator seeds at rest (accounts/seeds.py); production refuses to start without one.
+TOTP_SEED_KEY = env_str("HELPLINE_TOTP_SEED_KEY")
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Stored under a digest of the key, so a database reader cannot reuse a session (accounts/sessions.py).
+SESSION_ENGINE = "helpline.accounts.sessions"
 SESSION_COOKIE_AGE = env_int("HELPLINE_STAFF_SESSION_MINUTES", 480, minimum=5) * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -24,6 +24,7 @@ def production_problems(
     allowed_hosts: list[str],
     org_public_key: str,
     allowed_hosts_from_env: bool,
+    totp_seed_key: str,
 ) -> list[str]:
     """Every reason this configuration must not run in production; empty when it may."""
     problems: list[str] = []
@@ -33,6 +34,12 @@ def production_problems(
         problems.append("HELPLINE_SECRET_KEY is not set")
     elif len(secret_key) < MIN_SECRET_LENGTH or secret_key.lower().startswith(DEV_SECRET_MARKERS):
         problems.append(f"HELPLINE_SECRET_KEY is a default or shorter than {MIN_SECRET_LENGTH} characters")
+    if not totp_seed_key:
+        problems.append("HELPLINE_TOTP_SEED_KEY is not set; it seals the staff authenticator seeds")
+    elif len(totp_seed_key) < MIN_SECRET_LENGTH or totp_seed_key.lower().startswith(DEV_SECRET_MARKERS):
+        problems.append(f"HELPLINE_TOTP_SEED_KEY is a default or shorter than {MIN_SECRET_LENGTH} characters")
+    elif totp_seed_key == secret_key:
+        problems.append("HELPLINE_TOTP_SEED_KEY must differ from HELPLINE_SECRET_KEY")
     if not allowed_hosts_from_env or not allowed_hosts:
         problems.append("HELPLINE_ALLOWED_HOSTS is empty; name the host names this service answers to")
     elif "*" in allowed_hosts:

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 
 from helpline.settings.base import *  # noqa: F403
-from helpline.settings.base import ORG_PUBLIC_KEY, SECRET_KEY, VAR_DIR
+from helpline.settings.base import ORG_PUBLIC_KEY, SECRET_KEY, TOTP_SEED_KEY, VAR_DIR
 from helpline.settings.env import env_bool
 
 
@@ -21,6 +21,8 @@ def _read_or_create_secret(path: Path) -> str:
 
 if not SECRET_KEY:
     SECRET_KEY = _read_or_create_secret(VAR_DIR / "secret_key")
+if not TOTP_SEED_KEY:
+    TOTP_SEED_KEY = _read_or_create_secret(VAR_DIR / "totp_seed_key")
 
 # The demo organisation key made by `manage.py demo_setup`; production sets HELPLINE_ORG_PUBLIC_KEY.
 _demo_org_public = VAR_DIR / "org_public_key.txt"

@@ -19,6 +19,7 @@ _problems = production_problems(
     allowed_hosts=ALLOWED_HOSTS,  # noqa: F405
     org_public_key=ORG_PUBLIC_KEY,  # noqa: F405
     allowed_hosts_from_env=bool(__import__("os").environ.get("HELPLINE_ALLOWED_HOSTS", "").strip()),
+    totp_seed_key=TOTP_SEED_KEY,  # noqa: F405
 )
 if _problems:
     raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems))

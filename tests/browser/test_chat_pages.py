@@ -76,7 +76,7 @@ def test_visitor_and_counsellor_chat_through_the_pages(live_server: LiveServer, 
     visitor.click("#chat-start")
     counsellor.get_by_role("button", name="Accept").click(timeout=TIMEOUT)
     visitor.wait_for_selector("#chat-room:not([hidden])", timeout=TIMEOUT)
-    assert visitor.inner_text("#chat-peer") == "Your counsellor: demo-counsellor (verified)"
+    assert visitor.inner_text("#chat-peer") == "Your counsellor: Robin (verified)"  # the pseudonym, never the username
     code = visitor.inner_text("#chat-safety-code")
     assert re.fullmatch(r"\d{6}", code)
     assert counsellor.inner_text(".chat-panel:not([hidden]) .panel-safety-code") == code

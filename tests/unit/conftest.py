@@ -29,3 +29,13 @@ def load_protocol_vectors() -> dict[str, Any]:
 def vectors() -> dict[str, Any]:
     # A copy, so that a test that tampers with a certificate cannot spoil the next one.
     return copy.deepcopy(load_protocol_vectors())
+
+
+@pytest.fixture
+def clear_lockouts() -> Any:
+    """django-axes counts wrong passwords in the cache, which outlives a test: start and end with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

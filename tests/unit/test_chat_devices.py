@@ -14,11 +14,11 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from chat.models import Chat, CounsellorDevice
 from chat.protocol.crypto import b64d, b64e, generate_private_key, public_key_bytes, utc_today, verify_certificate
 from helpline.accounts.actions import create_staff
+from helpline.accounts.models import SealedTOTPDevice
 from helpline.metrics.models import DailyCount
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def staff_client(username: str, role: str = "counsellor", *, verified: bool = Tr
     client.force_login(user)
     if verified:
         session = client.session
-        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+        session[DEVICE_ID_SESSION_KEY] = SealedTOTPDevice.objects.get(user=user).persistent_id
         session.save()
     client.get("/en/staff/")  # sets the CSRF cookie
     return client, user

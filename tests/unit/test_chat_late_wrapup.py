@@ -11,7 +11,6 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from chat import actions
 from chat.models import Chat
@@ -19,6 +18,7 @@ from chat.outcome import Outcome
 from chat.protocol.crypto import b64d, b64e
 from chat.tokens import TOKEN_BYTES, make_token, token_expiry
 from helpline.accounts.actions import create_staff
+from helpline.accounts.models import SealedTOTPDevice
 from helpline.metrics.models import DailyCount
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +120,7 @@ def staff_client(username: str, role: str = "counsellor") -> Client:
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     session = client.session
-    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+    session[DEVICE_ID_SESSION_KEY] = SealedTOTPDevice.objects.get(user=user).persistent_id
     session.save()
     client.get("/en/staff/")  # sets the CSRF cookie
     return client

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from helpline.accounts.actions import create_staff
+from helpline.accounts.models import SealedTOTPDevice
 
 DOC = Path(__file__).resolve().parent.parent.parent / "docs" / "security.md"
 ROLES = ["anonymous", "unverified", "counsellor", "supervisor", "programme_manager", "admin"]
@@ -39,7 +39,7 @@ def client_for(role: str) -> Client:
     client.force_login(user)
     if role != "unverified":
         session = client.session
-        session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+        session[DEVICE_ID_SESSION_KEY] = SealedTOTPDevice.objects.get(user=user).persistent_id
         session.save()
     return client
 

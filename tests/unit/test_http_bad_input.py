@@ -8,8 +8,10 @@ The URL list is built from `get_resolver()`, so an endpoint added later is swept
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +118,13 @@ BODIES: list[tuple[str, str, bytes]] = [
     ("multipart broken", "multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form-data\r\n\r\n"),
     ("multipart no boundary", "multipart/form-data", b"a=1"),
     ("text/plain", "text/plain", b"hello"),
+    # Django refuses a form in any charset but UTF-8 by raising BadRequest from inside the CSRF check, whose
+    # error page runs that check again: a 500 with a long traceback, unless we refuse first.
+    ("form UTF-16", "application/x-www-form-urlencoded; charset=utf-16", "a=1&b=2".encode("utf-16")),
+    ("form UTF-16 label, ASCII body", "application/x-www-form-urlencoded; charset=UTF-16", b"csrfmiddlewaretoken=x&a=1"),
+    ("form Latin-1", "application/x-www-form-urlencoded; charset=iso-8859-1", b"a=caf\xe9"),
+    ("multipart UTF-16", "multipart/form-data; boundary=xyz; charset=utf-16",
+     b'--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--xyz--\r\n'),
 ]
 
 # Values a form field should never expect: superscript and non-ASCII digits pass str.isdigit() but not
@@ -165,6 +174,27 @@ def database_state() -> dict[str, Any]:
         return dict(cursor.fetchall())
 
 
+@contextmanager
+def captured_log_records() -> Iterator[list[logging.LogRecord]]:
+    """Every record logged meanwhile, also by the loggers our settings keep from propagating (django, axes)."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect(level=logging.DEBUG)
+    loggers = [logging.getLogger()] + [logger for logger in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(logger, logging.Logger) and not logger.propagate]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
 def form_field_names(client: Client, path: str) -> list[str]:
     """The input names the page's own form offers, so absurd values go where a real post would put them."""
     response = client.get(path)
@@ -184,13 +214,16 @@ class Sweep:
 
     def request(self, method: str, path: str, content_type: str, body: bytes, label: str) -> None:
         before = database_state()
-        try:
-            response = self.client.generic(method, path, body, content_type=content_type)
-        except Exception as error:  # an exception here is the 500 a real server would send
-            self.problems.append(f"{self.identity} {method} {path[:120]} [{label}]: raised {error!r}")
-            return
+        with captured_log_records() as records:
+            try:
+                response = self.client.generic(method, path, body, content_type=content_type)
+            except Exception as error:  # an exception here is the 500 a real server would send
+                self.problems.append(f"{self.identity} {method} {path[:120]} [{label}]: raised {error!r}")
+                return
         status = response.status_code
         where = f"{self.identity} {method} {path[:120]} [{label}] → {status}"
+        if any(record.exc_info for record in records) or len(records) > 1:
+            self.problems.append(f"{where}: logged {len(records)} records, tracebacks included; one line at most")
         if status >= 500 or status < 200:
             self.problems.append(f"{where}: not a client-side answer")
             return
@@ -313,3 +346,42 @@ def test_sweep_covers_every_url_pattern() -> None:
     assert any(path.startswith("/chat/device/") and path != "/chat/device/" for path in paths)
     total_patterns = sum(1 for _ in _walk(get_resolver(), ""))
     assert len(ENDPOINTS) >= total_patterns, "each pattern gives at least one path (two inside i18n_patterns)"
+
+
+FOREIGN_CHARSET_FORMS = [body for body in BODIES if "charset=" in body[1]]
+MULTIPART_FORM = b'--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--xyz--\r\n'
+CSRF_CHECKED_FORMS = [*FOREIGN_CHARSET_FORMS, ("multipart", "multipart/form-data; boundary=xyz", MULTIPART_FORM),
+                      ("form", "application/x-www-form-urlencoded", b"a=1")]
+
+
+@pytest.mark.django_db
+def test_forms_sent_by_a_script_with_the_csrf_check_on_get_a_4xx_and_one_log_line_at_most() -> None:
+    """Every endpoint, with the CSRF check on as in production and a valid token, as a script would send it.
+
+    The sweep's client skips the CSRF check, and that check is where Django reads the form first.
+    """
+    problems: list[str] = []
+    _client, admin = staff_client_with_role(ADMIN)
+    for identity, client in (("anonymous", Client(enforce_csrf_checks=True)),
+                             ("admin", staff_client(admin))):
+        client.handler.enforce_csrf_checks = True
+        client.get("/en/staff/sign-in/")  # the CSRF cookie, as a browser would hold it
+        token = client.cookies["csrftoken"].value
+        for endpoint in ENDPOINTS:
+            for label, content_type, body in CSRF_CHECKED_FORMS:
+                before = database_state()
+                with captured_log_records() as records:
+                    try:
+                        response = client.generic("POST", endpoint.path, body, content_type=content_type,
+                                                  headers={"X-CSRFToken": token})
+                    except Exception as error:
+                        problems.append(f"{identity} {endpoint.path} [{label}]: raised {error!r}")
+                        continue
+                where = f"{identity} {endpoint.path} [{label}] → {response.status_code}"
+                if response.status_code >= 500:
+                    problems.append(f"{where}: not a client-side answer")
+                if any(record.exc_info for record in records) or len(records) > 1:
+                    problems.append(f"{where}: {len(records)} log records, a traceback among them")
+                if response.status_code >= 400 and database_state() != before:
+                    problems.append(f"{where}: refused but wrote")
+    assert not problems, "\n".join(problems[:40]) + f"\n… {len(problems)} problems in all"

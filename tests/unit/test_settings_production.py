@@ -18,6 +18,7 @@ GOOD_ENV = {
     "HELPLINE_ALLOWED_HOSTS": "help.example.org",
     "HELPLINE_ORG_PUBLIC_KEY": GOOD_KEY,
     "HELPLINE_TLS": "1",
+    "HELPLINE_TOTP_SEED_KEY": "p3Rk8sW2qZ7vN1xL5cH9mB4tY6jD0fG8aE2uI7oQ3zV5bC1nM9kX",
 }
 
 
@@ -46,6 +47,10 @@ def run_with_prod_settings(tmp_path: Path, env_changes: dict[str, str | None], *
         ({"HELPLINE_ALLOWED_HOSTS": "*"}, "HELPLINE_ALLOWED_HOSTS"),
         ({"HELPLINE_ORG_PUBLIC_KEY": None}, "HELPLINE_ORG_PUBLIC_KEY"),
         ({"HELPLINE_ORG_PUBLIC_KEY": "not-a-key"}, "HELPLINE_ORG_PUBLIC_KEY"),
+        ({"HELPLINE_TOTP_SEED_KEY": None}, "HELPLINE_TOTP_SEED_KEY"),
+        ({"HELPLINE_TOTP_SEED_KEY": "change-me-" + "a" * 60}, "HELPLINE_TOTP_SEED_KEY"),
+        ({"HELPLINE_TOTP_SEED_KEY": "short"}, "HELPLINE_TOTP_SEED_KEY"),
+        ({"HELPLINE_TOTP_SEED_KEY": GOOD_ENV["HELPLINE_SECRET_KEY"]}, "HELPLINE_TOTP_SEED_KEY"),
     ],
 )
 def test_contract_production_refuses_unsafe_configuration(tmp_path: Path, change: dict[str, str | None],
@@ -71,10 +76,10 @@ def test_bad_number_in_environment_names_the_variable(tmp_path: Path) -> None:
 def test_production_problems_is_empty_for_a_good_configuration() -> None:
     assert production_problems(debug=False, secret_key=GOOD_ENV["HELPLINE_SECRET_KEY"],
                                allowed_hosts=["help.example.org"], org_public_key=GOOD_KEY,
-                               allowed_hosts_from_env=True) == []
+                               allowed_hosts_from_env=True, totp_seed_key=GOOD_ENV["HELPLINE_TOTP_SEED_KEY"]) == []
 
 
 def test_production_problems_lists_every_problem_at_once() -> None:
     problems = production_problems(debug=True, secret_key="", allowed_hosts=[], org_public_key="",
-                                   allowed_hosts_from_env=False)
-    assert len(problems) == 4
+                                   allowed_hosts_from_env=False, totp_seed_key="")
+    assert len(problems) == 5

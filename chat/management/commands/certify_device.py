@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from chat.api_views import certify
 from chat.models import CounsellorDevice
 from chat.protocol.crypto import CertificateError
+from helpline.accounts.guessing import is_a_staff_username
 
 
 class Command(BaseCommand):
@@ -29,6 +30,8 @@ class Command(BaseCommand):
             raise CommandError("no such device")
         if device.status == CounsellorDevice.REVOKED:
             raise CommandError("this device was revoked; the counsellor must register a new one")
+        if is_a_staff_username(options["pseudonym"]):
+            raise CommandError("the pseudonym is a staff username; visitors see it, so choose another name")
         if not 1 <= options["days"] <= 366:
             raise CommandError("--days must be from 1 to 366")
         try:

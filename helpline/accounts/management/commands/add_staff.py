@@ -1,4 +1,4 @@
-"""Add a staff member with one or more roles; the second factor is enrolled at first sign-in."""
+"""Add a staff member with one or more roles, and print the link with which they enrol their authenticator."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from helpline.accounts.actions import create_staff
+from helpline.accounts.actions import ENROLMENT_LINK_HOURS, create_staff, issue_enrolment_link
+from helpline.accounts.management.commands.enrolment_link import enrolment_link_message
 from helpline.accounts.roles import ROLE_CAPABILITIES, assign_roles
 
 
@@ -46,6 +47,6 @@ class Command(BaseCommand):
             validate_password(password)
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
-        create_staff(username, password, roles)
-        self.stdout.write(f"Added {username} with roles {', '.join(roles)}. "
-                          "They enrol an authenticator app at first sign-in.")
+        user, _created = create_staff(username, password, roles)
+        self.stdout.write(f"Added {username} with roles {', '.join(roles)}.")
+        self.stdout.write(enrolment_link_message(issue_enrolment_link(user), ENROLMENT_LINK_HOURS))

@@ -24,11 +24,19 @@ DEMO_STAFF = {
 }
 
 
+# The names visitors see in the demo (the demo certifies a counsellor's device under their first name).
+# Never the username: a pseudonym is public, and a username is what password guessing needs.
+DEMO_PSEUDONYMS = {
+    "demo-counsellor": "Robin",
+    "demo-supervisor": "Alex",
+    "demo-manager": "Jo",
+    "demo-admin": "Sam",
+}
+
+
 def demo_org_key_paths() -> tuple[Path, Path]:
     var = Path(settings.VAR_DIR)
     return var / "org_private_key.pem", var / "org_public_key.txt"
-
-
 
 
 def ensure_demo_credentials() -> dict[str, str]:
@@ -53,7 +61,10 @@ class Command(BaseCommand):
             public_path.write_text(write_org_key(private_path) + "\n")
         passwords = ensure_demo_credentials()
         for username, roles in DEMO_STAFF.items():
-            create_staff(username, passwords[username], roles, with_totp=True)
+            user, _created = create_staff(username, passwords[username], roles, with_totp=True)
+            if not user.first_name:
+                user.first_name = DEMO_PSEUDONYMS[username]
+                user.save(update_fields=["first_name"])
         try:
             call_command("load_content", verbosity=0)
         except CommandError as error:
