@@ -27,7 +27,7 @@ _demo_org_public = VAR_DIR / "org_public_key.txt"
 if not ORG_PUBLIC_KEY and _demo_org_public.exists():
     ORG_PUBLIC_KEY = _demo_org_public.read_text().strip()
 
-# whitenoise serves from the finders here; the folder only has to exist.
+# `make run` collects static files here at start (helpline/embedded.py); whitenoise serves them.
 (VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
 
 # Demo only: a counsellor device registered here is certified at once with the demo organisation key
