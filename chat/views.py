@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpline.accounts.access import COUNSEL, SUPERVISE, require_staff
 from helpline.assets import sri_sha384
+from helpline.disk_privacy import forget_on_disk
 
 CHAT_INTRO_TOML = Path(settings.BASE_DIR) / "selfhelp" / "content" / "chat_intro.toml"
 INTRO_SECTIONS = ("what_it_is", "who_answers", "encryption", "what_we_keep", "confidentiality_limits")
@@ -376,6 +377,7 @@ def late_wrapup(request: HttpRequest) -> HttpResponse:
         if expiry <= actions.now().timestamp():
             return _late_wrapup_refused(410, _("This wrap-up link has expired (after an hour)."))
         return _late_wrapup_refused(409, _("The wrap-up for this chat was already saved."))
+    forget_on_disk()  # no earlier version of the counters keeps this chat's codes apart from the others
     return HttpResponse(status=204)
 
 
