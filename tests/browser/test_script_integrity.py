@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import signed_in_state
 from tests.conftest import REPO, LiveServer, make_live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -41,13 +41,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def staff_state(browser: Any, server: LiveServer) -> dict[str, Any]:
-    """A supervisor's signed-in cookies (counsel and supervise), signed in once: a code counts once."""
-    context = browser.new_context()
-    page = context.new_page()
-    sign_in(page, server, "demo-supervisor")
-    state: dict[str, Any] = context.storage_state()
-    context.close()
-    return state
+    """A supervisor's signed-in cookies (counsel and supervise)."""
+    return signed_in_state(browser, server, "demo-supervisor")
 
 
 def published_hashes(server: LiveServer) -> dict[str, dict[str, str]]:
