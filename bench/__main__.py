@@ -5,6 +5,7 @@
    the Python chat client (encrypted frames, one counsellor socket per pair). Baseline: bench/baseline_relay.py,
    a bare `websockets` relay that pairs two sockets and forwards frames.
 2. pages: a self-help module page against a static file, both from our Daphne.
+3. ends: a chat's end on SQLite with the write-ahead log truncated after it (bench/chat_end.py) and without.
 
 --mode scaled runs the same against the scaled mode instead (bench/stack.py: nginx in front of two Daphne
 processes, Redis and PostgreSQL, all on loopback; chats go through nginx); --mode both runs both.
@@ -124,7 +125,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--page-requests", type=int, default=200)
     parser.add_argument("--samples", type=Path, default=None,
                         help="write each chat run's relay latencies over time to this folder (CSV, one per run)")
-    parser.add_argument("--only", choices=["chat", "pages"], default=None)
+    parser.add_argument("--only", choices=["chat", "pages", "ends"], default=None)
     parser.add_argument("--mode", choices=["embedded", "scaled", "both"], default="embedded",
                         help="our server as the embedded default, the scaled mode (nginx, 2 Daphne, Redis, "
                              "PostgreSQL), or both")
@@ -255,6 +256,10 @@ async def main_async(args: argparse.Namespace) -> int:
             for target in targets:
                 if target.pages is not None:
                     out += [*page_benchmark(args, *target.pages), ""]
+        if args.only in (None, "ends"):
+            from bench import chat_end
+
+            out += [*chat_end.benchmark(folder), ""]
         if args.only in (None, "chat"):
             out += await chat_benchmark(args, targets)
         print("\n".join(out))

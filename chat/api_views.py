@@ -24,6 +24,7 @@ from chat.models import CounsellorDevice
 from chat.protocol.crypto import b64d, load_public_key, make_certificate, utc_today
 from chat.schema import parse_json_object
 from helpline.accounts.access import COUNSEL, require_staff
+from helpline.disk_privacy import forget_on_disk
 from helpline.views import body_within, json_methods
 
 MAX_BODY_BYTES = 1024
@@ -79,6 +80,7 @@ def feedback(request: HttpRequest) -> HttpResponse:
         return _refused(400, "nothing to record")
     if not actions.record_feedback(body["feedback"], rating, helped, steps or ()):
         return _refused(403, "this feedback link was used or has expired")
+    forget_on_disk()  # no earlier version of the counters keeps this chat's rating apart from the others
     return HttpResponse(status=204)
 
 

@@ -8,8 +8,6 @@ static files (CSP ``script-src 'self'``) and one catalogue holds every string.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -27,6 +25,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from helpline.accounts.access import COUNSEL, SUPERVISE, require_staff
+from helpline.assets import sri_sha384
+from helpline.disk_privacy import forget_on_disk
 
 CHAT_INTRO_TOML = Path(settings.BASE_DIR) / "selfhelp" / "content" / "chat_intro.toml"
 INTRO_SECTIONS = ("what_it_is", "who_answers", "encryption", "what_we_keep", "confidentiality_limits")
@@ -196,10 +196,6 @@ def org_key_module(org_public_key: str) -> bytes:
     ).encode("ascii")
 
 
-def sri_sha384(body: bytes) -> str:
-    return "sha384-" + base64.b64encode(hashlib.sha384(body).digest()).decode("ascii")
-
-
 def org_key_id(org_public_key: str) -> str:
     from chat.protocol import crypto
 
@@ -232,6 +228,21 @@ def org_key_reference() -> dict[str, str]:
         "url": f"{reverse('chat:org_key')}?v={org_key_id(key)}",
         "integrity": sri_sha384(org_key_module(key)),
     }
+
+
+def org_key_modules() -> list[tuple[str, bytes]]:
+    """(URL, body) of the org-key module in every language, for `manage.py asset_hashes`; none without a key."""
+    from django.utils import translation
+
+    try:
+        key = _org_public_key()
+    except Http404:
+        return []
+    modules = []
+    for lang, _name in settings.LANGUAGES:
+        with translation.override(lang):
+            modules.append((f"{reverse('chat:org_key')}?v={org_key_id(key)}", org_key_module(key)))
+    return modules
 
 
 # --- The visitor's pre-chat text ---------------------------------------------------------
@@ -293,6 +304,8 @@ def visitor(request: HttpRequest) -> HttpResponse:
         context["org_key"] = org_key_reference()
     except Http404:
         context["org_key"] = None
+    # The page imports the org-key module (visitor.js): the import map pins it like every static module.
+    context["pinned_modules"] = [context["org_key"]] if context["org_key"] else []
     return render(request, "chat/visitor.html", context)
 
 
@@ -386,6 +399,7 @@ def late_wrapup(request: HttpRequest) -> HttpResponse:
         if expiry <= actions.now().timestamp():
             return _late_wrapup_refused(410, _("This wrap-up link has expired (after an hour)."))
         return _late_wrapup_refused(409, _("The wrap-up for this chat was already saved."))
+    forget_on_disk()  # no earlier version of the counters keeps this chat's codes apart from the others
     return HttpResponse(status=204)
 
 

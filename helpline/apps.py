@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class HelplineConfig(AppConfig):
     name = "helpline"
     verbose_name = "Helpline site"
+
+    def ready(self) -> None:
+        from helpline import disk_privacy
+
+        disk_privacy.connect()

@@ -13,6 +13,10 @@ from django.utils.encoding import escape_uri_path
 
 # Staff pages live under /<lang>/staff/ (and /staff/ before the language redirect).
 STAFF_PATH = re.compile(r"^/(?:[a-z]{2}/)?staff(?:/|$)")
+# Django's admin writes classic <script> tags without hashes: the one place Integrity-Policy cannot hold.
+ADMIN_PATH = re.compile(r"^/(?:[a-z]{2}/)?staff/admin(?:/|$)")
+# Browsers that know it refuse every script that has no integrity hash (Chromium since 138).
+INTEGRITY_POLICY = "blocked-destinations=(script)"
 
 PERMISSIONS_POLICY = ", ".join(
     f"{feature}=()"
@@ -129,3 +133,30 @@ class FormBodyMiddleware:
             with contextlib.suppress(RequestDataTooBig):
                 request.body  # noqa: B018 (read now, so the form parser and the view can both use it)
         return self.get_response(request)
+
+
+class ScriptIntegrityMiddleware:
+    """Allows a page's import map by its hash, and has browsers refuse any script that is not pinned by one.
+
+    The import map is the one inline script (helpline/templatetags/page_scripts.py records its hash on the
+    request). Listed just inside Django's CSP middleware, which leaves a policy that is already set alone.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.conf import settings
+        from django.utils.csp import build_policy
+
+        from helpline.assets import INLINE_SCRIPT_HASHES
+
+        response = self.get_response(request)
+        hashes = getattr(request, INLINE_SCRIPT_HASHES, None)
+        if hashes and "Content-Security-Policy" not in response.headers:
+            policy = dict(settings.SECURE_CSP)
+            policy["script-src"] = [*policy.get("script-src", []), *hashes]
+            response.headers["Content-Security-Policy"] = build_policy(policy)
+        if not ADMIN_PATH.match(request.path):
+            response.headers.setdefault("Integrity-Policy", INTEGRITY_POLICY)
+        return response

@@ -161,6 +161,14 @@ def private_live_server(tmp_path: Path) -> Iterator[LiveServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def collected_static() -> None:
+    """Pages name content-hashed files (helpline/assets.py): collect once, as `make run` does at start."""
+    from django.core.management import call_command
+
+    call_command("collectstatic", verbosity=0, interactive=False)
+
+
 @pytest.fixture(autouse=True)
 def _live_server_helper() -> None:
     """Replaces pytest-django's hook for its own `live_server`, which ours (a real Daphne) overrides."""

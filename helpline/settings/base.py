@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from helpline.settings.env import env_bool, env_int, env_list, env_str
+from helpline.static_headers import add_static_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Everything the embedded default writes (database, demo keys, secret) lives here, never in the repo.
@@ -46,6 +48,7 @@ MIDDLEWARE = [
     "helpline.middleware.ReferralCodeMiddleware",
     "helpline.middleware.FormBodyMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "helpline.middleware.ScriptIntegrityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -226,9 +229,17 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
-WHITENOISE_USE_FINDERS = True
+# Content-hashed names in every mode (helpline/assets.py); `make run` and the tests collect at start.
+STORAGES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = False
 WHITENOISE_AUTOREFRESH = False
-WHITENOISE_MAX_AGE = 3600
+# Hashed names are cached for good (whitenoise sees the hash); any other name may change, so it is never cached.
+WHITENOISE_MAX_AGE = 0
+WHITENOISE_ALLOW_ALL_ORIGINS = False
+WHITENOISE_ADD_HEADERS_FUNCTION = add_static_headers
 
 # Service configuration an operator may change.
 SERVICE_NAME = env_str("HELPLINE_SERVICE_NAME", "Stop It Now helpline")

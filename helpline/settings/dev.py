@@ -29,8 +29,11 @@ _demo_org_public = VAR_DIR / "org_public_key.txt"
 if not ORG_PUBLIC_KEY and _demo_org_public.exists():
     ORG_PUBLIC_KEY = _demo_org_public.read_text().strip()
 
-# whitenoise serves from the finders here; the folder only has to exist.
+# `make run` collects static files here at start (helpline/embedded.py); whitenoise serves them, so the
+# files stay this user's only, like everything in var/.
 (VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
+STORAGES = {**STORAGES, "staticfiles": {**STORAGES["staticfiles"], "OPTIONS": {  # noqa: F405
+    "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700}}}
 
 # Demo only: a counsellor device registered here is certified at once with the demo organisation key
 # (VAR_DIR/org_private_key.pem). Production and the scaled mode certify with `manage.py certify_device`.

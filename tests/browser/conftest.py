@@ -56,6 +56,15 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
     return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in result]
 
 
+def signed_in_state(browser: Any, live_server: Any, username: str) -> dict[str, Any]:
+    """Sign in once through the real pages (a TOTP code cannot be used twice); new contexts reuse the cookies."""
+    context = browser.new_context()
+    sign_in(context.new_page(), live_server, username)
+    state: dict[str, Any] = context.storage_state()
+    context.close()
+    return state
+
+
 def sign_in(page: Any, live_server: Any, username: str, lang: str = "en") -> None:
     """Sign a demo account in through the real pages, by keyboard: password, then the current code."""
     import time

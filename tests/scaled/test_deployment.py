@@ -39,6 +39,30 @@ def test_contract_nginx_template_logs_no_client_identity() -> None:
     assert "$remote_addr" not in template.replace("# No $remote_addr", "")
 
 
+# What an access log line may hold: the day (never the time), the request's method, path and status, and which
+# of our Daphne processes answered. No duration ($request_time & co.), no size (a chat socket's bytes say how
+# long the chat was), no time of day ($time_iso8601, $time_local, $msec).
+ALLOWED_LOG_VARIABLES = {"$helpline_day", "$request_method", "$uri", "$status", "$upstream_addr"}
+ACCESS_LOG_LINE = re.compile(r"\d{4}-\d{2}-\d{2} [A-Z]+ (?:/\S*)? \d{3} \S+")  # a bad request has no $uri
+
+
+def test_contract_access_log_holds_the_day_and_no_duration() -> None:
+    template = (REPO / "deploy/nginx/helpline.conf.template").read_text()
+    log_format = re.search(r"log_format helpline_private(.*?);", template, re.S)
+    assert log_format
+    assert set(re.findall(r"\$\w+", log_format.group(1))) <= ALLOWED_LOG_VARIABLES
+    # The day is cut from $time_iso8601 by a map, so no time of day reaches the line.
+    assert re.search(r"map \$time_iso8601 \$helpline_day \{", template)
+
+
+def test_containers_keep_no_access_log() -> None:
+    """A container engine stamps every line of a container's output with the time, to the nanosecond."""
+    render = render_module()
+    compose = render.EXAMPLES["deploy/compose/helpline-site.conf"]
+    assert compose.access_log == "off"
+    assert "access_log /dev/stdout" not in (REPO / "deploy/compose/helpline-site.conf").read_text()
+
+
 def test_rendered_examples_are_current() -> None:
     """The example site files in deploy/ are what the renderer makes today from the template."""
     render = render_module()
@@ -83,7 +107,7 @@ def test_app_security_headers_pass_through_once(scaled: Deployment) -> None:
 
 def test_static_files_come_from_nginx_with_a_long_cache(scaled: Deployment) -> None:
     manifest = json.loads((scaled.static_root / "staticfiles.json").read_text())
-    hashed = next(name for name in manifest["paths"].values() if name.endswith(".css"))
+    name, hashed = next((name, hashed) for name, hashed in manifest["paths"].items() if name.endswith(".css"))
     status, headers, body = fetch(f"{scaled.nginx.base_url}/static/{hashed}")
     assert status == 200
     assert body == (scaled.static_root / hashed).read_bytes()
@@ -91,6 +115,9 @@ def test_static_files_come_from_nginx_with_a_long_cache(scaled: Deployment) -> N
     assert headers["x-content-type-options"] == "nosniff"
     last = scaled.nginx.access_log.read_text().splitlines()[-1]
     assert f"/static/{hashed} 200" in last and last.rstrip().endswith("-"), "served by nginx, not a Daphne"
+    # An unhashed name may change with the next release: never cached (pages only use hashed names).
+    status, headers, _body = fetch(f"{scaled.nginx.base_url}/static/{name}")
+    assert status == 200 and headers["cache-control"] == "no-cache"
     assert fetch(f"{scaled.nginx.base_url}/static/../../etc/passwd")[0] in {400, 404}
 
 
@@ -106,6 +133,36 @@ def test_contract_nginx_and_daphne_logs_keep_no_client_identity(scaled: Deployme
         assert text, name
         for canary in (CLIENT_ADDRESS, CANARY_UA, "scaled-ua-canary", "referrer-canary", CANARY_FORWARDED, "poster"):
             assert canary not in text, f"{canary!r} in the {name}"
+
+
+def test_contract_nginx_access_log_holds_no_time_of_day_and_no_duration(scaled: Deployment) -> None:
+    from websockets.sync.client import connect
+
+    base = scaled.nginx.base_url
+    for path in ("/en/", "/nl/help/chat/", "/en/no-such-page/", "/static/no-such-file.css"):
+        fetch(base + path)
+    # A visitor's chat socket, open for a moment: its line must not say for how long.
+    with connect(base.replace("http", "ws") + "/ws/visitor/", origin=base, open_timeout=15) as socket:
+        socket.ping().wait(timeout=15)
+    lines = scaled.nginx.access_log.read_text().splitlines()
+    assert any(" /ws/visitor/ 101 " in line for line in lines), "the socket was logged when it closed"
+    assert [line for line in lines if not ACCESS_LOG_LINE.fullmatch(line)] == []
+
+
+def test_the_chat_tables_settings_of_the_deployment_docs_apply(scaled: Deployment) -> None:
+    """docs/deployment.md has operators vacuum the chat tables within a minute of a chat's end: its SQL runs."""
+    text = (REPO / "docs/deployment.md").read_text()
+    sql = text.split("<!-- chat-tables-sql:start -->")[1].split("<!-- chat-tables-sql:end -->")[0]
+    statements = [line.strip() for line in sql.splitlines() if line.strip()]
+    assert len(statements) == 2
+    with scaled.postgres.connect() as connection:
+        for statement in statements:
+            connection.execute(statement)
+        options = dict(connection.execute("SELECT relname, reloptions FROM pg_class WHERE relname IN "
+                                          "('chat_chat', 'chat_counsellorpresence')").fetchall())
+    assert set(options) == {"chat_chat", "chat_counsellorpresence"}
+    for table_options in options.values():
+        assert {"autovacuum_vacuum_scale_factor=0", "autovacuum_vacuum_threshold=0"} <= set(table_options)
 
 
 def test_counters_land_in_postgresql_under_concurrent_beacons(scaled: Deployment) -> None:

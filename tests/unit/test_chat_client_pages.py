@@ -18,7 +18,8 @@ from tests.unit.conftest import load_protocol_vectors
 from tests.unit.test_accounts_access import signed_in
 
 ORG_KEY = load_protocol_vectors()["org"]["public"]
-INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", re.I)
+# The import map is the one inline script, allowed by its hash (tests/unit/test_contract_page_scripts.py).
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"(?:application/json|importmap)\")[^>]*>", re.I)
 
 
 def json_script(html: str, element_id: str) -> Any:
