@@ -92,6 +92,11 @@ async function team() {
 
 const ORDER = { new: 0, waiting: 1, answered: 2, closed: 3 };
 
+function ageText(days) {
+  if (!days) return S.age_today;
+  return days === 1 ? S.age_one : format(S.age, { days });
+}
+
 async function showList() {
   show($("inbox-thread"), false);
   show($("inbox-list-section"));
@@ -101,13 +106,13 @@ async function showList() {
   list.replaceChildren();
   if (!threads.length) list.append(el("li", { text: S.empty }));
   for (const thread of threads) {
-    const age = thread.age_days ? format(S.age, { days: thread.age_days }) : S.age_today;
+    const age = ageText(thread.age_days);
     const open = el("button", { type: "button", className: "secondary", text: S.open });
     open.addEventListener("click", () => openThread(thread.thread));
     list.append(el("li", { "data-thread": thread.thread, "data-state": thread.state },
       el("span", { className: "inbox-state", text: S[`state_${thread.state}`] }),
       el("span", { text: thread.lang.toUpperCase() }), el("span", { text: age }),
-      el("span", { text: format(S.messages, { count: thread.messages }) }), open));
+      el("span", { text: thread.messages === 1 ? S.messages_one : format(S.messages, { count: thread.messages }) }), open));
   }
   return threads;
 }
@@ -176,8 +181,7 @@ async function openThread(threadId) {
       el("span", { className: "who", text: sender.ok ? who : "" }), " ", el("span", { className: "day", text: dayLabel(message.day) }),
       el("p", { className: "body", text: body })));
   }
-  $("inbox-thread-heading").textContent = `${S[`state_${detail.state}`]} · ${detail.lang.toUpperCase()} · ${
-    detail.age_days ? format(S.age, { days: detail.age_days }) : S.age_today}`;
+  $("inbox-thread-heading").textContent = `${S[`state_${detail.state}`]} · ${detail.lang.toUpperCase()} · ${ageText(detail.age_days)}`;
   renderCanned(detail.lang);
   show($("inbox-wrapup"), false);
   show($("inbox-reply-form"));
