@@ -26,6 +26,7 @@ from securemessages import access, actions, conf
 from securemessages.crypto import MAILBOX_RECIPIENT, EnvelopeError
 from securemessages.envelope import (
     MAX_BODY_BYTES,
+    Envelope,
     parse_access,
     parse_envelope,
     parse_new_thread,
@@ -51,11 +52,11 @@ def _purge_now_and_then() -> None:
         actions.purge_expired(today())
 
 
-def not_found() -> JsonResponse:
+def not_found() -> actions.Refused:
     """The one answer for a wrong codename, a deleted thread and an expired one."""
-    return json_refusal(404, "not_found", _("No conversation was found for this codename. Check the words; a "
-                                            "conversation is deleted %(days)d days after its last message.")
-                        % {"days": conf.retention_days()})
+    return actions.Refused(404, "not_found", _("No conversation was found for this codename. Check the words; a "
+                                               "conversation is deleted %(days)d days after its last message.")
+                           % {"days": conf.retention_days()})
 
 
 def json_body[View: Callable[..., HttpResponse]](view: View) -> View:
@@ -139,18 +140,27 @@ def start(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
     return JsonResponse({"thread": thread.id}, status=201)
 
 
+def _visitor_thread(body: dict[str, Any], names: set[str]) -> tuple[Thread, Envelope | None]:
+    """Check the body's fields, the access secret, the envelope if any, then the proof of work (so a malformed
+    request does not use it up), then open the thread; an unknown secret raises the generic not_found()."""
+    _purge_now_and_then()
+    _fields(body, names)
+    secret = parse_access(body["access"])
+    message = parse_envelope(body["msg"]) if "msg" in names else None
+    _solved(body["pow"])
+    thread = access.thread_for_access(secret, today())
+    if thread is None:
+        raise not_found()
+    return thread, message
+
+
 @csrf_exempt
 @never_cache
 @json_methods("POST")
 @json_body
 def open_thread(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
     """POST /mailbox/open/ {access, pow} → 200 the thread with the mailbox's key wraps, or the generic 404."""
-    _fields(body, {"access", "pow"})
-    secret = parse_access(body["access"])
-    _solved(body["pow"])
-    thread = access.thread_for_access(secret, today())
-    if thread is None:
-        return not_found()
+    thread, _message = _visitor_thread(body, {"access", "pow"})
     return JsonResponse(_thread_for_visitor(thread))
 
 
@@ -160,13 +170,8 @@ def open_thread(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
 @json_body
 def reply(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
     """POST /mailbox/reply/ {access, pow, msg} → 201, or the generic 404."""
-    _fields(body, {"access", "pow", "msg"})
-    secret = parse_access(body["access"])
-    message = parse_envelope(body["msg"])
-    _solved(body["pow"])
-    thread = access.thread_for_access(secret, today())
-    if thread is None:
-        return not_found()
+    thread, message = _visitor_thread(body, {"access", "pow", "msg"})
+    assert message is not None
     actions.visitor_reply(thread, message, today())
     return JsonResponse({"id": message.id}, status=201)
 
@@ -177,12 +182,7 @@ def reply(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
 @json_body
 def delete(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
     """POST /mailbox/delete/ {access, pow} → 204, or the generic 404."""
-    _fields(body, {"access", "pow"})
-    secret = parse_access(body["access"])
-    _solved(body["pow"])
-    thread = access.thread_for_access(secret, today())
-    if thread is None:
-        return not_found()
+    thread, _message = _visitor_thread(body, {"access", "pow"})
     actions.delete_thread(thread)
     return HttpResponse(status=204)
 

@@ -7,6 +7,7 @@
 // message is sealed or shared to is checked against the organisation key pinned in this page.
 import { b64d, b64e, encodeMessage, MAX_PLAINTEXT_BYTES } from "../chat/protocol.js";
 import { loadDevice, saveDevice } from "../chat/device-store.js";
+import { RequestFailed, requestJson } from "./http.js";
 import { el, format, hasWebCrypto, loadStrings, show } from "../chat/ui.js";
 import {
   buildEnvelope,
@@ -27,28 +28,7 @@ const root = $("inbox");
 const lang = root.dataset.lang || "en";
 const state = { device: null, orgKey: null, thread: null, busy: false };
 
-class RequestFailed extends Error {
-  constructor(status, answer) {
-    super(answer.message || String(status));
-    this.status = status;
-  }
-}
-
-async function request(method, path, body) {
-  let response;
-  try {
-    response = await fetch(path, {
-      method, credentials: "same-origin", cache: "no-store",
-      headers: { Accept: "application/json", ...(body ? { "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrf } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-  } catch (error) {
-    throw new RequestFailed(0, { message: S.network });
-  }
-  const answer = response.status === 204 ? {} : await response.json().catch(() => ({}));
-  if (!response.ok) throw new RequestFailed(response.status, answer);
-  return answer;
-}
+const request = (method, path, body) => requestJson(method, path, body, { csrf: root.dataset.csrf, networkMessage: S.network });
 
 const status = (id, text) => { $(id).textContent = text || ""; };
 const failed = (error) => (error instanceof RequestFailed && error.status === 0 ? S.network : format(S.failed, { message: error.message }));

@@ -17,6 +17,7 @@ import {
   verifiedTeam,
   VISITOR,
 } from "./mailbox.js";
+import { RequestFailed, requestJson } from "./http.js";
 import { WORDS as WORDS_EN } from "./words-en.js";
 import { WORDS as WORDS_NL } from "./words-nl.js";
 
@@ -44,29 +45,7 @@ function alertMessage(text) {
   show($("mailbox-alert"), Boolean(text));
 }
 
-class RequestFailed extends Error {
-  constructor(status, answer) {
-    super(answer.message || String(status));
-    this.status = status;
-    this.answer = answer;
-  }
-}
-
-async function request(method, path, body) {
-  let response;
-  try {
-    response = await fetch(path, {
-      method, credentials: "omit", cache: "no-store",
-      headers: body ? { "Content-Type": "application/json", Accept: "application/json" } : { Accept: "application/json" },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-  } catch (error) {
-    throw new RequestFailed(0, { message: S.network });
-  }
-  const answer = response.status === 204 ? {} : await response.json().catch(() => ({}));
-  if (!response.ok) throw new RequestFailed(response.status, answer);
-  return answer;
-}
+const request = (method, path, body) => requestJson(method, path, body, { networkMessage: S.network });
 
 async function orgPublicKey() {
   // The module map already holds the integrity-checked copy the modulepreload fetched.
@@ -80,11 +59,17 @@ async function proofOfWork(status) {
   return { challenge, nonce: b64e(nonce) };
 }
 
-async function recipients(mailboxRaw) {
+class NoTeam extends Error {}
+
+/** The message sealed to the mailbox and to every team device that verifies, and a solved proof of work. */
+async function sealed(keys, text, status) {
+  status(S.encrypting);
   const { devices } = await request("GET", "/mailbox/team/");
   const team = await verifiedTeam(devices, await orgPublicKey());
-  if (!team.length) return null;
-  return new Map([["mailbox", mailboxRaw], ...team.map((member) => [member.device, member.ekRaw])]);
+  if (!team.length) throw new NoTeam();
+  const recipients = new Map([["mailbox", keys.mkRaw], ...team.map((member) => [member.device, member.ekRaw])]);
+  const msg = await buildEnvelope(keys.thread, VISITOR, keys.signKey, { t: "text", body: text }, recipients);
+  return { msg, pow: await proofOfWork(status) };
 }
 
 function tooLong(text) {
@@ -92,6 +77,7 @@ function tooLong(text) {
 }
 
 function failureText(error) {
+  if (error instanceof NoTeam) return S.no_team;
   if (error instanceof RequestFailed && error.status === 0) return S.network;
   if (error instanceof RequestFailed && error.answer.error === "thread_full") return S.thread_full;
   return S.failed;
@@ -118,14 +104,7 @@ async function sendFirst(event) {
     status(S.encrypting);
     const codename = makeCodename(WORDS[lang], CODENAME_WORDS);
     const keys = await deriveCodenameKeys(codename);
-    const sealedTo = await recipients(keys.mkRaw);
-    if (!sealedTo) {
-      status("");
-      alertMessage(S.no_team);
-      return;
-    }
-    const msg = await buildEnvelope(keys.thread, VISITOR, keys.signKey, { t: "text", body: text }, sealedTo);
-    const pow = await proofOfWork(status);
+    const { msg, pow } = await sealed(keys, text, status);
     status(S.sending);
     await request("POST", "/mailbox/threads/", {
       v: ENVELOPE_VERSION, thread: keys.thread, access: keys.accessB64, lang, mk: keys.mk, sk: keys.sk, msg, pow,
@@ -253,15 +232,7 @@ async function sendReply(event) {
   $("mailbox-reply-send").disabled = true;
   try {
     const keys = state.keys;
-    status(S.encrypting);
-    const sealedTo = await recipients(keys.mkRaw);
-    if (!sealedTo) {
-      status("");
-      alertMessage(S.no_team);
-      return;
-    }
-    const msg = await buildEnvelope(keys.thread, VISITOR, keys.signKey, { t: "text", body: text }, sealedTo);
-    const pow = await proofOfWork(status);
+    const { msg, pow } = await sealed(keys, text, status);
     status(S.sending);
     await request("POST", "/mailbox/reply/", { access: keys.accessB64, pow, msg });
     $("mailbox-reply-text").value = "";
