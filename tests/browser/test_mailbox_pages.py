@@ -5,6 +5,8 @@ carries the message text. Set MAILBOX_SCREENSHOTS=<folder> to keep a screenshot 
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from chat.client.counsellor import enrol_device
+from chat.client.http import sign_in_staff
+from chat.client.mailbox import MailboxCounsellor, MailboxVisitor
 from tests.browser.conftest import axe_violations, sign_in
 from tests.conftest import LiveServer
 
@@ -200,3 +205,34 @@ def test_the_plain_words_page_and_the_entry_points(live_server: LiveServer, page
     page.goto(f"{live_server.base_url}/{lang}/help/chat/")
     page.locator("#chat-intro a[href$='/help/message/']").click()
     page.wait_for_url(f"**/{lang}/help/message/")
+
+
+def in_thread(coroutine: Any) -> Any:
+    """Run a Python client's coroutine outside Playwright's event loop."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=180)
+
+
+def test_the_inbox_shares_older_messages_with_a_device_certified_later(live_server: LiveServer,
+                                                                        counsellor: Any) -> None:
+    open_inbox(counsellor, live_server, "en")
+    visitor = MailboxVisitor(live_server.base_url, org_public_key=live_server.org_public_key)
+    question = "Written before the second device existed. 9931"
+    codename = in_thread(visitor.write(question, lang="en"))
+
+    async def new_colleague() -> MailboxCounsellor:
+        staff = await sign_in_staff(live_server.base_url, "demo-counsellor",
+                                    live_server.demo_password("demo-counsellor"),
+                                    lambda: live_server.demo_code("demo-counsellor"))
+        colleague = MailboxCounsellor(staff, await enrol_device(staff), org_public_key=live_server.org_public_key)
+        await colleague.register()
+        return colleague
+
+    colleague = in_thread(new_colleague())
+    thread = next(entry["thread"] for entry in in_thread(colleague.threads()) if entry["unshared"])
+    assert in_thread(colleague.read(thread)) == []  # sealed before this device had a key
+    # The first colleague's inbox page shares it when it opens, checking the new device against the org key.
+    open_inbox(counsellor, live_server, "en")
+    counsellor.wait_for_selector("#inbox-status:has-text('Shared')", timeout=TIMEOUT)
+    assert [message.text for message in in_thread(colleague.read(thread))] == [question]
+    in_thread(MailboxVisitor(live_server.base_url, org_public_key=live_server.org_public_key).open(codename))
