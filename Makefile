@@ -44,7 +44,7 @@ bench: install ## benchmarks; each prints a comparison table against its baselin
 
 messages: install ## refresh the Dutch catalogues from the code, then compile them
 	# helpline/ holds the accounts and metrics apps, which keep catalogues of their own.
-	for dir in helpline helpline/accounts helpline/metrics chat selfhelp; do \
+	for dir in helpline helpline/accounts helpline/metrics chat selfhelp securemessages; do \
 	  (cd $$dir && PYTHONPATH=$(CURDIR) DJANGO_SETTINGS_MODULE=helpline.settings.dev \
 	   $(CURDIR)/$(VENV)/bin/django-admin makemessages -l nl --no-obsolete -d django \
 	   --ignore 'accounts/*' --ignore 'metrics/*' --ignore 'static/*'); done

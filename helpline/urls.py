@@ -15,15 +15,18 @@ admin.site.__class__ = OTPAdminSite
 urlpatterns: list[URLPattern | URLResolver] = [
     path("chat/", include("chat.api_urls")),
     path("count/", include("helpline.metrics.api_urls")),
+    path("mailbox/", include("securemessages.api_urls")),
 ]
 
 urlpatterns += i18n_patterns(
     path("", include("selfhelp.urls")),
     path("privacy/", views.privacy, name="privacy"),
     path("help/chat/", include("chat.urls")),
+    path("help/message/", include("securemessages.urls")),
     path("staff/", include("helpline.accounts.urls")),
     path("staff/stats/", include("helpline.metrics.urls")),
     path("staff/chat/", include("chat.staff_urls")),
+    path("staff/messages/", include("securemessages.staff_urls")),
     path("staff/admin/", admin.site.urls),
     prefix_default_language=True,
 )

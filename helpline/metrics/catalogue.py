@@ -20,6 +20,17 @@ NEXT_STEPS = ("selfhelp", "safety-plan", "professional", "someone-i-trust", "con
 # "How are you doing now?": the browser compares a new self-check band with the earlier one it kept.
 RETURN_CHANGES = ("better", "same", "worse")
 HOURS_OF_WEEK = 168
+# Mailbox (securemessages): days from a thread's first message to the team's first answer, in bands.
+MAILBOX_REPLY_BANDS = ("0", "1", "2", "3-5", "6-10", "11+")
+
+
+def mailbox_reply_band(days: int) -> str:
+    """The band ("0" … "11+") of a first answer given `days` after the thread started."""
+    if days < 0:
+        raise ValueError("a reply cannot come before the thread")
+    if days <= 2:
+        return str(days)
+    return "3-5" if days <= 5 else "6-10" if days <= 10 else "11+"
 
 
 def minutes_bin(seconds: float) -> str:
@@ -120,6 +131,7 @@ class Metric:
 
 _NONE = ("",)
 _CHAT = "chat/ (the queue and consumers, at the moment described)"
+_MAILBOX = "securemessages/actions.py"
 
 METRICS: dict[str, Metric] = {
     m.name: m
@@ -185,6 +197,19 @@ METRICS: dict[str, Metric] = {
                "block (one count per counsellor available in that hour).", "counsellor-hours",
                _CHAT + ": once per available counsellor per hour (increment_hour_of_week)", dimensions=_NONE,
                hour_of_week=True),
+        # --- the mailbox (securemessages/actions.py) ---
+        Metric("mailbox.threads_started", "A visitor sent the first message of a new mailbox thread.", "threads",
+               _MAILBOX + ": thread started", validator=is_language, validator_doc="page language"),
+        Metric("mailbox.received", "A visitor's mailbox message was received (the first one and every reply).",
+               "messages", _MAILBOX + ": visitor message stored", validator=is_language,
+               validator_doc="the thread's language"),
+        Metric("mailbox.threads_answered", "A mailbox thread got its first answer from the team.", "threads",
+               _MAILBOX + ": first team answer", validator=is_language, validator_doc="the thread's language"),
+        Metric("mailbox.first_reply_days", "Days from a mailbox thread's first message to the team's first "
+               "answer, in bands.", "threads", _MAILBOX + ": first team answer", dimensions=MAILBOX_REPLY_BANDS),
+        Metric("mailbox.wrapup", "A wrap-up code a counsellor chose when closing a mailbox thread (the chat's "
+               "codes).", "codes", _MAILBOX + ": thread closed", validator=is_wrapup_code,
+               validator_doc="`category.code`"),
     ]
 }
 

@@ -598,6 +598,14 @@ def _breakdown_tables(p: Publisher, period: Period) -> list[Table]:
                [("selfhelp.return_check", _("Self-checks"))]),
         _table(p, period, "referral", _("Referral codes"), _("Arrivals with a campaign code."), _("Code"),
                [("site.referral", _("Arrivals"))]),
+        # The mailbox (securemessages).
+        _table(p, period, "mailbox", _("Secure messages by language"), _("Threads started, visitors' messages "
+               "received and threads answered, by the thread's language."), _("Language"),
+               [("mailbox.threads_started", _("Threads started")), ("mailbox.received", _("Messages received")),
+                ("mailbox.threads_answered", _("Threads answered"))]),
+        _table(p, period, "mailbox_reply", _("Days to the first answer"), _("Secure message threads, by days "
+               "from the first message to the team's first answer."), _("Days"),
+               [("mailbox.first_reply_days", _("Threads"))]),
     ]
 
 

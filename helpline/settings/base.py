@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "helpline.metrics",
     "chat",
     "selfhelp",
+    "securemessages",
 ]
 
 MIDDLEWARE = [
@@ -264,6 +265,13 @@ CHAT_POW_BITS: int | None = None
 SERVICE_LEVEL_MINUTES = 2
 SUPPRESSION_THRESHOLD = env_int("HELPLINE_SUPPRESSION_THRESHOLD", 5, minimum=1)
 SERVICE_LEVEL_MINUTES = env_int("HELPLINE_SERVICE_LEVEL_MINUTES", 2, minimum=1)
+# The mailbox (docs/mailbox.md): days a thread is kept after its last message; the reply time visitors are
+# told (working days); proof-of-work difficulty of every visitor request; the size cap of one thread.
+MAILBOX_RETENTION_DAYS = env_int("HELPLINE_MAILBOX_RETENTION_DAYS", 30, minimum=1)
+MAILBOX_REPLY_DAYS = env_int("HELPLINE_MAILBOX_REPLY_DAYS", 3, minimum=1)
+MAILBOX_POW_BITS = 14
+MAILBOX_THREAD_MAX_MESSAGES = 100
+MAILBOX_THREAD_MAX_CHARS = 600_000
 CAMPAIGN_CODES = env_list("HELPLINE_CAMPAIGN_CODES", ["poster", "radio", "search", "gp", "social"])
 
 LOGGING = {

@@ -1,7 +1,8 @@
 """Privacy audit (embedded default): a whole visit through the real server, then every trace is read.
 
 Self-help with an exercise answer, a referral code, the no-script self-check, the counter beacon, a chat
-with a canary sentence, feedback, a staff sign-in and a statistics export, every request carrying a
+with a canary sentence, feedback, a secure-message thread (docs/mailbox.md) with the canary sentence and a
+canary codename, a staff sign-in and a statistics export, every request carrying a
 made-up user agent, referrer and X-Forwarded-For. Then every table, every log line and every file the
 service wrote is searched for the canaries and for client addresses. (The scaled mode's audit of Redis
 and nginx is in tests/scaled/test_contract_privacy_audit_scaled.py, which runs this module's scenario,
@@ -25,6 +26,8 @@ import pytest
 from chat.client import ChatEnded, Connected, CounsellorClient, MessageReceived, VisitorClient
 from chat.client.counsellor import enrol_device
 from chat.client.http import StaffSession, sign_in_staff
+from chat.client.mailbox import MailboxCounsellor, MailboxVisitor
+from securemessages.crypto import derive_codename_keys
 from tests.conftest import LiveServer, make_live_server
 
 pytestmark = pytest.mark.live
@@ -36,8 +39,11 @@ CANARY_REFERRER = "https://audit-referrer.invalid/from-9154"
 CANARY_ADDRESS = "198.51.100.203"
 CANARY_HEADERS = {"User-Agent": CANARY_AGENT, "Referer": CANARY_REFERRER, "X-Forwarded-For": CANARY_ADDRESS,
                   "X-Real-IP": CANARY_ADDRESS}
+# The mailbox's codename and the access secret made from it never leave the visitor's client.
+CANARY_CODENAME = "lantern meadow pebble violet walnut harbor quilt saffron"
+CANARY_ACCESS = derive_codename_keys(CANARY_CODENAME).access_b64
 CANARIES = [CANARY_SENTENCE, "lighthouse keeper", "77231", CANARY_ANSWER, CANARY_AGENT, "audit-agent",
-            CANARY_REFERRER, "audit-referrer", CANARY_ADDRESS, "127.0.0.1"]
+            CANARY_REFERRER, "audit-referrer", CANARY_ADDRESS, "127.0.0.1", CANARY_CODENAME, CANARY_ACCESS]
 
 
 @pytest.fixture
@@ -136,6 +142,23 @@ async def chat_with_canary(server: Site) -> None:
         await counsellor.close()
 
 
+async def mailbox_with_canary(server: Site) -> None:
+    """A secure-message thread: the visitor writes the canary, a counsellor answers, the visitor reads it.
+
+    The thread is left in place, so the audit reads its ciphertext at rest."""
+    session, device = await server.counsellor()
+    counsellor = MailboxCounsellor(session, device, org_public_key=server.org_public_key)
+    await counsellor.register()
+    visitor = MailboxVisitor(server.base_url, org_public_key=server.org_public_key, extra_headers=CANARY_HEADERS)
+    await visitor.write(CANARY_SENTENCE + " (mailbox)", lang="en", codename=CANARY_CODENAME)
+    thread = next(entry["thread"] for entry in await counsellor.threads() if entry["state"] == "new")
+    assert [m.text for m in await counsellor.read(thread)] == [CANARY_SENTENCE + " (mailbox)"]
+    await counsellor.reply(thread, CANARY_SENTENCE + " (mailbox answer)")
+    opened = await MailboxVisitor(server.base_url, org_public_key=server.org_public_key,
+                                  extra_headers=CANARY_HEADERS).open(CANARY_CODENAME)
+    assert [m.text for m in opened][-1] == CANARY_SENTENCE + " (mailbox answer)"
+
+
 def statistics_export(server: Site) -> None:
     async def go() -> int:
         staff_url = server.staff_url or server.base_url
@@ -150,9 +173,11 @@ def statistics_export(server: Site) -> None:
 
 
 def whole_visit(site: Site) -> None:
-    """The scenario both audits run: self-help, the self-check, the beacon, a chat, feedback, an export."""
+    """The scenario both audits run: self-help, the self-check, the beacon, a chat, feedback, a secure-message
+    thread, an export."""
     self_help_visit(site)
     asyncio.run(chat_with_canary(site))
+    asyncio.run(mailbox_with_canary(site))
     statistics_export(site)
 
 
@@ -162,6 +187,20 @@ def every_row(database: Path) -> str:
         tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         return "\n".join(repr(row) for table in tables
                          for row in connection.execute(f'SELECT * FROM "{table}"'))
+    finally:
+        connection.close()
+
+
+def day_or_coarser_violations(database: Path) -> list[str]:
+    """Columns of the mailbox's tables that could hold a time of day (only dates may be kept)."""
+    connection = sqlite3.connect(database)
+    try:
+        tables = [row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'securemessages_%'")]
+        assert tables, "the mailbox's tables exist"
+        return [f"{table}.{column[1]} {column[2]}" for table in tables
+                for column in connection.execute(f'PRAGMA table_info("{table}")')
+                if "time" in str(column[2]).lower()]
     finally:
         connection.close()
 
@@ -180,6 +219,8 @@ def test_contract_privacy_audit_embedded(audited_server: LiveServer) -> None:
 
     stored = every_row(audited_server.database)
     assert "site.referral" in stored and "chat.answered" in stored, "the visit was counted"
+    assert "mailbox.threads_answered" in stored, "the secure-message thread was counted"
+    assert not day_or_coarser_violations(audited_server.database), "a mailbox table holds a time finer than a day"
     logs = audited_server.output().replace(f"127.0.0.1:{audited_server.port}", "<server>")
     assert "POST /count/ 204" in logs, "the access log was on, so requests were logged (without addresses)"
     files = every_file(audited_server.var_dir)

@@ -20,6 +20,8 @@ EXPECTED = {
     "chat.answered", "chat.abandoned_queued", "chat.ended_by", "chat.wait_bin", "chat.duration_bin",
     "chat.service_level", "chat.transfers", "chat.resumes", "chat.wrapup", "chat.rating", "chat.helped",
     "chat.demand_how", "chat.capacity_how", "chat.next_step", "selfhelp.return_check",
+    "mailbox.threads_started", "mailbox.received", "mailbox.threads_answered", "mailbox.first_reply_days",
+    "mailbox.wrapup",
 }
 
 

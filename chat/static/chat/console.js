@@ -6,11 +6,10 @@
 // is available it is offered chats as `rekey` frames, answered with a signed `accept`.
 import { b64e, encodeMessage, generateChatKeyPair, generateDeviceKeyPair, MAX_PLAINTEXT_BYTES, ReplayedSequenceError, signHandshake, verifyVisitorKey } from "./protocol.js";
 import { Conversation, DELIVERED, HELD } from "./conversation.js";
+import { forgetDevice, loadDevice, saveDevice } from "./device-store.js";
 import { EpochSession } from "./session.js";
 import { el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, websocketUrl } from "./ui.js";
 
-const DB_NAME = "helpline-console";
-const DB_STORE = "devices";
 const DEVICE_POLL_MS = 5000;
 const TYPING_IDLE_MS = 3000;
 const CLOSE_FORBIDDEN = 4403; // the server: this session may not counsel (signed out, or second factor gone)
@@ -31,30 +30,6 @@ const state = {
   audio: null,
   baseTitle: document.title,
 };
-
-// --- IndexedDB: the device key stays in this browser -------------------------------------------------
-
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => request.result.createObjectStore(DB_STORE, { keyPath: "user" });
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-async function dbDo(mode, action) {
-  const db = await openDb();
-  return new Promise((resolve, reject) => {
-    const request = action(db.transaction(DB_STORE, mode).objectStore(DB_STORE));
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  }).finally(() => db.close());
-}
-
-const loadDevice = (user) => dbDo("readonly", (store) => store.get(user));
-const saveDevice = (record) => dbDo("readwrite", (store) => store.put(record));
-const forgetDevice = (user) => dbDo("readwrite", (store) => store.delete(user));
 
 // --- device enrolment ---------------------------------------------------------------------------------
 
