@@ -98,8 +98,10 @@ def _org_key() -> dict[str, str] | None:
 
 def visitor(request: HttpRequest) -> HttpResponse:
     """/<lang>/help/message/: write a message, or come back with the codename."""
+    key = _org_key()
     return render(request, "securemessages/visitor.html", {
-        "strings": visitor_strings(), "org_key": _org_key(), "lang": get_language() or "en",
+        "strings": visitor_strings(), "org_key": key, "pinned_modules": [key] if key else [],
+        "lang": get_language() or "en",
         "reply_days": conf.reply_days(), "retention_days": conf.retention_days(), "codename_words": CODENAME_WORDS,
     })
 
@@ -115,7 +117,8 @@ def about(request: HttpRequest) -> HttpResponse:
 def inbox(request: HttpRequest) -> HttpResponse:
     """/<lang>/staff/messages/: the counsellors' inbox."""
     canned: dict[str, Any] = {lang: canned_responses(lang) for lang in ("en", "nl")}
+    key = _org_key()
     return render(request, "securemessages/inbox.html", {
-        "strings": inbox_strings(), "org_key": _org_key(), "canned": canned, "wrapup": wrapup_choices(),
-        "lang": get_language() or "en",
+        "strings": inbox_strings(), "org_key": key, "pinned_modules": [key] if key else [], "canned": canned,
+        "wrapup": wrapup_choices(), "lang": get_language() or "en",
     })
