@@ -4,12 +4,14 @@ after the end nothing of the chat is left in the database."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from typing import Any
 
 import pytest
 
-from chat.client import ChatEnded, Connected, MessageReceived, Queued, SocketClosed, VisitorClient
-from tests.conftest import LiveServer
+from chat.client import ChatEnded, Connected, MessageReceived, QueueChanged, Queued, SocketClosed, VisitorClient
+from tests.conftest import LiveServer, make_live_server
 
 pytestmark = pytest.mark.live
 
@@ -60,3 +62,42 @@ async def test_chat_survives_a_server_restart(private_live_server: LiveServer, h
     finally:
         await visitor.close()
         await counsellor.close()
+
+
+async def test_no_ghost_chats_after_a_restart(tmp_path: Any) -> None:
+    """Issue 13, repro 9: queued chats whose visitors vanished in a restart neither hold places nor show in the
+    counsellors' list, and are gone after the resume grace; a visitor who does come back keeps their chat."""
+    server = make_live_server(tmp_path, HELPLINE_QUICK_EXIT_URL="about:blank", HELPLINE_RESUME_GRACE_SECONDS="10")
+    server.start()
+    visitors = [VisitorClient(server.base_url, org_public_key=server.org_public_key) for _ in range(4)]
+    try:
+        for visitor in visitors:
+            await visitor.join("en")
+            await visitor.wait_for(Queued)
+        server.restart()
+        for visitor in visitors:
+            await visitor.wait_for(SocketClosed, timeout=30)
+        assert chat_rows(server) == 4
+        # One of them comes back; three never do.
+        returning = visitors[0]
+        await returning.resume()
+        assert (await returning.wait_for(Queued, timeout=30)).position == 1, "nobody ahead of them any more"
+        newcomer = VisitorClient(server.base_url, org_public_key=server.org_public_key)
+        visitors.append(newcomer)
+        await newcomer.join("en")
+        assert (await newcomer.wait_for(Queued, timeout=30)).position == 2
+        counsellor = await server.available_counsellor()
+        listing = await counsellor.wait_for(QueueChanged, timeout=30)
+        assert sorted(entry["chat"] for entry in listing.chats) == sorted([returning.chat, newcomer.chat])
+        await counsellor.set_available(False)
+        # After the grace, the three are ended (counted as abandoned), the two here stay.
+        for _ in range(400):  # the grace, then the next tick of the server's clock (5 s)
+            if chat_rows(server) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert chat_rows(server) == 2
+        await counsellor.close()
+    finally:
+        for visitor in visitors:
+            await visitor.close()
+        server.stop()
