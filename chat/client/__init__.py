@@ -17,6 +17,8 @@ from chat.client.events import (
     Connected,
     Delivered,
     Event,
+    HandedOver,
+    HandoverRefused,
     HandshakeRefused,
     KeyChangeRefused,
     MessageReceived,
@@ -28,6 +30,7 @@ from chat.client.events import (
     Rekeyed,
     ServerError,
     SocketClosed,
+    Transferred,
     TypingChanged,
 )
 from chat.client.http import StaffSession, fetch_org_public_key, fetch_pow_challenge, send_feedback, sign_in_staff
@@ -44,6 +47,8 @@ __all__ = [
     "DeviceIdentity",
     "EpochSession",
     "Event",
+    "HandedOver",
+    "HandoverRefused",
     "HandshakeRefused",
     "KeyChangeRefused",
     "MessageReceived",
@@ -56,6 +61,7 @@ __all__ = [
     "ServerError",
     "SocketClosed",
     "StaffSession",
+    "Transferred",
     "TypingChanged",
     "VisitorClient",
     "fetch_org_public_key",

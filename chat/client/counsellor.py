@@ -18,12 +18,15 @@ from chat.client.events import (
     Connected,
     Event,
     FrameReceived,
+    HandedOver,
+    HandoverRefused,
     KeyChangeRefused,
     MessageReceived,
     Offered,
     PresenceChanged,
     QueueChanged,
     Rekeyed,
+    Transferred,
     TypingChanged,
 )
 from chat.client.http import CodeSource, StaffSession, sign_in_staff
@@ -93,7 +96,8 @@ class CounsellorClient(ClientBase):
     path = "/ws/counsellor/"
 
     def __init__(self, staff: StaffSession, device: DeviceIdentity, *, auto_accept: bool = True,
-                 key_factory: Callable[[], ec.EllipticCurvePrivateKey] = crypto.generate_private_key) -> None:
+                 key_factory: Callable[[], ec.EllipticCurvePrivateKey] = crypto.generate_private_key,
+                 encryption_key: ec.EllipticCurvePrivateKey | None = None, org_public_key: str | None = None) -> None:
         super().__init__(staff.base_url, extra_headers={"Cookie": staff.cookie_header()})
         self.staff = staff
         self.device = device
@@ -103,6 +107,9 @@ class CounsellorClient(ClientBase):
         self.sessions: dict[str, EpochSession] = {}
         self.offers: dict[str, tuple[int, str]] = {}  # chat -> (epoch, vk) awaiting our accept
         self.identity_pins: dict[str, str] = {}  # chat -> the visitor identity key (ik) pinned for it
+        # The device's ECDH encryption key (docs/protocol.md §3) and the pinned org key, to open hand-over bundles.
+        self.encryption_key = encryption_key
+        self.org_public_key = org_public_key
         self.conversations: dict[str, Conversation] = {}
 
     @classmethod
@@ -161,6 +168,17 @@ class CounsellorClient(ClientBase):
         """Pin the visitor identity key of a chat taken over from a colleague (from their hand-over bundle)."""
         self.identity_pins[chat] = ik
 
+    def seal_handover(self, chat: str, recipients: dict[str, bytes], note: str = "",
+                      transcript: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """A hand-over bundle (docs/protocol.md §10) for the colleague's devices (device id -> 65-byte ek), carrying
+        the note, the transcript and the visitor identity key this client pinned for the chat."""
+        ik = self.identity_pins.get(chat)
+        if ik is None:
+            raise ChatClientError(f"no visitor identity key pinned for chat {chat}")
+        content = {"v": 2, "chat": chat, "ik": ik, "note": note, "transcript": transcript or []}
+        return crypto.seal_bundle(content, chat, recipients, self.device.private_key, self.device.device,
+                                  self.device.cert)
+
     async def typing(self, chat: str, on: bool) -> None:
         await self.send_frame({"type": "typing", "chat": chat, "on": on})
 
@@ -196,6 +214,10 @@ class CounsellorClient(ClientBase):
             if not isinstance(event, MessageReceived):
                 return [event]
             return await receive_kind(event, self._conversation(chat), lambda message: self.send_message(chat, message))
+        if kind == "handover":
+            return [self._on_handover(chat, frame)]
+        if kind == "transferred":
+            return [Transferred(chat=chat, outcome=str(frame.get("outcome", "")))]
         if kind == "presence":
             grace = frame.get("grace")
             return [PresenceChanged(chat=chat, peer=str(frame.get("peer", "")),
@@ -211,6 +233,24 @@ class CounsellorClient(ClientBase):
         if kind == "error":
             return await super().handle_frame(frame)
         return [FrameReceived(chat=chat, frame=frame)]
+
+    def _on_handover(self, chat: str, frame: dict[str, Any]) -> Event:
+        """Open a colleague's bundle with this device's encryption key; pin the visitor identity key it carries."""
+        if self.encryption_key is None or self.org_public_key is None:
+            return HandoverRefused(chat=chat, reason="no_encryption_key")
+        try:
+            content, sender = crypto.open_bundle(frame["bundle"], chat, self.device.device, self.encryption_key,
+                                                 crypto.b64d(self.org_public_key), crypto.utc_today())
+        except (crypto.BundleError, KeyError, ValueError) as error:
+            return HandoverRefused(chat=chat, reason=str(error))
+        ik = content.get("ik")
+        if content.get("chat") != chat or not isinstance(ik, str):
+            return HandoverRefused(chat=chat, reason="not this chat")
+        self.pin(chat, ik)
+        transcript = content.get("transcript")
+        return HandedOver(chat=chat, sender=sender.pseudonym, note=str(content.get("note", "")),
+                          transcript=tuple(entry for entry in transcript if isinstance(entry, dict))
+                          if isinstance(transcript, list) else ())
 
     async def _on_rekey(self, frame: dict[str, Any]) -> list[Event]:
         chat, epoch, vk, ik, vsig = (frame.get(name) for name in ("chat", "epoch", "vk", "ik", "vsig"))

@@ -150,3 +150,27 @@ class KeyChangeRefused(Event):
 
     epoch: int
     reason: str
+
+
+@dataclass(frozen=True)
+class HandedOver(Event):
+    """Counsellor side: a colleague's hand-over bundle opened (its sender verified against the organisation key):
+    their pseudonym, note and transcript. The visitor identity key it carried is now pinned for the chat."""
+
+    sender: str = ""
+    note: str = ""
+    transcript: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class HandoverRefused(Event):
+    """Counsellor side: a hand-over bundle that did not open or whose sender did not verify; nothing was pinned."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Transferred(Event):
+    """Counsellor side: a chat this person handed over was ``taken`` by the colleague or ``returned`` to them."""
+
+    outcome: str = ""

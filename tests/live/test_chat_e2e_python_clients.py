@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +22,12 @@ from chat.client import (
     Connected,
     CounsellorClient,
     DeviceIdentity,
+    HandedOver,
     MessageReceived,
     Queued,
     Rekeyed,
     StaffSession,
+    Transferred,
     TypingChanged,
     VisitorClient,
 )
@@ -42,13 +45,16 @@ CANARY_C = "counsellor canary: silver-teapot-9032"
 class Staff:
     session: StaffSession
     device: DeviceIdentity
+    user_pk: int = 0
 
 
 def signed_in(live_server: LiveServer, username: str) -> Staff:
     async def go() -> Staff:
         session = await sign_in_staff(live_server.base_url, username, live_server.demo_password(username),
                                       lambda: live_server.demo_code(username))
-        return Staff(session, await enrol_device(session))
+        with sqlite3.connect(live_server.database) as db:
+            (user_pk,) = db.execute("SELECT id FROM auth_user WHERE username = ?", (username,)).fetchone()
+        return Staff(session, await enrol_device(session), int(user_pk))
 
     return asyncio.run(go())
 
@@ -164,5 +170,41 @@ async def test_transfer_to_the_queue_starts_a_new_epoch_with_a_colleague(
         assert_only_ciphertext(visitor, counsellor, colleague)
     finally:
         await colleague.set_available(False)
+        await colleague.close()
+        await visitor.close()
+
+
+async def test_warm_hand_over_carries_note_transcript_and_the_pinned_identity(
+        live_server: LiveServer, counsellor: CounsellorClient, supervisor_staff: Staff) -> None:
+    """docs/protocol.md §10 through a real Daphne: the bundle reaches only the colleague, opens only with their
+    device's encryption key, and its identity pin decides whether they answer the visitor's rekey."""
+    from chat.protocol import crypto
+
+    visitor, connected = await start_chat(live_server, counsellor)
+    await counsellor.set_available(False)
+    ek = crypto.generate_private_key()
+    colleague = CounsellorClient(supervisor_staff.session, supervisor_staff.device, encryption_key=ek,
+                                 org_public_key=org_public_key(live_server))
+    await colleague.open()
+    try:
+        await visitor.send_text(CANARY_V + " before the hand-over")
+        await counsellor.wait_for(MessageReceived)
+        bundle = counsellor.seal_handover(connected.chat, {supervisor_staff.device.device: crypto.public_key_bytes(ek)},
+                                          note="Prefers short answers.",
+                                          transcript=[{"from": "visitor", "at": "21:04", "text": CANARY_V}])
+        await counsellor.transfer(connected.chat, supervisor_staff.user_pk, bundle)
+        handed = await colleague.wait_for(HandedOver, timeout=30)
+        assert handed.note == "Prefers short answers." and handed.sender == counsellor.device.pseudonym
+        assert handed.transcript[0]["text"] == CANARY_V
+        # The colleague was chosen: the offer comes though they never said they take new chats.
+        taken = await colleague.wait_for(Connected, lambda event: event.chat == connected.chat, timeout=30)
+        assert (await counsellor.wait_for(Transferred, timeout=30)).outcome == "taken"
+        again = await visitor.wait_for(Connected, timeout=30)
+        assert again.epoch == taken.epoch and again.pseudonym == supervisor_staff.device.pseudonym
+        await visitor.send_text(CANARY_V + " to the colleague")
+        assert (await colleague.wait_for(MessageReceived, lambda e: e.epoch == taken.epoch)).text.endswith("colleague")
+        await colleague.end(connected.chat, {"contact": "test"})
+        assert_only_ciphertext(visitor, counsellor, colleague)
+    finally:
         await colleague.close()
         await visitor.close()
