@@ -1,4 +1,4 @@
-"""Queue rules as plain functions: opening hours, queue length, order, positions, routing, the counsellors' listing.
+"""Queue rules as plain functions: opening hours and the next opening, queue length, order, positions, routing.
 
 Nothing here touches the database or a socket; `chat.actions` feeds these functions rows and acts on the
 answers, so every rule is tested on its own (tests/unit/test_chat_queue.py).
@@ -23,14 +23,17 @@ class Interval:
     closes: dt.time
 
 
+def _zone(time_zone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def is_open(now: dt.datetime, hours: Iterable[Interval], closed_days: Iterable[dt.date], time_zone: str) -> bool:
     """Whether the chat is open at `now` (aware). No hours configured at all means always open (the demo)."""
     hours = list(hours)
-    try:
-        zone = ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = now.astimezone(zone)
+    local = now.astimezone(_zone(time_zone))
     if local.date() in set(closed_days):
         return False
     if not hours:
@@ -38,6 +41,51 @@ def is_open(now: dt.datetime, hours: Iterable[Interval], closed_days: Iterable[d
     moment = local.time().replace(tzinfo=None)
     return any(interval.weekday == local.weekday() and interval.opens <= moment < interval.closes
                for interval in hours)
+
+
+# How far ahead the opening-time rules look: past this, "closed, no opening time known".
+LOOKAHEAD_DAYS = 400
+
+
+def _moments_of_day(day: dt.date, hours: Sequence[Interval], zone: ZoneInfo) -> list[dt.datetime]:
+    """The moments of one local day at which the open/closed state can change: its midnight (a closed day
+    starts or ends) and each interval's opening and closing time."""
+    times = {dt.time(0)} | {t for i in hours if i.weekday == day.weekday() for t in (i.opens, i.closes)}
+    return sorted(dt.datetime.combine(day, t, tzinfo=zone) for t in times)
+
+
+def next_change(now: dt.datetime, hours: Iterable[Interval], closed_days: Iterable[dt.date],
+                time_zone: str) -> dt.datetime | None:
+    """The first moment after `now` (aware) at which `is_open` gives another answer than at `now`.
+
+    When the chat is closed that is the next opening, when it is open the next closing; None when the state
+    does not change within LOOKAHEAD_DAYS (no hours and no closed day ahead: always open). The state can
+    only change at a local midnight or an interval's edge, so only those moments are tried, day by day.
+    (An edge inside a daylight-saving gap, such as 02:30 on the night the clocks go forward, is read as
+    zoneinfo reads it: up to an hour late.)
+    """
+    hours = list(hours)
+    closed = set(closed_days)
+    zone = _zone(time_zone)
+    if not hours and not closed:
+        return None
+    state = is_open(now, hours, closed, time_zone)
+    first_day = now.astimezone(zone).date()
+    for offset in range(LOOKAHEAD_DAYS + 1):
+        for moment in _moments_of_day(first_day + dt.timedelta(days=offset), hours, zone):
+            if moment > now and is_open(moment, hours, closed, time_zone) != state:
+                return moment
+    return None
+
+
+def next_opening(now: dt.datetime, hours: Iterable[Interval], closed_days: Iterable[dt.date],
+                 time_zone: str) -> dt.datetime | None:
+    """When the chat opens next: `now` itself when it is open, None when no opening is known (LOOKAHEAD_DAYS)."""
+    hours = list(hours)
+    closed = set(closed_days)
+    if is_open(now, hours, closed, time_zone):
+        return now
+    return next_change(now, hours, closed, time_zone)
 
 
 def queue_is_full(waiting_count: int, max_queue_length: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -13,6 +14,8 @@ from chat.queue import (
     Waiting,
     is_open,
     local_minutes_bin,
+    next_change,
+    next_opening,
     pow_bits_for_load,
     queue_is_full,
     queue_listing,
@@ -62,6 +65,85 @@ def test_closed_day_is_the_local_date() -> None:
 
 def test_an_unknown_time_zone_falls_back_to_utc() -> None:
     assert is_open(MONDAY_NOON_AMSTERDAM, [Interval(0, dt.time(11, 0), dt.time(12, 0))], [], "Not/AZone")
+
+
+AMSTERDAM = "Europe/Amsterdam"
+WEEKDAY_HOURS = [Interval(day, dt.time(9, 0), dt.time(17, 0)) for day in range(5)]
+
+
+def amsterdam(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=ZoneInfo(AMSTERDAM))  # type: ignore[misc]
+
+
+def test_next_opening_is_now_while_open() -> None:
+    assert next_opening(MONDAY_NOON_AMSTERDAM, WEEKDAY_HOURS, [], AMSTERDAM) == MONDAY_NOON_AMSTERDAM
+    assert next_opening(MONDAY_NOON_AMSTERDAM, [], [], AMSTERDAM) == MONDAY_NOON_AMSTERDAM
+
+
+def test_next_opening_later_today_tomorrow_and_after_the_weekend() -> None:
+    early_monday = amsterdam(2026, 11, 30, 7, 15)
+    assert next_opening(early_monday, WEEKDAY_HOURS, [], AMSTERDAM) == amsterdam(2026, 11, 30, 9, 0)
+    monday_evening = amsterdam(2026, 11, 30, 17, 0)  # closing time is exclusive: closed at 17:00 sharp
+    assert next_opening(monday_evening, WEEKDAY_HOURS, [], AMSTERDAM) == amsterdam(2026, 12, 1, 9, 0)
+    friday_evening = amsterdam(2026, 12, 4, 20, 0)
+    assert next_opening(friday_evening, WEEKDAY_HOURS, [], AMSTERDAM) == amsterdam(2026, 12, 7, 9, 0)
+
+
+def test_next_opening_skips_closed_days_and_picks_the_next_interval_of_a_split_day() -> None:
+    hours = [*WEEKDAY_HOURS, Interval(0, dt.time(19, 0), dt.time(22, 0))]
+    monday_afternoon = amsterdam(2026, 11, 30, 17, 30)
+    assert next_opening(monday_afternoon, hours, [], AMSTERDAM) == amsterdam(2026, 11, 30, 19, 0)
+    christmas = [dt.date(2026, 12, 24), dt.date(2026, 12, 25)]
+    assert next_opening(amsterdam(2026, 12, 23, 18, 0), hours, christmas, AMSTERDAM) == amsterdam(2026, 12, 28, 9, 0)
+
+
+def test_a_closed_day_without_hours_opens_at_the_next_midnight() -> None:
+    assert next_opening(MONDAY_NOON_AMSTERDAM, [], [dt.date(2026, 11, 30)], AMSTERDAM) == amsterdam(2026, 12, 1, 0, 0)
+
+
+def test_next_opening_is_in_the_service_time_zone() -> None:
+    # 07:30 UTC on a Monday is 08:30 in Amsterdam (opens 09:00 there) but 07:30 in London (opens 09:00 there).
+    now = dt.datetime(2026, 11, 30, 7, 30, tzinfo=UTC)
+    assert next_opening(now, WEEKDAY_HOURS, [], AMSTERDAM) == dt.datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    assert next_opening(now, WEEKDAY_HOURS, [], "Europe/London") == dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def test_next_opening_across_a_daylight_saving_change() -> None:
+    # Clocks go back on 25 October 2026: Monday 09:00 is then 08:00 UTC, the Friday before it was 07:00 UTC.
+    assert next_opening(amsterdam(2026, 10, 23, 18, 0), WEEKDAY_HOURS, [], AMSTERDAM) == dt.datetime(
+        2026, 10, 26, 8, 0, tzinfo=UTC)
+
+
+def test_no_opening_known_within_the_lookahead() -> None:
+    every_day = [dt.date(2026, 11, 30) + dt.timedelta(days=n) for n in range(500)]
+    assert next_opening(MONDAY_NOON_AMSTERDAM, WEEKDAY_HOURS, every_day, AMSTERDAM) is None
+    assert next_opening(MONDAY_NOON_AMSTERDAM, [], [], AMSTERDAM) is not None  # always open
+
+
+def test_next_change_while_open_is_the_closing_time_and_none_when_always_open() -> None:
+    assert next_change(MONDAY_NOON_AMSTERDAM, WEEKDAY_HOURS, [], AMSTERDAM) == amsterdam(2026, 11, 30, 17, 0)
+    assert next_change(MONDAY_NOON_AMSTERDAM, [], [], AMSTERDAM) is None
+    assert next_change(MONDAY_NOON_AMSTERDAM, [], [dt.date(2026, 12, 2)], AMSTERDAM) == amsterdam(2026, 12, 2, 0, 0)
+    # Two intervals that touch are one opening: it closes at the end of the second.
+    touching = [Interval(0, dt.time(9, 0), dt.time(13, 0)), Interval(0, dt.time(13, 0), dt.time(17, 0))]
+    assert next_change(MONDAY_NOON_AMSTERDAM, touching, [], AMSTERDAM) == amsterdam(2026, 11, 30, 17, 0)
+
+
+def test_next_change_agrees_with_is_open_minute_by_minute() -> None:
+    hours = [*WEEKDAY_HOURS, Interval(2, dt.time(19, 30), dt.time(21, 0)), Interval(5, dt.time(10, 0), dt.time(12, 0))]
+    closed = [dt.date(2026, 12, 3)]
+    moment = amsterdam(2026, 11, 30, 0, 0)
+    change = next_change(moment, hours, closed, AMSTERDAM)
+    while moment < amsterdam(2026, 12, 8, 0, 0):
+        assert change is not None
+        state = is_open(moment, hours, closed, AMSTERDAM)
+        step = moment + dt.timedelta(minutes=15)
+        if step < change:
+            assert is_open(step, hours, closed, AMSTERDAM) == state, step
+        else:
+            assert is_open(change, hours, closed, AMSTERDAM) != state, change
+            change = next_change(change, hours, closed, AMSTERDAM)
+        moment = step
 
 
 def test_queue_full() -> None:
