@@ -293,12 +293,18 @@ def opening_hours() -> list[tuple[str, str]]:
 
 
 def visitor(request: HttpRequest) -> HttpResponse:
+    from chat.hours import status_for
+    from selfhelp.signposting import lines_for_visitor
+
     lang = get_language() or "en"
     context: dict[str, Any] = {
         "intro": chat_intro(lang),
         "opening_hours": opening_hours(),
         "chat_strings": visitor_strings(),
         "lang": lang,
+        # Rendered with the page, so a closed chat shows no Start and its alternatives with or without script.
+        "chat_open": status_for(request).is_open,
+        "lines": lines_for_visitor(),
     }
     try:
         context["org_key"] = org_key_reference()

@@ -16,6 +16,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("chat/", include("chat.api_urls")),
     path("count/", include("helpline.metrics.api_urls")),
     path("mailbox/", include("securemessages.api_urls")),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]
 
 urlpatterns += i18n_patterns(

@@ -4,29 +4,43 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-
-from helpline.asgi_privacy import IDENTIFYING_HEADERS
+from django.views.decorators.http import require_GET
 
 ViewFunction = TypeVar("ViewFunction", bound=Callable[..., HttpResponse])
 
 
+FAVICON = Path(__file__).resolve().parent / "static" / "helpline" / "favicon.ico"
+FAVICON_MAX_AGE = 7 * 24 * 3600
+
+
 def privacy(request: HttpRequest) -> HttpResponse:
-    """What we keep and what we never keep, from the same constants the code enforces."""
+    """What we keep and what we never keep, in plain words, from the same constants the code enforces.
+
+    The technical names (which request headers are dropped) are in docs/privacy.md, not on this page.
+    """
     return render(
         request,
         "privacy.html",
         {
-            "dropped_headers": sorted(name.decode() for name in IDENTIFYING_HEADERS),
             "suppression_threshold": settings.SUPPRESSION_THRESHOLD,
             "resume_grace_minutes": max(1, settings.RESUME_GRACE_SECONDS // 60),
         },
     )
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which browsers ask for on their own; served here so it is never a 404."""
+    response = HttpResponse(FAVICON.read_bytes(), content_type="image/x-icon")
+    response["Cache-Control"] = f"public, max-age={FAVICON_MAX_AGE}"
+    return response
 
 
 # --- for the unprefixed JSON endpoints (/chat/…, /count/) that page scripts and the Python client call ---

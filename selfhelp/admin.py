@@ -8,7 +8,16 @@ from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from selfhelp.models import Exercise, Module, PageText, Resource, Section, SelfCheckBand, SelfCheckQuestion
+from selfhelp.models import (
+    Exercise,
+    Module,
+    PageText,
+    Resource,
+    Section,
+    SelfCheckBand,
+    SelfCheckQuestion,
+    Signposting,
+)
 from selfhelp.rendering import render_markdown
 
 
@@ -61,13 +70,22 @@ class ModuleAdmin(MarkEdited):
 
 @admin.register(Resource)
 class ResourceAdmin(MarkEdited):
-    list_display = ["name", "category", "country", "phone", "edited_in_admin"]
+    list_display = ["name_en", "category", "country", "phone", "edited_in_admin"]
     list_filter = ["category", "country"]
     fieldsets = [
-        (None, {"fields": ["key", "order", "name", "category", "country", "languages", "phone", "web",
-                           "edited_in_admin"]}),
-        ("English | Dutch", {"fields": pairs("hours", "offers")}),
+        (None, {"fields": ["key", "order", "category", "country", "languages", "phone", "web", "edited_in_admin"]}),
+        ("English | Dutch", {"fields": pairs("name", "hours", "offers")}),
     ]
+
+
+@admin.register(Signposting)
+class SignpostingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """One row: the service's countries (their numbers come first for visitors) and its own phone line."""
+
+    fields = ["countries", "own_phone", ("own_phone_hours_en", "own_phone_hours_nl")]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return not Signposting.objects.exists()
 
 
 @admin.register(SelfCheckQuestion)

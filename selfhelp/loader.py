@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
+from selfhelp.countries import COUNTRY_NAMES
 from selfhelp.models import (
     EXERCISE_KINDS,
     PLAN_FIELDS,
@@ -217,9 +218,13 @@ def parse_resources(file: Path) -> list[dict[str, Any]]:
         if web and not web.startswith("https://"):
             raise reader.error("web", "must start with https://")
         languages = reader.strings("languages", required=False)
+        country = reader.text("country", required=False)
+        if country and country not in COUNTRY_NAMES:
+            raise reader.error("country", f"{country!r} is not a code in selfhelp/countries.py")
         resources.append({
-            "key": reader.text("key"), "order": order, "name": reader.text("name"),
-            "category": reader.text("category"), "country": reader.text("country", required=False),
+            "key": reader.text("key"), "order": order, "name_en": reader.text("name_en"),
+            "name_nl": reader.text("name_nl", required=False),
+            "category": reader.text("category"), "country": country,
             "languages": ",".join(languages), "phone": reader.text("phone", required=False), "web": web,
             "hours_en": reader.text("hours_en", required=False), "hours_nl": reader.text("hours_nl", required=False),
             "offers_en": reader.text("offers_en", required=False),

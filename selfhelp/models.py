@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import get_language
+
+from selfhelp.countries import COUNTRY_NAMES, parse_countries
 
 AUDIENCES = [("self", "Worried about own thoughts or behaviour"), ("others", "Worried about someone else"),
              ("professionals", "Works with people or children")]
@@ -29,6 +32,18 @@ class Localized:
             return self
         value = getattr(obj, f"{self.field}_{current_language()}", "")
         return value or getattr(obj, f"{self.field}_en")
+
+
+def validate_country(code: str) -> None:
+    if code and code not in COUNTRY_NAMES:
+        raise ValidationError(f"Not a country code this site knows: {code!r} (see selfhelp/countries.py).")
+
+
+def validate_countries(value: str) -> None:
+    try:
+        parse_countries(value)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
 
 
 class Shipped(models.Model):
@@ -130,9 +145,11 @@ class Exercise(models.Model):
 class Resource(Shipped):
     key = models.SlugField(max_length=80, unique=True)
     order = models.PositiveIntegerField(default=0)
-    name = models.CharField(max_length=200)
-    category = models.CharField(max_length=30, help_text="emergency, crisis, helpline, reporting, …")
-    country = models.CharField(max_length=2, blank=True)
+    name_en = models.CharField(max_length=200)
+    name_nl = models.CharField(max_length=200, blank=True, help_text="Empty: the English name is shown.")
+    category = models.CharField(max_length=30, help_text="emergency, crisis, helpline, children, reporting, …")
+    country = models.CharField(max_length=2, blank=True, validators=[validate_country],
+                               help_text="Two-letter country code (NL, GB, …); empty: works in every country.")
     languages = models.CharField(max_length=60, blank=True, help_text="Comma-separated language codes.")
     phone = models.CharField(max_length=40, blank=True)
     web = models.URLField(blank=True)
@@ -141,6 +158,7 @@ class Resource(Shipped):
     offers_en = models.TextField(blank=True)
     offers_nl = models.TextField(blank=True)
 
+    name = Localized("name")
     hours = Localized("hours")
     offers = Localized("offers")
 
@@ -148,7 +166,7 @@ class Resource(Shipped):
         ordering = ["order", "key"]
 
     def __str__(self) -> str:
-        return self.name
+        return self.name_en
 
 
 class SelfCheckQuestion(Shipped):
@@ -201,3 +219,37 @@ class PageText(Shipped):
 
     def __str__(self) -> str:
         return f"{self.page}: {self.key}"
+
+
+class Signposting(models.Model):
+    """Where the service works and its own phone line, one row (admin-editable): the right-now page, the
+    closed chat and the self-check's talk-now result lead with these countries' numbers."""
+
+    countries = models.CharField(
+        max_length=60, default="NL", validators=[validate_countries],
+        help_text="The service's country or countries, as two-letter codes in the order to show them: NL or GB, IE.")
+    own_phone = models.CharField(max_length=40, blank=True,
+                                 help_text="The service's own phone line, if it has one (shown first).")
+    own_phone_hours_en = models.CharField(max_length=200, blank=True)
+    own_phone_hours_nl = models.CharField(max_length=200, blank=True)
+
+    own_phone_hours = Localized("own_phone_hours")
+
+    class Meta:
+        verbose_name = "signposting"
+        verbose_name_plural = "signposting"
+
+    def __str__(self) -> str:
+        return f"signposting for {self.countries}"
+
+    @property
+    def country_codes(self) -> list[str]:
+        try:
+            return parse_countries(self.countries)
+        except ValueError:
+            return []
+
+    @classmethod
+    def current(cls) -> Signposting:
+        row = cls.objects.first()
+        return row if row is not None else cls()

@@ -18,9 +18,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from chat.hours import cache_seconds, status_for
 from helpline.metrics.actions import increment
 from selfhelp.models import AUDIENCES, Module, PageText, Resource, SelfCheckBand, SelfCheckQuestion
 from selfhelp.selfcheck import TALK_NOW, Question, score_selfcheck
+from selfhelp.signposting import lines_for_visitor
 
 PLAN_FIELD_ORDER = ("warning_signs", "coping_steps", "contacts", "reasons")
 CACHE_SECONDS = 300
@@ -34,7 +36,8 @@ def cacheable(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         response = view(request, *args, **kwargs)
         if response.status_code != 200:
             return response
-        patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
+        # Every visitor page says whether the chat is open: never reuse one past the moment that changes.
+        patch_cache_control(response, public=True, max_age=cache_seconds(status_for(request), CACHE_SECONDS))
         set_response_etag(response)
         conditional = get_conditional_response(request, etag=response.headers.get("ETag"), response=response)
         return conditional if conditional is not None else response
@@ -63,6 +66,8 @@ def script_strings() -> dict[str, str]:
         "saved": _("Saved on this device only."),
         "not_saved": _("This browser does not let the page save anything, so your answers are not kept."),
         "wiped": _("Everything this site saved on this device has been wiped."),
+        "undo_hint": _("You can undo this for {seconds} seconds."),
+        "restored": _("Everything is back as it was."),
         "finished": _("You marked this module as finished."),
         "plan_title": _("My safety plan"),
         "plan_file": _("safety-plan.txt"),
@@ -97,9 +102,13 @@ def module_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if module is None:
         raise Http404
     increment("selfhelp.page_view", slug)
+    path = list(Module.objects.filter(audience=module.audience).only("slug", "title_en", "title_nl"))
+    place = next(index for index, step in enumerate(path) if step.pk == module.pk)
     return render(request, "selfhelp/module.html", {
         "module": module, "sections": list(module.sections.all()), "exercises": list(module.exercises.all()),
         "audience_label": audience_labels().get(module.audience, ""), "strings": script_strings(),
+        "path": path, "step": place + 1, "previous": path[place - 1] if place > 0 else None,
+        "next": path[place + 1] if place + 1 < len(path) else None,
     })
 
 
@@ -108,12 +117,9 @@ def module_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def right_now(request: HttpRequest) -> HttpResponse:
     increment("selfhelp.right_now_view")
     texts = page_texts("right-now")
-    resources = list(Resource.objects.filter(category__in=["helpline", "crisis", "emergency"]))
     return render(request, "selfhelp/right_now.html", {
         "texts": texts, "steps": [s for s in texts.get("steps", "").splitlines() if s.strip()],
-        "phone_lines": [r for r in resources if r.category == "helpline" and r.phone],
-        "crisis_lines": [r for r in resources if r.category in {"crisis", "emergency"}],
-        "plan_fields": list(plan_labels().items()), "strings": script_strings(),
+        "lines": lines_for_visitor(), "plan_fields": list(plan_labels().items()), "strings": script_strings(),
     })
 
 
@@ -165,7 +171,7 @@ def self_check(request: HttpRequest) -> HttpResponse:
     band_texts = {band: texts.get(f"band-{band}", "") for band in bands}
     context: dict[str, Any] = {"texts": texts, "questions": questions, "choices": choices,
                                "band_texts": band_texts, "data": selfcheck_data(questions, scale_scores),
-                               "answers": {}, "missing": []}
+                               "answers": {}, "missing": [], "lines": lines_for_visitor()}
     if request.method == "POST":
         answers: dict[str, int] = {}
         # Only the choice numbers the form offers: str.isdigit() also admits "²", which int() refuses.

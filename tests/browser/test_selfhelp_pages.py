@@ -118,6 +118,7 @@ def test_wipe_removes_everything(live_server: LiveServer, page: Any) -> None:
     page.goto(live_server.base_url + MODULE)
     page.fill("textarea[name=why-change-two-sides]", "to be wiped")
     page.click("text=Wipe everything this site saved on this device")
+    page.click("text=Yes, wipe everything")  # wipe asks first (tests/browser/test_visitor_path.py)
     assert page.evaluate("() => localStorage.length") == 0
     assert page.input_value("textarea[name=why-change-two-sides]") == ""
     assert "has been wiped" in page.inner_text("[data-status]")
@@ -126,6 +127,7 @@ def test_wipe_removes_everything(live_server: LiveServer, page: Any) -> None:
     page.goto(live_server.base_url + "/en/help/safety-plan/")
     page.fill("#plan-contacts", "someone")
     page.click("[data-wipe]")
+    page.click("[data-wipe-yes]")
     assert page.evaluate("() => localStorage.length") == 0
     page.goto(live_server.base_url + "/en/help/right-now/")
     assert page.is_hidden("#my-plan")

@@ -413,7 +413,7 @@ function onEnded(frame) {
   const unsent = conversation.pending().length;
   show($("chat-unsent"), unsent > 0);
   show($("chat-feedback"), Boolean(state.feedbackToken));
-  show($("chat-save"), state.transcript.length > 0);
+  show($("chat-keep-copy"), state.transcript.length > 0); // nothing said (e.g. "Stop waiting"): nothing to keep
   showOnly("chat-after");
   // The conversation stays on the screen, read-only, above what comes next.
   if (state.connectedOnce) {
@@ -432,6 +432,7 @@ function onError(frame) {
   }
   switch (frame.code) {
     case "closed":
+      show($("chat-closed"));
       return stopWith(S.closed);
     case "queue_full":
       return stopWith(S.queue_full);
@@ -558,7 +559,7 @@ async function init() {
     show($("chat-unsupported"));
     return;
   }
-  show($("chat-start"));
+  show($("chat-start"), app.dataset.chatOpen !== "no"); // closed: the page shows the alternatives instead
   $("chat-start").addEventListener("click", start);
   $("chat-cancel").addEventListener("click", cancelWaiting);
   $("chat-form").addEventListener("submit", sendMessage);

@@ -28,6 +28,14 @@ function wipeState() {
   try { window.localStorage.removeItem(STORE_KEY); } catch (error) { /* nothing to wipe */ }
 }
 
+function readRawState() {
+  try { return window.localStorage.getItem(STORE_KEY); } catch (error) { return null; }
+}
+
+function writeRawState(raw) {
+  try { window.localStorage.setItem(STORE_KEY, raw); } catch (error) { /* storage blocked: nothing to bring back */ }
+}
+
 // An anonymous count: a metric name and, at most, a module slug or result band. No identifier, no answer.
 // fetch with keepalive outlives the page like sendBeacon does, and omits credentials explicitly.
 function count(metric, dimension) {
@@ -59,16 +67,64 @@ function setStatus(root, text) {
   if (status) status.textContent = text;
 }
 
-function setupWipe(root, text, onWipe) {
+// Wipe asks first, then can be undone for a few seconds. The copy that undo brings back is held only in this
+// page's memory, and only until the time is up; it is never written anywhere else.
+function setupWipe(root, text, reload) {
   const noScript = root.querySelector("[data-no-script]");
   if (noScript) noScript.hidden = true;
   const button = root.querySelector("[data-wipe]");
   if (!button) return;
+  const confirm = root.querySelector("[data-wipe-confirm]");
+  const undo = root.querySelector("[data-wipe-undo]");
+  const seconds = Number(button.closest("[data-undo-seconds]").dataset.undoSeconds);
+  let kept = null;
+  let timer = null;
+  const asking = (on) => {
+    confirm.hidden = !on;
+    button.hidden = on;
+  };
+  const forgetCopy = () => {
+    window.clearTimeout(timer);
+    kept = null;
+    const hadFocus = document.activeElement === undo;
+    undo.hidden = true;
+    if (hadFocus) button.focus();
+  };
   button.hidden = false;
   button.addEventListener("click", () => {
+    asking(true);
+    confirm.querySelector("[tabindex]").focus();
+  });
+  root.querySelector("[data-wipe-no]").addEventListener("click", () => {
+    asking(false);
+    button.focus();
+  });
+  root.querySelector("[data-wipe-yes]").addEventListener("click", () => {
+    forgetCopy();
+    kept = readRawState();
     wipeState();
-    onWipe();
-    setStatus(root, text.wiped);
+    reload();
+    asking(false);
+    if (kept === null) {
+      setStatus(root, text.wiped);
+      button.focus();
+      return;
+    }
+    setStatus(root, `${text.wiped} ${text.undo_hint.replace("{seconds}", String(seconds))}`);
+    undo.hidden = false;
+    undo.focus();
+    timer = window.setTimeout(() => {
+      forgetCopy();
+      setStatus(root, text.wiped);
+    }, seconds * 1000);
+  });
+  undo.addEventListener("click", () => {
+    const copy = kept;
+    forgetCopy();
+    if (copy !== null) writeRawState(copy);
+    reload();
+    setStatus(root, text.restored);
+    button.focus();
   });
 }
 
@@ -102,18 +158,18 @@ function setupModule(root, text) {
   const slug = root.dataset.slug;
   let state = loadState();
   const exercises = [...root.querySelectorAll("[data-exercise]")];
+  const finish = root.querySelector("[data-finish]");
+  const finishStatus = root.querySelector("[data-finish-status]");
   const restore = () => {
     for (const node of exercises) {
       const field = node.dataset.planField;
       writeExercise(node, field ? state.plan[field] : state.answers[node.dataset.exercise]);
     }
+    const finished = Boolean(state.modules[slug] && state.modules[slug].completed);
+    if (finishStatus) finishStatus.textContent = finished ? text.finished : "";
+    markProgress(root, state.modules, text);
   };
   restore();
-  const finish = root.querySelector("[data-finish]");
-  const showFinished = () => {
-    if (finish && state.modules[slug] && state.modules[slug].completed) setStatus(root, text.finished);
-  };
-  showFinished();
   for (const node of exercises) {
     const onChange = () => {
       const value = readExercise(node);
@@ -139,10 +195,13 @@ function setupModule(root, text) {
         count("selfhelp.module_completed", slug);
       }
       saveState(state);
-      setStatus(root, text.finished);
+      restore();
+      // The path goes on: take the visitor to the link to the next module.
+      const next = root.querySelector("[data-next-module]");
+      if (next) next.focus();
     });
   }
-  setupWipe(root, text, () => { state = emptyState(); restore(); });
+  setupWipe(root, text, () => { state = loadState(); restore(); });
 }
 
 // --- Safety plan page -------------------------------------------------------------------------------------
@@ -182,7 +241,7 @@ function setupSafetyPlan(root, text) {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(link.href), 10000);
   });
-  setupWipe(root, text, () => { state = emptyState(); restore(); });
+  setupWipe(root, text, () => { state = loadState(); restore(); });
 }
 
 // --- Right-now page: show the visitor's own plan, if this device has one -----------------------------------
@@ -203,15 +262,19 @@ function setupRightNow(root) {
 
 // --- Module list: this device's own progress marks ------------------------------------------------------
 
-function setupModuleList(root, text) {
-  const modules = loadState().modules;
-  for (const card of root.querySelectorAll("[data-module-slug]")) {
-    const progress = modules[card.dataset.moduleSlug];
-    if (!progress || !(progress.started || progress.completed)) continue;
-    const mark = card.querySelector("[data-progress]");
-    mark.textContent = progress.completed ? text.completed : text.started;
-    mark.hidden = false;
+// Marks every [data-module-slug] item (module list cards, a module's path) with this device's progress.
+function markProgress(root, modules, text) {
+  for (const item of root.querySelectorAll("[data-module-slug]")) {
+    const progress = modules[item.dataset.moduleSlug];
+    const mark = item.querySelector("[data-progress]");
+    const done = Boolean(progress && (progress.started || progress.completed));
+    mark.textContent = done ? (progress.completed ? text.completed : text.started) : "";
+    mark.hidden = !done;
   }
+}
+
+function setupModuleList(root, text) {
+  markProgress(root, loadState().modules, text);
 }
 
 // --- Self-check: the same rules as selfhelp/selfcheck.py (score_selfcheck), computed here ------------------
