@@ -55,7 +55,7 @@ def test_visitor_page_pins_the_org_key_module_with_its_sri_hash(lang: str) -> No
 def test_visitor_page_is_in_dutch_under_nl_including_the_script_strings() -> None:
     page = Client().get("/nl/help/chat/").content.decode()
     assert "Start de chat" in page and "Openingstijden" in page
-    assert json_script(page, "chat-strings")["connected"] == "Verbonden met {name} (geverifieerd)"
+    assert json_script(page, "chat-strings")["connected"] == "Je hulpverlener: {name} (geverifieerd)"
     assert "Praat met een hulpverlener" in page, "the pre-chat text comes from the self-help content"
 
 
@@ -89,7 +89,7 @@ def test_supervision_figures_are_numbers_only() -> None:
     from django.utils import timezone
 
     now = timezone.now()
-    Chat.objects.create(lang="en", resume_hash="a" * 64, queued_at=now, waiting_since=now)
+    Chat.objects.create(lang="en", resume_hash="a" * 64, queued_at=now, waiting_since=now, visitor_channel="v.1")
     client, _user = signed_in(SUPERVISOR)
     figures = client.get("/en/staff/chat/supervise/?format=json").json()
     assert figures["queue_length"] == 1 and figures["waits"] == [0]
