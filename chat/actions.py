@@ -27,7 +27,8 @@ from django.utils.module_loading import import_string
 from chat import pow as proof_of_work
 from chat import queue
 from chat.access import COUNSELLOR, VISITOR, Act, ChatRefused, Role, SocketIdentity, access_chat
-from chat.models import Chat, ClosedDay, CounsellorDevice, CounsellorPresence, OpeningHours, ServiceSettings
+from chat.hours import is_open_at
+from chat.models import Chat, CounsellorDevice, CounsellorPresence, ServiceSettings
 from chat.outcome import Outcome
 from chat.protocol.crypto import b64d, b64e, utc_today, verify_certificate, verify_handshake, verify_visitor_key
 from chat.schema import wrapup_dimensions
@@ -58,11 +59,7 @@ def _count(metric: str, dimension: str = "") -> None:
 
 
 def service_is_open(moment: dt.datetime) -> bool:
-    service = ServiceSettings.current()
-    hours = [queue.Interval(h.weekday, h.opens, h.closes) for h in OpeningHours.objects.all()]
-    closed = ClosedDay.objects.filter(date__gte=moment.date() - dt.timedelta(days=1),
-                                      date__lte=moment.date() + dt.timedelta(days=1)).values_list("date", flat=True)
-    return queue.is_open(moment, hours, list(closed), service.time_zone)
+    return is_open_at(moment)
 
 
 def waiting() -> Any:

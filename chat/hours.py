@@ -45,16 +45,28 @@ def now() -> dt.datetime:
     return timezone.now()
 
 
-def read_status(moment: dt.datetime) -> ChatStatus:
-    """The state at `moment` from the opening hours, the closed days ahead and the service's time zone."""
+def opening_rows(moment: dt.datetime, days_ahead: int) -> tuple[list[queue.Interval], list[dt.date], str]:
+    """The weekly hours, the closed days around `moment` (up to `days_ahead`) and the service's time zone."""
     service = ServiceSettings.current()
     hours = [queue.Interval(h.weekday, h.opens, h.closes) for h in OpeningHours.objects.all()]
     closed = list(ClosedDay.objects.filter(
         date__gte=moment.date() - dt.timedelta(days=1),
-        date__lte=moment.date() + dt.timedelta(days=queue.LOOKAHEAD_DAYS + 1)).values_list("date", flat=True))
-    return ChatStatus(is_open=queue.is_open(moment, hours, closed, service.time_zone),
-                      changes_at=queue.next_change(moment, hours, closed, service.time_zone),
-                      time_zone=service.time_zone, checked_at=moment)
+        date__lte=moment.date() + dt.timedelta(days=days_ahead + 1)).values_list("date", flat=True))
+    return hours, closed, service.time_zone
+
+
+def is_open_at(moment: dt.datetime) -> bool:
+    """Whether a visitor may join at `moment` (the rule chat.actions.join applies)."""
+    hours, closed, time_zone = opening_rows(moment, 0)
+    return queue.is_open(moment, hours, closed, time_zone)
+
+
+def read_status(moment: dt.datetime) -> ChatStatus:
+    """The state at `moment` from the opening hours, the closed days ahead and the service's time zone."""
+    hours, closed, time_zone = opening_rows(moment, queue.LOOKAHEAD_DAYS)
+    return ChatStatus(is_open=queue.is_open(moment, hours, closed, time_zone),
+                      changes_at=queue.next_change(moment, hours, closed, time_zone),
+                      time_zone=time_zone, checked_at=moment)
 
 
 def status_for(request: Any) -> ChatStatus:
