@@ -561,7 +561,8 @@ def padded_length(plaintext_length: int) -> int:
 def pad(plaintext: bytes, limit: int = MAX_PLAINTEXT_BYTES) -> bytes:
     """Pad a plaintext of at most `limit` bytes (16 KiB for messages): 0x80, then 0x00 bytes to a multiple of 256."""
     if len(plaintext) > limit:
-        raise ValueError(f"plaintext is longer than {limit} bytes")
+        raise ValueError("plaintext is longer than 16 KiB" if limit == MAX_PLAINTEXT_BYTES else
+                         f"plaintext is longer than {limit} bytes")
     return plaintext + b"\x80" + b"\x00" * (padded_length(len(plaintext)) - len(plaintext) - 1)
 
 

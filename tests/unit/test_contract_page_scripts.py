@@ -28,7 +28,8 @@ from tests.unit.conftest import load_protocol_vectors
 ORG_KEY = load_protocol_vectors()["org"]["public"]
 # Folders that hold no template Django serves: the virtual environment, test pages, the embedded default's data.
 NOT_TEMPLATES = {".venv", "tests", "var", "node_modules", ".git"}
-STATIC_IMPORT = re.compile(r"""(?:^|;|\s)(?:import|export)\s[^;]*?\bfrom\s*["']([^"']+)["']""", re.S)
+# `import x from "y"`, `import "y"`, `export {a} from "y"`, `export * from "y"` (not `export const x = ...`).
+STATIC_IMPORT = re.compile(r"""(?:^|;|\n)\s*(?:import|export)\s*(?:[\w*{}\s,$]+?\s*from\s*)?["']([^"']+)["']""")
 
 
 def sri(body: bytes) -> str:

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from helpline.accounts.models import SealedTOTPDevice
 
 from chat import pow as proof_of_work
 from chat.models import CounsellorDevice
@@ -62,7 +62,7 @@ def counsellor(username: str, role: str = "counsellor", *, register: bool = True
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     session = client.session
-    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+    session[DEVICE_ID_SESSION_KEY] = SealedTOTPDevice.objects.get(user=user).persistent_id
     session.save()
     client.get("/en/staff/")
     signing = generate_private_key()

@@ -158,6 +158,8 @@ TABLE_COLUMNS = {
                                             "selfhelp.module_completed"),
     "selfcheck": ("selfhelp.selfcheck_completed",), "return_check": ("selfhelp.return_check",),
     "referral": ("site.referral",),
+    "mailbox": ("mailbox.threads_started", "mailbox.received", "mailbox.threads_answered"),
+    "mailbox_reply": ("mailbox.first_reply_days",),
 }
 DETAILS = {  # headline slug -> the forms its "X of Y …" detail shows, as (metric, dimensions)
     "answer_rate": [("chat.answered", None), ("chat.offered", None)],
