@@ -49,6 +49,7 @@ def test_visitor_says_not_sure_and_what_they_will_do_next(live_server: LiveServe
     page.click("#chat-start")
     page.wait_for_selector("#chat-room:not([hidden])", timeout=TIMEOUT)
     page.click("#chat-leave")
+    page.click("#chat-leave-confirm")  # End asks first
     page.wait_for_selector("#chat-after:not([hidden])", timeout=TIMEOUT)
     form = page.locator("#chat-feedback")
     helped = form.locator("input[name=helped]")

@@ -46,13 +46,15 @@ def rss_kib(pid: int) -> int:
 async def test_a_busy_socket_is_not_read_and_its_sender_is_held_back(private_live_server: LiveServer) -> None:
     server = private_live_server
     assert server.process is not None
+    identity = crypto.generate_private_key()
     vk = crypto.b64e(crypto.public_key_bytes(crypto.generate_private_key()))
+    keys = {"vk": vk, "ik": crypto.b64e(crypto.public_key_bytes(identity)), "vsig": crypto.sign_visitor_key(identity, vk)}
     rss_before = rss_kib(server.process.pid)
     locker = hold_write_lock(server, BUSY_TIMEOUT + 6)
     try:
         async with websockets.connect(server.ws_url + "/ws/visitor/", origin=Origin(server.base_url), open_timeout=10,
                                       max_size=None) as socket:
-            await socket.send(json.dumps({"type": "join", "v": 1, "vk": vk, "lang": "en"}))
+            await socket.send(json.dumps({"type": "join", "v": 2, **keys, "lang": "en"}))
             await asyncio.sleep(0.3)  # the join is now waiting for the database
             handed_over = 0
             deadline = time.monotonic() + BUSY_TIMEOUT - 1.5  # well inside the wait: the consumer reads nothing

@@ -13,7 +13,6 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
-from helpline.accounts.models import SealedTOTPDevice
 
 from chat import pow as proof_of_work
 from chat.models import CounsellorDevice
@@ -27,6 +26,7 @@ from chat.protocol.crypto import (
     public_key_bytes,
 )
 from helpline.accounts.actions import create_staff
+from helpline.accounts.models import SealedTOTPDevice
 from helpline.metrics.models import DailyCount
 from securemessages import actions, crypto, envelope
 from securemessages.models import DeviceKey, Message, Thread, Wrap
