@@ -1,4 +1,4 @@
-"""Unprefixed chat endpoints for scripts: proof of work (protocol.md §9), feedback, the device API."""
+"""Unprefixed chat endpoints for scripts: proof of work (protocol.md §9), feedback, the device API, colleagues."""
 
 from django.urls import path
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("feedback/", api_views.feedback, name="feedback"),
     path("device/", api_views.register_device, name="device"),
     path("device/<str:device>/", api_views.device_status, name="device_status"),
+    path("colleagues/", api_views.colleagues, name="colleagues"),
 ]

@@ -1,4 +1,5 @@
-"""Unprefixed JSON endpoints: proof-of-work challenges, visitor feedback, counsellor device registration.
+"""Unprefixed JSON endpoints: proof-of-work challenges, visitor feedback, counsellor device registration, and the
+colleagues a counsellor can hand a chat to.
 
 Visitor endpoints set no cookie and read none; the device API is for signed-in counsellors (require_staff)
 and checks CSRF through the X-CSRFToken header like any staff POST.
@@ -152,3 +153,14 @@ def device_status(request: HttpRequest, device: str) -> JsonResponse:
     if row is None:
         return _refused(404, "no such device")
     return JsonResponse(_device_json(row))
+
+
+@never_cache
+@json_methods("GET")
+@require_staff(COUNSEL)
+def colleagues(request: HttpRequest) -> JsonResponse:
+    """GET /chat/colleagues/ → {"colleagues": [{id, name, online, available, devices: [{cert, ek, ek_sig}]}]}: whom
+    the console's hand-over dialog offers (docs/protocol.md §10); the console verifies every device itself."""
+    from chat.views import handover_colleagues
+
+    return JsonResponse({"colleagues": handover_colleagues(request.user, utc_today())})

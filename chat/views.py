@@ -8,6 +8,7 @@ static files (CSP ``script-src 'self'``) and one catalogue holds every string.
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -111,13 +112,58 @@ def console_strings() -> dict[str, str]:
         "queue_empty": _("Nobody is waiting."),
         "waiting_minutes": _("waiting {minutes} min"),
         "new_in_queue": _("A visitor is waiting."),
-        "offered": _("A chat is offered to you. Accept it within a minute, or it goes to a colleague."),
+        "offered": _("A chat is offered to you."),
+        "offer_new": _("New chat"),
+        "offer_handover": _("Handed to you by {name}"),
+        "offer_left": _("{seconds} s left to accept"),
+        "offer_expired": _("Time is up: the chat goes back to the queue"),
+        "language_en": _("English"),
+        "language_nl": _("Dutch"),
+        "chat_language": _("Language of this chat: {language}."),
         "accept": _("Accept"),
         "missed_offer": _("An offered chat was not accepted in time, so you are now marked as away. Tick "
                           "“Available for new chats” to take chats again."),
         "chat_tab": _("Chat {number}"),
+        "tab_unread": _("{count} unread"),
         "restarted": _("The visitor reconnected: the secure session restarted. Earlier messages are not "
                        "shown to them again."),
+        "restarted_console": _("Your console reconnected: the secure session restarted."),
+        "restored": _("The console was reloaded. This chat was kept in this browser, encrypted; waiting for the "
+                      "visitor's connection to come back to you…"),
+        "not_back": _("This chat did not come back to this console: it ended, or went to a colleague, while the "
+                      "console was closed."),
+        "colleagues_loading": _("Looking up colleagues…"),
+        "colleagues_failed": _("The list of colleagues could not be loaded. Try again."),
+        "colleague_available": _("{name}: online, taking chats"),
+        "colleague_busy": _("{name}: online, not taking new chats"),
+        "colleague_offline": _("{name}: offline"),
+        "colleague_no_key": _("{name}: online, but their console cannot receive your note and the conversation "
+                              "yet"),
+        "handover_choose": _("Choose a colleague or the queue."),
+        "handover_no_org_key": _("This console cannot check colleagues' keys (no organisation key), so it can "
+                                 "only hand chats back to the queue."),
+        "handing_to": _("Being handed to {name}… The visitor waits at the front of the queue and is told so. If "
+                        "{name} does not take the chat in time, it comes back to you."),
+        "handover_taken": _("{name} took the chat. It is closed here; no wrap-up is needed from you."),
+        "handover_returned": _("{name} did not take the chat in time: it is back with you."),
+        "handover_refused": _("The hand-over did not go through: {message}"),
+        "handover_from": _("{name} handed this chat to you."),
+        "note_from": _("Note from {name}"),
+        "handover_unreadable": _("A note and the conversation so far came with this chat, but they could not be "
+                                 "opened on this device, so nothing of them is shown."),
+        "handover_history_end": _("End of the conversation before the hand-over."),
+        "history_trimmed": _("Earlier lines were left out to keep the hand-over within its size limit."),
+        "colleague": _("Colleague"),
+        "key_changed_offer": _("Warning: a chat handed to you came with a visitor key that does not match the one "
+                               "in the hand-over, so it was refused. This may be an attack on the service; tell a "
+                               "supervisor."),
+        "ek_failed": _("This device could not register its encryption key, so hand-over notes cannot reach it. "
+                       "Chats work as usual."),
+        "notify_title": _("Chat console"),
+        "notify_message": _("A new message"),
+        "notify_left": _("A chat has ended"),
+        "notify_offer": _("A chat is waiting for you"),
+        "notify_denied": _("This browser does not allow notifications for this page, so none will be shown."),
         "visitor_left": _("The visitor left the chat."),
         "visitor_hurry": _("The visitor left in a hurry (quick exit). They may not be safe to talk right now; the "
                            "chat has ended."),
@@ -128,7 +174,7 @@ def console_strings() -> dict[str, str]:
         "you": _("You"),
         "missing": _("A message may have gone missing."),
         "unreadable": _("A message could not be decrypted, so it is not shown."),
-        "transferred": _("The chat was handed over."),
+        "transferred": _("The chat went back to the queue for the next free counsellor."),
         "error": _("Error: {message}"),
         "close": _("Close this chat"),
         "signed_out": _("Your session has ended. Please sign in again."),
@@ -319,13 +365,14 @@ def visitor(request: HttpRequest) -> HttpResponse:
 
 
 def canned_responses(lang: str) -> list[dict[str, str]]:
-    """Canned responses in the page's language (English when there is no Dutch text), for the console."""
+    """Canned responses written in `lang`: a text without a translation into that language is not offered in its
+    chats (a Dutch chat never gets English text), for the console and the inbox, which pick by the chat's language."""
     from chat.models import CannedResponse
 
     responses = []
     for canned in CannedResponse.objects.all():
-        text = (canned.text_nl if lang == "nl" else "") or canned.text_en
-        if text:
+        text = canned.text_nl if lang == "nl" else canned.text_en
+        if text.strip():
             responses.append({"title": canned.title, "text": text})
     return responses
 
@@ -341,6 +388,34 @@ def colleagues(user: Any) -> list[dict[str, object]]:
             for person in people.exclude(pk=user.pk).distinct().order_by("username")]
 
 
+MAX_HANDOVER_DEVICES = 8  # a hand-over bundle is sealed to at most 8 devices (docs/protocol.md §10)
+
+
+def handover_colleagues(user: Any, today: dt.date) -> list[dict[str, object]]:
+    """The console's hand-over dialog: each colleague who may counsel, whether they have the console open
+    (`online`: a counsellor socket) and take new chats (`available`), and the encryption keys of their certified,
+    unexpired devices (`devices`: [{cert, ek, ek_sig}], securemessages' DeviceKey). The console checks each
+    against the organisation key it pins before it seals the hand-over bundle to them: nothing here is trusted."""
+    from chat.models import CounsellorDevice, CounsellorPresence
+    from securemessages.models import DeviceKey
+
+    people = colleagues(user)
+    ids = [int(str(person["id"])) for person in people]
+    online: dict[int, bool] = {}
+    for user_id, available in CounsellorPresence.objects.filter(user_id__in=ids).values_list("user_id", "available"):
+        online[user_id] = online.get(user_id, False) or available
+    devices: dict[int, list[dict[str, Any]]] = {}
+    keys = DeviceKey.objects.select_related("device").filter(
+        device__user_id__in=ids, device__status=CounsellorDevice.CERTIFIED, device__not_after__gte=today,
+    ).order_by("device_id")
+    for key in keys:
+        if isinstance(key.device.certificate, dict):
+            devices.setdefault(key.device.user_id, []).append(
+                {"cert": key.device.certificate, "ek": key.ek, "ek_sig": key.ek_sig})
+    return [{**person, "online": person["id"] in online, "available": online.get(int(str(person["id"])), False),
+             "devices": devices.get(int(str(person["id"])), [])[:MAX_HANDOVER_DEVICES]} for person in people]
+
+
 def answered_languages(user: Any) -> list[str]:
     """The names of the languages this counsellor is offered chats in (CounsellorProfile), for the console."""
     from chat.models import CounsellorProfile
@@ -350,16 +425,40 @@ def answered_languages(user: Any) -> list[str]:
     return [str(names.get(code, code)) for code in codes]
 
 
+def console_store_tag(request: HttpRequest) -> str:
+    """A tag of this staff session for the console's transcript store (chat/static/chat/transcript-store.js): a
+    store made under another session (after a sign-out, or by someone else in this browser) is wiped unread. An
+    HMAC, so the page never carries anything that could stand in for the session key."""
+    from django.utils.crypto import salted_hmac
+
+    return salted_hmac("chat.console-store", request.session.session_key or "", algorithm="sha256").hexdigest()[:32]
+
+
+def console_restore_wait() -> int:
+    """Seconds a chat restored after a reload may stay silent: by then the server has given it back (a rekey), ended
+    it (the visitor did not come back) or handed it on (the console stayed away longer than its grace period)."""
+    return max(int(settings.RESUME_GRACE_SECONDS), 2 * int(settings.COUNSELLOR_GRACE_SECONDS)) + 30
+
+
 @require_staff(COUNSEL)
 def console(request: HttpRequest) -> HttpResponse:
     lang = get_language() or "en"
+    try:
+        org_key_module_ref: dict[str, str] | None = org_key_reference()
+    except Http404:
+        org_key_module_ref = None
     return render(request, "chat/console.html", {
         "chat_strings": console_strings(),
         "languages": answered_languages(request.user),
-        "canned": canned_responses(lang),
-        "colleagues": colleagues(request.user),
+        # Both languages: the console picks by each chat's language.
+        "canned": {code: canned_responses(code) for code, _name in settings.LANGUAGES},
         "wrapup": wrapup_choices(),
         "lang": lang,
+        "store_tag": console_store_tag(request),
+        "restore_wait": console_restore_wait(),
+        # The console checks colleagues' and hand-over senders' certificates against the pinned org key.
+        "org_key": org_key_module_ref,
+        "pinned_modules": [org_key_module_ref] if org_key_module_ref else [],
     })
 
 

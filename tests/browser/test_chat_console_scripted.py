@@ -175,6 +175,7 @@ def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offe
     page.get_by_role("button", name="Accept").click(timeout=TIMEOUT)
     page.wait_for_selector(".chat-panel .panel-safety-code:text-matches('^[0-9]{6}$')", timeout=TIMEOUT)
     server.send(json.dumps({"type": "ended", "chat": fourth, "by": "timeout", "wrapup_token": "forged"}))
+    page.check(".chat-panel input[name=contact][value=silent]", timeout=TIMEOUT)
     page.click(".chat-panel .panel-wrapup-submit", timeout=TIMEOUT)
     page.wait_for_selector(".chat-panel .chat-log :text('This wrap-up link is not valid.')", timeout=TIMEOUT)
     assert page.is_hidden(".chat-panel .wrapup")

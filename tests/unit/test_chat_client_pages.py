@@ -72,16 +72,40 @@ def test_without_an_org_key_the_page_says_the_chat_is_unavailable(settings: Any,
 
 
 @pytest.mark.django_db
-def test_console_renders_canned_responses_wrapup_codes_and_colleagues() -> None:
-    CannedResponse.objects.create(title="Welcome", text_en="Hello, I'm here.", text_nl="Hallo, ik ben er.")
+@override_settings(ORG_PUBLIC_KEY=ORG_KEY)
+def test_console_renders_canned_responses_per_language_wrapup_codes_and_the_pinned_org_key() -> None:
+    CannedResponse.objects.create(title="Welcome", text_en="Hello, I'm here.", text_nl="Hallo, ik ben er.", order=1)
+    CannedResponse.objects.create(title="Helpline number", text_en="You can also call us.", order=2)
     client, _user = signed_in(COUNSELLOR)
-    signed_in(SUPERVISOR)
     page = client.get("/nl/staff/chat/").content.decode()
-    assert json_script(page, "canned-responses") == [{"title": "Welcome", "text": "Hallo, ik ben er."}]
+    # Both languages, whatever the page's: the console picks by each chat's language. A text without a Dutch
+    # translation is not offered in Dutch chats (never English text in a Dutch chat).
+    assert json_script(page, "canned-responses") == {
+        "en": [{"title": "Welcome", "text": "Hello, I'm here."}, {"title": "Helpline number", "text": "You can also call us."}],
+        "nl": [{"title": "Welcome", "text": "Hallo, ik ben er."}],
+    }
     assert 'name="concern" value="own_urges"' in page
-    assert re.search(r'<option value="\d+">user-supervisor</option>', page)
+    assert 'name="contact" value="self">' in page and "checked" not in page, "no wrap-up category is pre-selected"
+    assert re.search(r'<link rel="modulepreload" href="/nl/help/chat/org-key.js\?v=[^"]+" integrity="sha384-[^"]+" '
+                     r'id="org-key-module">', page), "colleagues' certificates are checked against the pinned key"
+    assert re.search(r'data-store-tag="[0-9a-f]{32}"', page)
     assert not INLINE_SCRIPT.search(page)
     assert 'data-csrf="' in page, "the device API needs the CSRF token (the cookie is HttpOnly)"
+
+
+@pytest.mark.django_db
+def test_the_transcript_store_tag_is_per_session_and_not_the_session_key() -> None:
+    from tests.conftest import staff_client
+
+    def tag_of(client: Client) -> str:
+        match = re.search(r'data-store-tag="([0-9a-f]{32})"', client.get("/en/staff/chat/").content.decode())
+        assert match
+        return match.group(1)
+
+    first, user = signed_in(COUNSELLOR)
+    assert tag_of(first) == tag_of(first), "the same session keeps its store across reloads"
+    assert tag_of(first) not in str(first.session.session_key)
+    assert tag_of(staff_client(user)) != tag_of(first), "another session (signing in again) wipes the store"
 
 
 @pytest.mark.django_db

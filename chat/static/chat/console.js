@@ -1,35 +1,74 @@
-// The counsellor console: device enrolment, availability, the live queue, offers, chats in tabs, wrap-up.
+// The counsellor console: device enrolment, availability, the live queue, offers, chats in tabs, hand-over, wrap-up.
 //
 // The device key is an ECDSA P-256 key made here, non-extractable, kept in this browser's IndexedDB; the
 // server only ever sees its public half and stores the organisation's certificate for it. Chat keys are
 // made per epoch, in memory, and dropped when the chat ends. The server routes chats: while this console
 // is available it is offered chats as `rekey` frames, answered with a signed `accept`.
-import { b64e, encodeMessage, generateChatKeyPair, generateDeviceKeyPair, MAX_PLAINTEXT_BYTES, ReplayedSequenceError, signHandshake, verifyVisitorKey } from "./protocol.js";
+//
+// What a reload must not lose lives in this browser only: each held chat's transcript (lines, delivery states, the
+// pinned visitor identity key, its language, a wrap-up token) in an encrypted IndexedDB store wiped at sign-out
+// (transcript-store.js), and the Available / Sound / notification ticks in this tab's sessionStorage. When the
+// socket comes back the server hands this person's chats back as rekeys, answered at once (docs/protocol.md §7).
+import {
+  b64d,
+  b64e,
+  encodeMessage,
+  generateChatKeyPair,
+  generateDeviceKeyPair,
+  MAX_BUNDLE_PLAINTEXT_BYTES,
+  MAX_PLAINTEXT_BYTES,
+  openBundle,
+  ReplayedSequenceError,
+  sealBundle,
+  signHandshake,
+  verifyVisitorKey,
+} from "./protocol.js";
 import { Conversation, DELIVERED, HELD } from "./conversation.js";
+import { ensureEncryptionKey } from "./device-ek.js";
 import { forgetDevice, loadDevice, saveDevice } from "./device-store.js";
 import { EpochSession } from "./session.js";
+import { TranscriptStore } from "./transcript-store.js";
 import { el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, websocketUrl } from "./ui.js";
+import { verifiedTeam } from "../securemessages/mailbox.js";
+import { requestJson } from "../securemessages/http.js";
 
 const DEVICE_POLL_MS = 5000;
 const TYPING_IDLE_MS = 3000;
+const SAVE_DELAY_MS = 200; // a burst of changes to one chat is written once
+const TRANSFER_ANSWER_MS = 10000; // a refused transfer is answered at once; after this it went through
+const MAX_BUNDLE_DEVICES = 8;
+const OFFER_SLACK_MS = 6000; // the server withdraws an unanswered offer at its next clock tick after `expires`
 const CLOSE_FORBIDDEN = 4403; // the server: this session may not counsel (signed out, or second factor gone)
+const PREFS_KEY = "helpline.console.prefs"; // {available, sound, notify} in this tab's sessionStorage
 const S = loadStrings("chat-strings");
-const CANNED = loadStrings("canned-responses");
+const CANNED = loadStrings("canned-responses"); // {en: [...], nl: [...]}: picked by each chat's language
 const $ = (id) => document.getElementById(id);
 const root = $("console");
 
 const state = {
-  device: null, // {user, device, privateKey, publicKey, cert}
+  device: null, // {user, device, privateKey, publicKey, cert, encryptionKey?, encryptionPublic?, ekRaw?}
+  orgKey: null, // the organisation key pinned in this page (org-key.js), for colleagues' and senders' certificates
   socket: null,
+  store: null, // the encrypted transcript store, or null when IndexedDB refused it
   queue: [],
-  offers: new Map(), // chat -> {epoch, vk, ik}
-  chats: new Map(), // chat -> {number, session, tab, panel, ended, wrapupToken, conversation, lines}
+  offers: new Map(), // chat -> {epoch, vk, lang, waiting, expiresAt}
+  chats: new Map(), // chat -> the chat's panel, conversation and record (makeChat)
   pins: new Map(), // chat -> the visitor identity key pinned for it (docs/protocol.md §5)
+  handovers: new Map(), // chat -> what a colleague's hand-over bundle said: {from, note, transcript, failed}
   seenWaiting: new Set(),
   chatNumber: 0,
   audio: null,
   baseTitle: document.title,
+  countdown: null,
+  pendingTransfer: null, // {chat, timer}: a transfer the server has not refused (yet)
+  dialogChat: null, // the chat the hand-over dialog is for
+  colleagues: [],
 };
+
+/** "HH:MM" on a 24-hour clock: the form a hand-over transcript carries (docs/protocol.md §10). */
+const clock = (date = new Date()) => date.toLocaleTimeString(document.documentElement.lang || undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+
+const request = (method, path, body) => requestJson(method, path, body, { csrf: root.dataset.csrf, networkMessage: S.reconnecting });
 
 // --- device enrolment ---------------------------------------------------------------------------------
 
@@ -84,12 +123,48 @@ async function checkDevice(record) {
     state.device = { ...record, cert: info.cert };
     deviceStatus(format(S.enrolled, { name: info.cert.pseudonym }));
     show($("device-reenrol"));
-    startConsole();
+    await startConsole();
     return;
   }
   deviceStatus(S.enrol_waiting);
   show($("device-reenrol"));
   window.setTimeout(() => checkDevice(record), DEVICE_POLL_MS);
+}
+
+/** The device's encryption key, which hand-over bundles are sealed to (the inbox's code: device-ek.js). */
+async function readyEncryptionKey() {
+  try {
+    const current = await ensureEncryptionKey(state.device, request);
+    state.device = { ...state.device, ...current, ekRaw: b64d(current.encryptionPublic) };
+  } catch (error) {
+    deviceStatus(`${format(S.enrolled, { name: state.device.cert.pseudonym })} ${S.ek_failed}`);
+  }
+}
+
+async function pinnedOrgKey() {
+  const link = $("org-key-module");
+  if (!link) return null;
+  // The import map pins this URL by its integrity hash, like every module of the page.
+  return (await import(link.href)).ORG_PUBLIC_KEY;
+}
+
+// --- preferences this tab keeps across a reload ----------------------------------------------------------
+
+function savePrefs() {
+  sessionStorage.setItem(PREFS_KEY, JSON.stringify({ available: $("available").checked, sound: $("sound").checked, notify: $("notify").checked }));
+}
+
+function restorePrefs() {
+  let prefs = null;
+  try {
+    prefs = JSON.parse(sessionStorage.getItem(PREFS_KEY) || "null");
+  } catch (error) {
+    prefs = null;
+  }
+  if (!prefs) return;
+  $("available").checked = prefs.available === true;
+  $("sound").checked = prefs.sound === true;
+  $("notify").checked = prefs.notify === true && notificationsAllowed();
 }
 
 // --- alerts ------------------------------------------------------------------------------------------
@@ -100,12 +175,12 @@ function unlockAudio() {
   if (state.audio && state.audio.state === "suspended") state.audio.resume();
 }
 
-function beep() {
+function beep(frequency = 880) {
   if (!$("sound").checked || !state.audio || state.audio.state !== "running") return;
   const now = state.audio.currentTime;
   const tone = state.audio.createOscillator();
   const gain = state.audio.createGain();
-  tone.frequency.value = 880;
+  tone.frequency.value = frequency;
   gain.gain.setValueAtTime(0.0001, now);
   gain.gain.exponentialRampToValueAtTime(0.2, now + 0.02);
   gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.35);
@@ -114,14 +189,32 @@ function beep() {
   tone.stop(now + 0.4);
 }
 
+function notificationsAllowed() {
+  return typeof Notification !== "undefined" && Notification.permission === "granted";
+}
+
+/** A browser notification that says only that something happened: never who, never what anyone wrote. */
+function notify(body) {
+  if (!$("notify").checked || !notificationsAllowed() || !document.hidden) return;
+  const note = new Notification(S.notify_title, { body, tag: "helpline-console", silent: true });
+  note.addEventListener("click", () => window.focus());
+}
+
+/** Something happened that the counsellor may not be looking at: sound (if on) and a notification (if on). */
+function cue(kind) {
+  beep({ message: 880, left: 440, offer: 660 }[kind]);
+  notify({ message: S.notify_message, left: S.notify_left, offer: S.notify_offer }[kind]);
+}
+
 function alertWaiting(text) {
   $("queue-alert").textContent = text;
-  beep();
+  cue("offer");
 }
 
 function updateTitle() {
-  const waiting = state.queue.length + state.offers.size;
-  document.title = waiting ? `(${waiting}) ${state.baseTitle}` : state.baseTitle;
+  let count = state.queue.length + state.offers.size;
+  for (const chat of state.chats.values()) count += chat.unread;
+  document.title = count ? `(${count}) ${state.baseTitle}` : state.baseTitle;
 }
 
 // --- the socket ---------------------------------------------------------------------------------------
@@ -130,20 +223,36 @@ function socketStatus(text) {
   $("socket-status").textContent = text;
 }
 
-function startConsole() {
+async function startConsole() {
   if (state.socket) return;
+  state.orgKey = await pinnedOrgKey().catch(() => null);
+  await readyEncryptionKey();
+  await restoreChats();
   show($("availability-section"));
   show($("queue-section"));
   socketStatus(S.connecting);
+  let restoreTimerSet = false;
   state.socket = new ReconnectingSocket(websocketUrl("/ws/counsellor/"), {
     onOpen: () => {
       socketStatus(S.connected);
       if ($("available").checked) state.socket.send({ type: "available", on: true });
+      if (!restoreTimerSet) {
+        restoreTimerSet = true;
+        window.setTimeout(giveUpOnSilentChats, Number(root.dataset.restoreWait || 180) * 1000);
+      }
     },
     onFrame: (frame) => handleFrame(frame).catch(() => socketStatus(format(S.error, { message: frame.type }))),
     onDown: (event) => {
       state.offers.clear();
       renderQueue();
+      // Nothing reaches the visitor now: what has no receipt yet is not delivered yet, and goes again once the
+      // server has handed the chats back to this console (a rekey each).
+      for (const chat of state.chats.values()) {
+        if (chat.ended) continue;
+        chat.session = null;
+        chat.conversation.holdUnconfirmed();
+        chat.restartNote = S.restarted_console;
+      }
       if (event.code === CLOSE_FORBIDDEN) {
         socketStatus(S.signed_out);
         return false;
@@ -156,34 +265,35 @@ function startConsole() {
 }
 
 async function handleFrame(frame) {
+  const chat = typeof frame.chat === "string" ? state.chats.get(frame.chat) : null;
+  if (chat && frame.type !== "queue") chat.awaitingReturn = false;
   switch (frame.type) {
     case "queue":
       state.queue = Array.isArray(frame.chats) ? frame.chats : [];
       // An offer that is back in the waiting list was withdrawn: it was not answered in time, and the
       // server then marks this console away. Say so, and show it, rather than look available.
       for (const entry of state.queue) {
-        if (state.offers.delete(entry.chat) && $("available").checked) {
-          $("available").checked = false;
-          state.socket.send({ type: "available", on: false });
-          socketStatus(S.missed_offer);
-        }
+        if (state.offers.delete(entry.chat)) missedOffer();
       }
       return renderQueue();
     case "rekey":
       return onRekey(frame);
     case "msg":
       return onMessage(frame);
-    case "typing": {
-      const chat = state.chats.get(frame.chat);
+    case "typing":
       if (chat) chat.panel.querySelector(".chat-typing").textContent = frame.on ? S.typing : "";
       return undefined;
-    }
     case "ended":
       return onEnded(frame);
     case "presence":
       return onPresence(frame);
+    case "handover":
+      return onHandover(frame);
+    case "transferred":
+      return onTransferred(frame);
     case "error":
       if ((frame.code === "rate_limited" || frame.code === "undelivered") && Number.isInteger(frame.seq)) return markNotDelivered(frame);
+      if (state.pendingTransfer && ["bad_frame", "unknown_chat", "not_yours"].includes(frame.code)) return transferRefused(frame);
       socketStatus(format(S.error, { message: frame.message || frame.code }));
       return undefined;
     default:
@@ -193,13 +303,68 @@ async function handleFrame(frame) {
 
 // --- queue and offers -------------------------------------------------------------------------------------
 
+function languageName(code) {
+  return S[`language_${code}`] || String(code || "").toUpperCase();
+}
+
+function secondsLeft(offer) {
+  return Math.max(0, Math.ceil((offer.expiresAt - Date.now()) / 1000));
+}
+
+function countdownText(offer) {
+  const seconds = secondsLeft(offer);
+  return seconds > 0 ? format(S.offer_left, { seconds }) : S.offer_expired;
+}
+
+/** An offer was withdrawn because nobody answered it: the server now counts this console as away. */
+function missedOffer() {
+  if ($("available").checked) {
+    $("available").checked = false;
+    savePrefs();
+    state.socket.send({ type: "available", on: false });
+  }
+  socketStatus(S.missed_offer);
+}
+
+function tickCountdowns() {
+  let expired = false;
+  for (const [chat, offer] of state.offers) {
+    // A hand-over offer that ran out goes back to its sender without a word to this console: drop it here too.
+    if (offer.expiresAt && Date.now() > offer.expiresAt + OFFER_SLACK_MS) {
+      state.offers.delete(chat);
+      state.handovers.delete(chat);
+      expired = true;
+    }
+  }
+  if (expired) {
+    missedOffer();
+    renderQueue();
+  }
+  for (const span of $("queue-list").querySelectorAll(".countdown")) {
+    const offer = state.offers.get(span.dataset.chat);
+    if (offer && offer.expiresAt) span.textContent = countdownText(offer);
+  }
+  if (![...state.offers.values()].some((offer) => offer.expiresAt)) {
+    window.clearInterval(state.countdown);
+    state.countdown = null;
+  }
+}
+
 function renderQueue() {
   const list = $("queue-list");
   list.replaceChildren();
   for (const [chat, offer] of state.offers) {
+    const handover = state.handovers.get(chat);
+    const who = handover ? format(S.offer_handover, { name: handover.from }) : S.offer_new;
+    const details = [who];
+    if (offer.lang) details.push(languageName(offer.lang));
+    if (Number.isInteger(offer.waiting)) details.push(format(S.waiting_minutes, { minutes: offer.waiting }));
     const button = el("button", { type: "button", text: S.accept });
     button.addEventListener("click", () => accept(chat, offer));
-    list.append(el("li", { className: "offer" }, el("span", { text: S.offered }), button));
+    const item = el("li", { className: "offer" }, el("span", { className: "offer-details", text: details.join(" · ") }));
+    if (offer.expiresAt) item.append(el("span", { className: "countdown", "data-chat": chat, text: countdownText(offer) }));
+    item.append(button);
+    list.append(item);
   }
   let fresh = false;
   for (const entry of state.queue) {
@@ -212,41 +377,55 @@ function renderQueue() {
   $("queue-count").textContent = state.queue.length ? `(${state.queue.length})` : "";
   if (fresh) alertWaiting(S.new_in_queue);
   else if (!state.queue.length && !state.offers.size) $("queue-alert").textContent = "";
+  if (!state.countdown && [...state.offers.values()].some((offer) => offer.expiresAt)) {
+    state.countdown = window.setInterval(tickCountdowns, 1000);
+  }
   updateTitle();
 }
 
 async function onRekey(frame) {
   // Key continuity: the visitor's epoch key must be signed by the chat's identity key, and that key must be
-  // the one pinned for the chat. A server, Redis or channel layer that swaps it gets no answer, and a person
-  // is told (docs/protocol.md §5).
+  // the one pinned for the chat (at the first offer, or from a colleague's hand-over bundle). A server, Redis or
+  // channel layer that swaps it gets no answer, and a person is told (docs/protocol.md §5).
   const pinned = state.pins.get(frame.chat);
   const signed = await verifyVisitorKey(frame.ik, frame.vk, frame.vsig);
   const held = state.chats.get(frame.chat);
   if (!signed || (pinned && pinned !== frame.ik)) {
-    if (held) addLine(held, "system alarm", "", S.key_changed);
-    else socketStatus(S.key_changed);
+    if (held) addLine(held, "alarm", S.key_changed);
+    else {
+      socketStatus(state.handovers.has(frame.chat) ? S.key_changed_offer : S.key_changed);
+      state.handovers.delete(frame.chat);
+    }
     return;
   }
   state.pins.set(frame.chat, frame.ik);
   if (held && !held.ended) {
-    // The visitor came back with a new key: answer at once, both pages say the session restarted.
-    await accept(frame.chat, { epoch: frame.epoch, vk: frame.vk });
+    // A chat this console holds: the visitor came back with a new key, this console's socket came back, or a
+    // hand-over nobody took returned. Answer at once: nobody needs to accept it again.
+    if (held.handingTo) setHanding(held, null);
+    await accept(frame.chat, { epoch: frame.epoch, vk: frame.vk, lang: frame.lang });
     return;
   }
-  state.offers.set(frame.chat, { epoch: frame.epoch, vk: frame.vk, lang: frame.lang, waiting: frame.waiting });
+  const expires = Number.isInteger(frame.expires) && frame.expires > 0 ? frame.expires : null;
+  state.offers.set(frame.chat, {
+    epoch: frame.epoch, vk: frame.vk, lang: typeof frame.lang === "string" ? frame.lang : null,
+    waiting: Number.isInteger(frame.waiting) ? frame.waiting : null, expiresAt: expires ? Date.now() + expires * 1000 : null,
+  });
   renderQueue();
   alertWaiting(S.offered);
 }
 
 function onPresence(frame) {
   const chat = state.chats.get(frame.chat);
-  if (!chat || frame.peer !== "away") {
-    if (chat && frame.peer === "back") addLine(chat, "system", "", S.visitor_back);
+  if (!chat) return;
+  if (frame.peer === "back") {
+    addLine(chat, "system", S.visitor_back);
     return;
   }
+  if (frame.peer !== "away") return;
   chat.session = null;
   chat.conversation.holdUnconfirmed();
-  addLine(chat, "system", "", format(S.visitor_away, { seconds: frame.grace ?? "" }));
+  addLine(chat, "system", format(S.visitor_away, { seconds: frame.grace ?? "" }));
 }
 
 async function accept(chatId, offer) {
@@ -260,28 +439,73 @@ async function accept(chatId, offer) {
   let chat = state.chats.get(chatId);
   if (chat) {
     chat.session = session;
-    addLine(chat, "system", "", S.restarted);
+    const note = chat.restartNote ?? S.restarted;
+    if (note) addLine(chat, "system", note);
+    chat.restartNote = null;
   } else {
-    chat = openChatPanel(chatId, session);
+    chat = makeChat(chatId, { lang: offer.lang });
+    const handover = state.handovers.get(chatId);
+    state.handovers.delete(chatId);
+    if (handover) showHandover(chat, handover);
+    chat.session = session;
+    selectTab(chatId);
+    chat.panel.querySelector(".panel-input").focus();
   }
   chat.panel.querySelector(".panel-safety-code").textContent = session.safetyCode;
+  persist(chat);
   await chat.conversation.resendPending();
 }
 
 // --- chats in tabs ---------------------------------------------------------------------------------------
 
-function addLine(chat, kind, who, text) {
-  const item = el("div", { className: `chat-line ${kind}` });
-  if (who) item.append(el("span", { className: "who", text: who }));
-  item.append(el("p", { className: "body", text }));
+const LINE_CLASS = { them: "from-them", me: "from-me", system: "system", alarm: "system alarm", note: "system note" };
+
+function whoOf(line) {
+  if (line.who) return line.who;
+  if (line.kind === "them") return S.visitor;
+  if (line.kind === "me") return line.earlier ? S.colleague : S.you;
+  return "";
+}
+
+function renderLine(chat, line) {
+  const item = el("div", { className: `chat-line ${LINE_CLASS[line.kind] || "system"}${line.earlier ? " earlier" : ""}` });
+  const who = whoOf(line);
+  if (who) item.append(el("span", { className: "who", text: who }), " ");
+  item.append(el("span", { className: "time", text: line.time || "" }));
+  item.append(el("p", { className: "body", text: line.text }));
   const log = chat.panel.querySelector(".chat-log");
   log.append(item);
   item.scrollIntoView({ block: "nearest" });
-  if (kind === "from-them" && chat.tab.getAttribute("aria-selected") !== "true") {
-    chat.unread += 1;
-    chat.badge.textContent = String(chat.unread);
-  }
+  if (line.id) chat.lineNodes.set(line.id, item);
   return item;
+}
+
+/** A line in a chat's log: shown, kept in the chat's record (and so across a reload). */
+function addLine(chat, kind, text, extra = {}) {
+  const line = { kind, text: String(text), time: clock(), ...extra };
+  chat.lines.push(line);
+  const item = renderLine(chat, line);
+  persist(chat);
+  return { line, item };
+}
+
+function isInView(chat) {
+  return chat.tab.getAttribute("aria-selected") === "true" && !document.hidden;
+}
+
+/** Something the counsellor should see happened in a chat: count it where they are not looking, and cue. */
+function noteActivity(chat, kind) {
+  if (isInView(chat)) return;
+  chat.unread += 1;
+  showUnread(chat);
+  cue(kind);
+}
+
+function showUnread(chat) {
+  chat.badge.textContent = chat.unread ? String(chat.unread) : "";
+  // The badge's digits are hidden from screen readers ("Chat 11"); they hear "Chat 1, 1 unread".
+  chat.unreadLabel.textContent = chat.unread ? `, ${format(S.tab_unread, { count: chat.unread })}` : "";
+  updateTitle();
 }
 
 // The server could not pass a message on (nobody can receive it now, or it was too busy): the conversation
@@ -293,7 +517,7 @@ function markNotDelivered(frame) {
 }
 
 function showDelivery(chat, message) {
-  const line = chat.lines.get(message.id);
+  const line = chat.lineNodes.get(message.id);
   if (!line) return;
   let mark = line.querySelector(".delivery");
   if (!mark) {
@@ -301,6 +525,7 @@ function showDelivery(chat, message) {
     line.append(mark);
   }
   line.classList.toggle("not-delivered", message.state === HELD);
+  line.classList.toggle("delivered", message.state === DELIVERED);
   mark.textContent = { [DELIVERED]: S.delivered, [HELD]: S.held }[message.state] || S.sending;
 }
 
@@ -310,38 +535,20 @@ function selectTab(chatId) {
     chat.tab.setAttribute("aria-selected", String(selected));
     chat.tab.tabIndex = selected ? 0 : -1;
     show(chat.panel, selected);
-    if (selected) {
+    if (selected && chat.unread) {
       chat.unread = 0;
-      chat.badge.textContent = "";
+      showUnread(chat);
     }
   }
 }
 
-function openChatPanel(chatId, session) {
-  state.chatNumber += 1;
-  const number = state.chatNumber;
-  const tab = el("button", { type: "button", role: "tab", id: `chat-tab-${number}`, "aria-controls": `chat-panel-${number}` });
-  const badge = el("span", { className: "badge" });
-  tab.append(format(S.chat_tab, { number }), badge);
-  const panel = $("chat-panel-template").content.firstElementChild.cloneNode(true);
-  panel.id = `chat-panel-${number}`;
-  panel.setAttribute("aria-labelledby", tab.id);
-  const input = panel.querySelector(".panel-input");
-  input.id = `chat-input-${number}`;
-  panel.querySelector(".panel-input-label").htmlFor = input.id;
-  const transfer = panel.querySelector(".panel-transfer");
-  transfer.id = `chat-transfer-${number}`;
-  panel.querySelector(".panel-transfer-label").htmlFor = transfer.id;
-  const chat = { id: chatId, number, session, tab, panel, badge, unread: 0, ended: false, typingSent: false, typingTimer: null, wrapupToken: null, lines: new Map() };
-  chat.conversation = new Conversation({
-    session: () => chat.session,
-    send: (frame) => Boolean(state.socket) && state.socket.send(frame),
-    changed: (message) => showDelivery(chat, message),
-  });
-  state.chats.set(chatId, chat);
-
-  const canned = panel.querySelector(".canned");
-  for (const response of CANNED) {
+function renderCanned(chat) {
+  const canned = chat.panel.querySelector(".canned");
+  const input = chat.panel.querySelector(".panel-input");
+  canned.replaceChildren();
+  // Only texts written in the chat's language: one without a translation is not offered in this chat.
+  const responses = CANNED[chat.lang] || [];
+  for (const response of responses) {
     const button = el("button", { type: "button", className: "secondary", text: response.title });
     button.addEventListener("click", () => {
       input.value = input.value ? `${input.value} ${response.text}` : response.text;
@@ -349,7 +556,42 @@ function openChatPanel(chatId, session) {
     });
     canned.append(button);
   }
-  show(canned, CANNED.length > 0);
+  show(canned, responses.length > 0);
+}
+
+/** A chat's tab and panel, its conversation, and the record kept of it. */
+function makeChat(chatId, { number = 0, lang = null } = {}) {
+  const chatNumber = number || state.chatNumber + 1;
+  state.chatNumber = Math.max(state.chatNumber, chatNumber);
+  const tab = el("button", { type: "button", role: "tab", id: `chat-tab-${chatNumber}`, "aria-controls": `chat-panel-${chatNumber}` });
+  const badge = el("span", { className: "badge", "aria-hidden": "true" });
+  const unreadLabel = el("span", { className: "visually-hidden" });
+  tab.append(format(S.chat_tab, { number: chatNumber }), badge, unreadLabel);
+  const panel = $("chat-panel-template").content.firstElementChild.cloneNode(true);
+  panel.id = `chat-panel-${chatNumber}`;
+  panel.setAttribute("aria-labelledby", tab.id);
+  const input = panel.querySelector(".panel-input");
+  input.id = `chat-input-${chatNumber}`;
+  panel.querySelector(".panel-input-label").htmlFor = input.id;
+  // No category is chosen for the counsellor: a default would skew the counts. One must be chosen to end.
+  panel.querySelector(".wrapup input[name=contact]").required = true;
+  const chat = {
+    id: chatId, number: chatNumber, lang: lang || root.dataset.lang || "en", session: null, tab, panel, badge, unreadLabel,
+    unread: 0, ended: false, typingSent: false, typingTimer: null, wrapupToken: null, handingTo: null,
+    lines: [], lineNodes: new Map(), saveTimer: null, awaitingReturn: false,
+    restartNote: null, // what the log says at the next answered rekey (null: the visitor reconnected)
+  };
+  chat.conversation = new Conversation({
+    session: () => chat.session,
+    send: (frame) => Boolean(state.socket) && state.socket.send(frame),
+    changed: (message) => {
+      showDelivery(chat, message);
+      persist(chat);
+    },
+  });
+  state.chats.set(chatId, chat);
+  panel.querySelector(".panel-about").textContent = format(S.chat_language, { language: languageName(chat.lang) });
+  renderCanned(chat);
 
   tab.addEventListener("click", () => selectTab(chatId));
   tab.addEventListener("keydown", (event) => {
@@ -371,13 +613,7 @@ function openChatPanel(chatId, session) {
     window.clearTimeout(chat.typingTimer);
     chat.typingTimer = window.setTimeout(() => sendTyping(chat, false), TYPING_IDLE_MS);
   });
-  panel.querySelector(".panel-transfer-go").addEventListener("click", () => {
-    const to = transfer.value === "queue" ? "queue" : Number(transfer.value);
-    if (state.socket.send({ type: "transfer", chat: chatId, to })) {
-      closeChat(chat);
-      socketStatus(S.transferred);
-    }
-  });
+  panel.querySelector(".panel-handover").addEventListener("click", () => openHandoverDialog(chat));
   panel.querySelector(".panel-end").addEventListener("click", () => {
     show(panel.querySelector(".wrapup"));
     panel.querySelector(".wrapup input").focus();
@@ -387,15 +623,17 @@ function openChatPanel(chatId, session) {
 
   $("chat-tabs").append(tab);
   $("chat-panels").append(panel);
+  show(panel, false);
   show($("no-chats"), false);
-  selectTab(chatId);
-  input.focus();
+  if (state.chats.size === 1) selectTab(chatId);
   return chat;
 }
 
 function closeChat(chat) {
   chat.session = null;
   chat.conversation.forget();
+  window.clearTimeout(chat.saveTimer);
+  if (state.store) state.store.remove(chat.id).catch(() => {});
   state.pins.delete(chat.id);
   state.chats.delete(chat.id);
   chat.tab.remove();
@@ -403,6 +641,7 @@ function closeChat(chat) {
   const next = state.chats.keys().next();
   if (!next.done) selectTab(next.value);
   show($("no-chats"), state.chats.size === 0);
+  updateTitle();
 }
 
 function sendTyping(chat, on) {
@@ -415,16 +654,18 @@ async function sendMessage(event, chat) {
   event.preventDefault();
   const input = chat.panel.querySelector(".panel-input");
   const body = input.value.trim();
-  if (!body || chat.ended) return;
+  if (!body || chat.ended || chat.handingTo) return;
   if (encodeMessage({ t: "text", id: "AAAAAAAAAAA", body }).length > MAX_PLAINTEXT_BYTES) return;
   input.value = "";
   window.clearTimeout(chat.typingTimer);
   sendTyping(chat, false);
   // Sent now if the visitor can receive it, else held and sent again once they are back.
-  const line = addLine(chat, "from-me", S.you, body);
+  const { line, item } = addLine(chat, "me", body);
   const message = await chat.conversation.write(body);
-  chat.lines.set(message.id, line);
+  line.id = message.id;
+  chat.lineNodes.set(message.id, item);
   showDelivery(chat, message);
+  persist(chat);
 }
 
 async function onMessage(frame) {
@@ -435,40 +676,55 @@ async function onMessage(frame) {
   try {
     opened = await session.open(frame);
   } catch (error) {
-    if (!(error instanceof ReplayedSequenceError)) addLine(chat, "system", "", S.unreadable);
+    if (!(error instanceof ReplayedSequenceError)) addLine(chat, "system", S.unreadable);
     return;
   }
-  if (opened.missing > 0) addLine(chat, "system", "", S.missing);
+  if (opened.missing > 0) addLine(chat, "system", S.missing);
   const meaning = chat.conversation.received(opened.message);
   if (meaning.text) {
     chat.panel.querySelector(".chat-typing").textContent = "";
-    addLine(chat, "from-them", S.visitor, meaning.text.body);
+    addLine(chat, "them", meaning.text.body);
+    noteActivity(chat, "message");
   }
+  persist(chat); // the ids seen, so that a copy sent again after a reload is not shown twice
 }
 
 function onEnded(frame) {
   state.offers.delete(frame.chat);
+  state.handovers.delete(frame.chat);
   renderQueue();
   const chat = state.chats.get(frame.chat);
-  if (!chat) return;
+  if (!chat || chat.ended) return;
+  const text = frame.hurry ? S.visitor_hurry : { visitor: S.visitor_left, timeout: S.ended_timeout }[frame.by] || S.ended;
+  if (typeof frame.wrapup_token === "string") chat.wrapupToken = frame.wrapup_token;
+  markEnded(chat, text);
+  if (frame.by === "visitor" || frame.by === "timeout") noteActivity(chat, "left");
+}
+
+/** The chat is over: say why, keep it readable, and offer the wrap-up while its token is good. */
+function markEnded(chat, text) {
   chat.ended = true;
   chat.session = null;
-  const text = frame.hurry ? S.visitor_hurry : { visitor: S.visitor_left, timeout: S.ended_timeout }[frame.by] || S.ended;
-  addLine(chat, "system", "", text);
+  setHanding(chat, null);
+  addLine(chat, "system", text);
+  if (chat.wrapupToken) addLine(chat, "system", S.wrapup_after_end);
+  renderEnded(chat);
+  persist(chat);
+}
+
+function renderEnded(chat) {
   chat.panel.querySelector(".chat-typing").textContent = "";
-  for (const control of chat.panel.querySelectorAll(".panel-form textarea, .panel-form button, .panel-tools button, .panel-tools select")) control.disabled = true;
+  for (const control of chat.panel.querySelectorAll(".panel-form textarea, .panel-form button, .panel-tools button")) control.disabled = true;
   const close = el("button", { type: "button", className: "secondary", text: S.close });
   close.addEventListener("click", () => closeChat(chat));
   chat.panel.querySelector(".panel-tools").append(close);
   const form = chat.panel.querySelector(".wrapup");
-  if (typeof frame.wrapup_token !== "string") {
+  if (!chat.wrapupToken) {
     show(form, false);
     return;
   }
   // Ended without our wrap-up (the visitor left, or a timeout): the tab stays open with the form, which
   // now goes to the staff endpoint with the frame's one-time token instead of the socket.
-  chat.wrapupToken = frame.wrapup_token;
-  addLine(chat, "system", "", S.wrapup_after_end);
   show(form.querySelector(".panel-wrapup-cancel"), false);
   form.querySelector(".panel-wrapup-submit").textContent = S.wrapup_save;
   show(form);
@@ -507,7 +763,7 @@ async function saveLateWrapup(chat, wrapup) {
     });
   } catch (error) {
     submit.disabled = false; // nothing was counted: the same token can be sent again
-    addLine(chat, "system", "", S.wrapup_network);
+    addLine(chat, "system", S.wrapup_network);
     return;
   }
   if (response.ok) {
@@ -517,33 +773,312 @@ async function saveLateWrapup(chat, wrapup) {
     return;
   }
   const answer = await response.json().catch(() => ({}));
-  addLine(chat, "system", "", format(S.wrapup_failed, { message: typeof answer.error === "string" ? answer.error : String(response.status) }));
+  addLine(chat, "system", format(S.wrapup_failed, { message: typeof answer.error === "string" ? answer.error : String(response.status) }));
   if (response.status === 400) {
     submit.disabled = false; // the token was not used: the codes can be corrected
   } else {
     chat.wrapupToken = null; // used, expired or not ours: it will never count
     show(form, false);
+    persist(chat);
   }
 }
 
+// --- what this browser keeps of the chats it holds --------------------------------------------------------
+
+function recordOf(chat) {
+  return {
+    v: 1, chat: chat.id, number: chat.number, lang: chat.lang, ik: state.pins.get(chat.id) || null, lines: chat.lines,
+    conversation: chat.conversation.snapshot(), wrapupToken: chat.wrapupToken, ended: chat.ended, handingTo: chat.handingTo,
+  };
+}
+
+function persist(chat) {
+  if (!state.store || !state.chats.has(chat.id)) return;
+  window.clearTimeout(chat.saveTimer);
+  chat.saveTimer = window.setTimeout(() => {
+    if (state.chats.has(chat.id)) state.store.save(chat.id, recordOf(chat)).catch(() => {});
+  }, SAVE_DELAY_MS);
+}
+
+/** Before the socket opens: the chats this console held, back on screen, waiting for the server's rekeys. */
+async function restoreChats() {
+  try {
+    state.store = await TranscriptStore.open(root.dataset.storeTag || "");
+  } catch (error) {
+    state.store = null; // a browser that refuses IndexedDB here: the console works, a reload loses the transcripts
+    return;
+  }
+  const records = await state.store.loadAll().catch(() => []);
+  records.sort((left, right) => left.number - right.number);
+  for (const record of records) {
+    if (!record || typeof record.chat !== "string" || state.chats.has(record.chat)) continue;
+    const chat = makeChat(record.chat, { number: Number(record.number) || 0, lang: record.lang });
+    if (typeof record.ik === "string") state.pins.set(record.chat, record.ik);
+    chat.wrapupToken = typeof record.wrapupToken === "string" ? record.wrapupToken : null;
+    chat.ended = record.ended === true;
+    for (const line of Array.isArray(record.lines) ? record.lines : []) {
+      chat.lines.push(line);
+      renderLine(chat, line);
+    }
+    chat.conversation.restore(record.conversation || {});
+    for (const item of chat.conversation.snapshot().items) showDelivery(chat, item);
+    if (chat.ended) {
+      renderEnded(chat);
+      continue;
+    }
+    chat.restartNote = S.restarted_console;
+    chat.awaitingReturn = true;
+    addLine(chat, "system", S.restored);
+    if (typeof record.handingTo === "string") setHanding(chat, record.handingTo);
+  }
+}
+
+/** Chats restored after a reload that the server never mentioned again went elsewhere while the console was away. */
+function giveUpOnSilentChats() {
+  for (const chat of [...state.chats.values()]) {
+    if (chat.awaitingReturn && !chat.ended) {
+      chat.awaitingReturn = false;
+      chat.wrapupToken = null;
+      markEnded(chat, S.not_back);
+    }
+  }
+}
+
+async function signOutAndWipe(event) {
+  const form = event.target;
+  if (form.dataset.wiped) return;
+  event.preventDefault();
+  // Nothing of any chat stays in this browser after its session ends.
+  await Promise.race([state.store ? state.store.wipe() : null, new Promise((resolve) => window.setTimeout(resolve, 2000))]).catch(() => {});
+  sessionStorage.removeItem(PREFS_KEY);
+  form.dataset.wiped = "yes";
+  form.submit();
+}
+
+// --- hand-over ----------------------------------------------------------------------------------------------
+
+/** The panel's own state line: while a chat is being handed over, nothing can be sent in it. */
+function setHanding(chat, name) {
+  chat.handingTo = name;
+  const line = chat.panel.querySelector(".panel-state");
+  line.textContent = name ? format(S.handing_to, { name }) : "";
+  show(line, Boolean(name));
+  chat.panel.classList.toggle("handing", Boolean(name));
+  for (const control of chat.panel.querySelectorAll(".panel-form textarea, .panel-form button, .panel-tools button")) {
+    control.disabled = Boolean(name) || chat.ended;
+  }
+}
+
+function colleagueLine(colleague) {
+  if (!colleague.online) return format(S.colleague_offline, { name: colleague.name });
+  if (!colleague.devices.length) return format(S.colleague_no_key, { name: colleague.name });
+  return format(colleague.available ? S.colleague_available : S.colleague_busy, { name: colleague.name });
+}
+
+async function loadColleagues() {
+  const { colleagues } = await request("GET", "/chat/colleagues/");
+  const checked = [];
+  for (const colleague of Array.isArray(colleagues) ? colleagues : []) {
+    // Every device is checked here against the organisation key this page pins: the server's word is not enough.
+    const devices = state.orgKey ? await verifiedTeam(colleague.devices, state.orgKey) : [];
+    checked.push({ id: colleague.id, name: String(colleague.name), online: colleague.online === true, available: colleague.available === true, devices });
+  }
+  // Those who can take the chat first, then the rest.
+  checked.sort((left, right) => Number(right.online && right.devices.length > 0) - Number(left.online && left.devices.length > 0));
+  return checked;
+}
+
+async function openHandoverDialog(chat) {
+  state.dialogChat = chat;
+  const box = $("handover-colleagues");
+  box.replaceChildren();
+  $("handover-form").reset();
+  $("handover-status").textContent = S.colleagues_loading;
+  $("handover-dialog").showModal();
+  try {
+    state.colleagues = await loadColleagues();
+  } catch (error) {
+    state.colleagues = [];
+    $("handover-status").textContent = S.colleagues_failed;
+    return;
+  }
+  $("handover-status").textContent = state.orgKey ? "" : S.handover_no_org_key;
+  for (const colleague of state.colleagues) {
+    const selectable = colleague.online && colleague.devices.length > 0;
+    const radio = el("input", { type: "radio", name: "handover-to", value: String(colleague.id), disabled: !selectable, required: true });
+    box.append(el("label", { className: `inline${selectable ? "" : " unavailable"}` }, radio, " ", colleagueLine(colleague)));
+  }
+}
+
+/** What the colleague reads: `{from, at, text}` per line (docs/protocol.md §10), oldest lines left out to fit. */
+function bundleContent(chat, note) {
+  const from = { them: "visitor", me: "counsellor" };
+  const transcript = chat.lines.map((line) => ({ from: from[line.kind] || "system", at: line.time || "", text: line.text }));
+  const content = { v: 2, chat: chat.id, ik: state.pins.get(chat.id), note, transcript };
+  let trimmed = false;
+  while (transcript.length > 1 && encodeMessage(content).length > MAX_BUNDLE_PLAINTEXT_BYTES) {
+    if (trimmed) transcript.splice(1, 1);
+    else transcript.splice(0, 1, { from: "system", at: "", text: S.history_trimmed });
+    trimmed = true;
+  }
+  return content;
+}
+
+async function sendHandover(event) {
+  event.preventDefault();
+  const chat = state.dialogChat;
+  const choice = $("handover-form").querySelector("input[name=handover-to]:checked");
+  if (!chat || !choice || !state.chats.has(chat.id) || chat.ended) {
+    $("handover-status").textContent = S.handover_choose;
+    return;
+  }
+  if (choice.value === "queue") {
+    if (state.socket.send({ type: "transfer", chat: chat.id, to: "queue" })) {
+      $("handover-dialog").close();
+      closeChat(chat);
+      socketStatus(S.transferred);
+    }
+    return;
+  }
+  const colleague = state.colleagues.find((entry) => String(entry.id) === choice.value);
+  if (!colleague || !state.pins.get(chat.id)) return;
+  const recipients = {};
+  for (const device of colleague.devices.slice(0, MAX_BUNDLE_DEVICES)) recipients[device.device] = device.ekRaw;
+  $("handover-send").disabled = true;
+  try {
+    const note = $("handover-note").value.trim();
+    const bundle = await sealBundle(bundleContent(chat, note), chat.id, recipients, state.device.privateKey, state.device.device, state.device.cert);
+    if (!state.socket.send({ type: "transfer", chat: chat.id, to: colleague.id, bundle })) {
+      $("handover-status").textContent = S.reconnecting;
+      return;
+    }
+  } catch (error) {
+    $("handover-status").textContent = format(S.handover_refused, { message: error.message });
+    return;
+  } finally {
+    $("handover-send").disabled = false;
+  }
+  $("handover-dialog").close();
+  // The visitor is in the queue now: nothing reaches them until someone (the colleague, or this console) rekeys.
+  chat.sessionBeforeHandover = chat.session;
+  chat.session = null;
+  chat.conversation.holdUnconfirmed();
+  chat.restartNote = ""; // if it comes back, the log says so (onTransferred)
+  setHanding(chat, colleague.name);
+  addLine(chat, "system", format(S.handing_to, { name: colleague.name }));
+  window.clearTimeout(state.pendingTransfer?.timer);
+  state.pendingTransfer = { chat: chat.id, timer: window.setTimeout(() => { state.pendingTransfer = null; }, TRANSFER_ANSWER_MS) };
+}
+
+/** The server refused the transfer just sent (the colleague closed their console meanwhile): the chat stays here. */
+function transferRefused(frame) {
+  const chat = state.chats.get(state.pendingTransfer.chat);
+  window.clearTimeout(state.pendingTransfer.timer);
+  state.pendingTransfer = null;
+  if (!chat) return;
+  setHanding(chat, null);
+  chat.session = chat.sessionBeforeHandover;
+  chat.sessionBeforeHandover = null;
+  chat.restartNote = null;
+  addLine(chat, "system", format(S.handover_refused, { message: frame.message || frame.code }));
+  chat.conversation.resendPending();
+}
+
+function onTransferred(frame) {
+  const chat = state.chats.get(frame.chat);
+  if (!chat || !chat.handingTo) return;
+  const name = chat.handingTo;
+  if (frame.outcome === "taken") {
+    closeChat(chat);
+    socketStatus(format(S.handover_taken, { name }));
+  } else if (frame.outcome === "returned") {
+    chat.sessionBeforeHandover = null;
+    setHanding(chat, null);
+    addLine(chat, "system", format(S.handover_returned, { name }));
+    noteActivity(chat, "message");
+  }
+}
+
+/** A colleague hands this person a chat: open the bundle with this device's encryption key; the offer follows. */
+async function onHandover(frame) {
+  const from = typeof frame.from === "string" ? frame.from : "";
+  let entry = { from, failed: true };
+  try {
+    if (!state.device.encryptionKey || !state.orgKey) throw new Error("no encryption key or org key here");
+    const { content, sender } = await openBundle(frame.bundle, frame.chat, state.device.device, state.device.encryptionKey, state.device.ekRaw, state.orgKey);
+    if (content.v !== 2 || content.chat !== frame.chat || typeof content.ik !== "string") throw new Error("not this chat's bundle");
+    entry = {
+      from: sender.pseudonym, failed: false, note: typeof content.note === "string" ? content.note : "",
+      transcript: Array.isArray(content.transcript) ? content.transcript : [],
+    };
+    // The colleague's signed word for who the visitor is: a rekey with another identity key is refused.
+    state.pins.set(frame.chat, content.ik);
+  } catch (error) {
+    entry.failed = true;
+  }
+  state.handovers.set(frame.chat, entry);
+  renderQueue();
+}
+
+function showHandover(chat, handover) {
+  addLine(chat, "system", format(S.handover_from, { name: handover.from }));
+  if (handover.failed) {
+    addLine(chat, "alarm", S.handover_unreadable);
+    return;
+  }
+  if (handover.note) addLine(chat, "note", handover.note, { who: format(S.note_from, { name: handover.from }) });
+  const kinds = { visitor: "them", counsellor: "me" };
+  for (const entry of handover.transcript) {
+    if (!entry || typeof entry.text !== "string") continue;
+    addLine(chat, kinds[entry.from] || "system", entry.text, { earlier: true, time: typeof entry.at === "string" ? entry.at.slice(0, 5) : "" });
+  }
+  if (handover.transcript.length) addLine(chat, "system", S.handover_history_end);
+}
+
 // --- wiring ----------------------------------------------------------------------------------------------
+
+async function askForNotifications(event) {
+  savePrefs();
+  if (!event.target.checked || typeof Notification === "undefined") return;
+  // Asked only now, because the counsellor ticked it.
+  if (Notification.permission !== "granted" && (await Notification.requestPermission()) !== "granted") {
+    event.target.checked = false;
+    savePrefs();
+    socketStatus(S.notify_denied);
+  }
+}
 
 async function init() {
   if (!hasWebCrypto() || typeof WebSocket === "undefined" || typeof indexedDB === "undefined") {
     deviceStatus(S.no_webcrypto);
     return;
   }
+  restorePrefs();
   $("device-enrol").addEventListener("click", enrol);
   $("device-reenrol").addEventListener("click", enrol);
   $("available").addEventListener("change", (event) => {
     unlockAudio();
+    savePrefs();
     if (state.socket) state.socket.send({ type: "available", on: event.target.checked });
   });
   $("sound").addEventListener("change", () => {
     unlockAudio();
+    savePrefs();
     beep();
   });
+  $("notify").addEventListener("change", askForNotifications);
+  $("handover-form").addEventListener("submit", sendHandover);
+  $("handover-cancel").addEventListener("click", () => $("handover-dialog").close());
   document.addEventListener("click", unlockAudio, { once: true });
+  document.addEventListener("visibilitychange", () => {
+    const selected = [...state.chats.values()].find((chat) => chat.tab.getAttribute("aria-selected") === "true");
+    if (!document.hidden && selected && selected.unread) {
+      selected.unread = 0;
+      showUnread(selected);
+    }
+  });
+  const signOut = document.querySelector("form[action*='sign-out']");
+  if (signOut) signOut.addEventListener("submit", signOutAndWipe);
   const record = await loadDevice(root.dataset.user).catch(() => null);
   if (record) {
     await checkDevice(record);

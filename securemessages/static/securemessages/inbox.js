@@ -5,16 +5,15 @@
 // The device key is the one the chat console made (chat/device-store.js). The inbox adds an ECDH key for
 // secure messages, vouched for by a signature of the certified device key (docs/mailbox.md §5). Every device a
 // message is sealed or shared to is checked against the organisation key pinned in this page.
-import { b64d, b64e, encodeMessage, MAX_PLAINTEXT_BYTES } from "../chat/protocol.js";
-import { loadDevice, saveDevice } from "../chat/device-store.js";
+import { b64d, encodeMessage, MAX_PLAINTEXT_BYTES } from "../chat/protocol.js";
+import { loadDevice } from "../chat/device-store.js";
+import { ensureEncryptionKey } from "../chat/device-ek.js";
 import { RequestFailed, requestJson } from "./http.js";
 import { el, format, hasWebCrypto, loadStrings, show } from "../chat/ui.js";
 import {
   buildEnvelope,
   checkMessageSender,
-  generateDeviceEncryptionKey,
   openEnvelope,
-  signEkBinding,
   unwrapContentKey,
   verifiedTeam,
   VISITOR,
@@ -42,21 +41,11 @@ async function readyDevice() {
   if (!info || info.status !== "certified" || !info.cert || info.cert.key !== record.publicKey) {
     return status("inbox-device-status", info && info.status === "pending" ? S.device_waiting : S.no_device);
   }
-  let current = record;
-  const { devices } = await request("GET", "/mailbox/team/");
-  const known = devices.some((entry) => entry.cert.device === record.device && entry.ek === record.encryptionPublic);
-  if (!known) {
-    try {
-      if (!record.encryptionKey) {
-        const pair = await generateDeviceEncryptionKey();
-        current = { ...record, encryptionKey: pair.privateKey, encryptionPublic: b64e(pair.publicRaw) };
-      }
-      const ekSig = await signEkBinding(current.privateKey, current.device, current.encryptionPublic);
-      await request("POST", "/mailbox/staff/device-key/", { device: current.device, ek: current.encryptionPublic, ek_sig: ekSig });
-      await saveDevice(current);
-    } catch (error) {
-      return status("inbox-device-status", S.device_failed);
-    }
+  let current;
+  try {
+    current = await ensureEncryptionKey(record, request);
+  } catch (error) {
+    return status("inbox-device-status", S.device_failed);
   }
   state.device = { ...current, cert: info.cert, ekRaw: b64d(current.encryptionPublic) };
   status("inbox-device-status", format(S.device_ready, { name: info.cert.pseudonym }));
