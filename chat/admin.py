@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from chat.models import CannedResponse, ClosedDay, CounsellorDevice, CounsellorProfile, OpeningHours, ServiceSettings
 from chat.schema import LANGS
@@ -23,6 +24,13 @@ from helpline.accounts.access import COUNSEL
 class CannedResponseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("title", "order")
     search_fields = ("title", "text_en", "text_nl")
+    fieldsets = [(None, {
+        "fields": ("title", "text_en", "text_nl", "order"),
+        # chat.views.canned_responses: counsellors are offered a text only in chats of its language.
+        "description": _("Counsellors are offered a text only in chats of its language: a response without a Dutch "
+                         "text is not offered in Dutch chats (no English text ever goes into a Dutch chat). The "
+                         "title is what counsellors see on the button."),
+    })]
 
 
 @admin.register(OpeningHours)

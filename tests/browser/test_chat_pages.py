@@ -103,6 +103,7 @@ def test_visitor_and_counsellor_chat_through_the_pages(live_server: LiveServer, 
     counsellor.wait_for_selector(f".chat-panel .chat-log :text('{CANARY_V} again')", timeout=TIMEOUT)
 
     counsellor.click(".chat-panel:not([hidden]) .panel-end")
+    counsellor.check(".chat-panel:not([hidden]) input[name=contact][value=self]")  # nothing is chosen in advance
     counsellor.check(".chat-panel:not([hidden]) input[name=concern][value=own_urges]")
     counsellor.click(".chat-panel:not([hidden]) .panel-wrapup-submit")
     visitor.wait_for_selector("#chat-after:not([hidden])", timeout=TIMEOUT)

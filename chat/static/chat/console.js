@@ -502,9 +502,8 @@ function noteActivity(chat, kind) {
 }
 
 function showUnread(chat) {
-  chat.badge.textContent = chat.unread ? String(chat.unread) : "";
-  // The badge's digits are hidden from screen readers ("Chat 11"); they hear "Chat 1, 1 unread".
-  chat.unreadLabel.textContent = chat.unread ? `, ${format(S.tab_unread, { count: chat.unread })}` : "";
+  // Shown and said in words, "Chat 1, 1 unread": a bare digit after the name read as "Chat 11".
+  chat.badge.textContent = chat.unread ? `, ${format(S.tab_unread, { count: chat.unread })}` : "";
   updateTitle();
 }
 
@@ -564,9 +563,8 @@ function makeChat(chatId, { number = 0, lang = null } = {}) {
   const chatNumber = number || state.chatNumber + 1;
   state.chatNumber = Math.max(state.chatNumber, chatNumber);
   const tab = el("button", { type: "button", role: "tab", id: `chat-tab-${chatNumber}`, "aria-controls": `chat-panel-${chatNumber}` });
-  const badge = el("span", { className: "badge", "aria-hidden": "true" });
-  const unreadLabel = el("span", { className: "visually-hidden" });
-  tab.append(format(S.chat_tab, { number: chatNumber }), badge, unreadLabel);
+  const badge = el("span", { className: "badge" });
+  tab.append(format(S.chat_tab, { number: chatNumber }), badge);
   const panel = $("chat-panel-template").content.firstElementChild.cloneNode(true);
   panel.id = `chat-panel-${chatNumber}`;
   panel.setAttribute("aria-labelledby", tab.id);
@@ -576,7 +574,7 @@ function makeChat(chatId, { number = 0, lang = null } = {}) {
   // No category is chosen for the counsellor: a default would skew the counts. One must be chosen to end.
   panel.querySelector(".wrapup input[name=contact]").required = true;
   const chat = {
-    id: chatId, number: chatNumber, lang: lang || root.dataset.lang || "en", session: null, tab, panel, badge, unreadLabel,
+    id: chatId, number: chatNumber, lang: lang || root.dataset.lang || "en", session: null, tab, panel, badge,
     unread: 0, ended: false, typingSent: false, typingTimer: null, wrapupToken: null, handingTo: null,
     lines: [], lineNodes: new Map(), saveTimer: null, awaitingReturn: false,
     restartNote: null, // what the log says at the next answered rekey (null: the visitor reconnected)
