@@ -133,6 +133,14 @@ def test_a_reloaded_console_keeps_its_chats_and_loses_no_word(live_server: LiveS
     assert axe_violations(counsellor) == []
     counsellor.screenshot(path=str(SHOTS / "console-restored.png"), full_page=True)
 
+    # A second console tab of the same person leaves the chat that the first tab holds alone.
+    second = counsellor.context.new_page()
+    second.goto(f"{live_server.base_url}/en/staff/chat/")
+    second.wait_for_selector("#socket-status:has-text('Connected')", timeout=TIMEOUT)
+    second.wait_for_timeout(500)
+    assert second.locator(".chat-panel").count() == 0, "a chat another console tab holds stays with that tab"
+    second.close()
+
     # The console is gone for a while (a reload that takes time, a network drop): the visitor writes meanwhile.
     counsellor.goto("about:blank")
     visitor.wait_for_selector("#chat-state[data-state=away]", timeout=TIMEOUT)
@@ -308,9 +316,15 @@ def test_a_handover_nobody_takes_comes_back_with_its_history(quick_return_server
     start_chat(visitor, robin, live_server)
     say(visitor, "#chat-input", "V1 before the hand-over")
     robin.wait_for_selector(panel(".chat-log :text('V1 before the hand-over')"), timeout=TIMEOUT)
-    robin.click(panel(".panel-handover"))
-    robin.locator("#handover-colleagues label", has_text="Alex").locator("input").check(timeout=TIMEOUT)
-    robin.click("#handover-send")
+    # By keyboard: open the dialog, take the first colleague offered, write a note, hand over.
+    robin.focus(panel(".panel-handover"))
+    robin.keyboard.press("Enter")
+    robin.wait_for_selector("#handover-colleagues label:has-text('Alex') input:focus", timeout=TIMEOUT)
+    robin.keyboard.press("Space")
+    robin.keyboard.press("Tab")
+    robin.keyboard.type("Please take over, I have to leave.")
+    robin.keyboard.press("Tab")
+    robin.keyboard.press("Enter")
     robin.wait_for_selector(panel(".panel-state:has-text('Being handed to Alex')"), timeout=TIMEOUT)
     alex.locator(".queue-list li.offer").wait_for(timeout=TIMEOUT)  # offered to Alex, who does not take it
     say(visitor, "#chat-input", "V2 Ben je er nog?")

@@ -111,6 +111,7 @@ def test_offers_cues_canned_replies_and_badges(live_server: LiveServer, browser:
         assert page.inner_text("#console").count("A chat is offered to you") == 1
         assert page.title().startswith("(1) ")
         assert axe_violations(page) == []
+        page.screenshot(path="/tmp/helpline-screenshots/console-offer.png")
         page.get_by_role("button", name="Accept").click()
         page.wait_for_selector(".chat-panel .panel-safety-code:text-matches('^[0-9]{6}$')", timeout=TIMEOUT)
         dutch.accepted(sent)
@@ -158,8 +159,22 @@ def test_offers_cues_canned_replies_and_badges(live_server: LiveServer, browser:
         assert times and all(re.fullmatch(r"\d{2}:\d{2}", time) for time in times), times
         assert axe_violations(page) == []
 
-        # The wrap-up: nothing chosen for the counsellor; ending without a contact type is not possible.
+        # At 200 % zoom (a 1280 px window is 640 px wide) nothing needs scrolling sideways, the dialog included;
+        # the dialog is keyboard-operable (Esc closes it) and passes axe.
         page.get_by_role("tab", name="Chat 2").click()
+        page.set_viewport_size({"width": 640, "height": 800})
+        overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        assert page.evaluate(overflow) <= 0
+        page.click(".chat-panel:not([hidden]) .panel-handover")
+        page.wait_for_selector("#handover-colleagues label", timeout=TIMEOUT)
+        assert page.evaluate(overflow) <= 0
+        assert axe_violations(page) == []
+        page.screenshot(path="/tmp/helpline-screenshots/console-zoom-dialog.png", full_page=True)
+        page.keyboard.press("Escape")
+        assert not page.locator("#handover-dialog").is_visible()
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+        # The wrap-up: nothing chosen for the counsellor; ending without a contact type is not possible.
         page.click(".chat-panel:not([hidden]) .panel-end")
         assert page.locator(".chat-panel:not([hidden]) .wrapup input:checked").count() == 0
         page.click(".chat-panel:not([hidden]) .panel-wrapup-submit")

@@ -89,6 +89,8 @@ def test_console_renders_canned_responses_per_language_wrapup_codes_and_the_pinn
     assert re.search(r'<link rel="modulepreload" href="/nl/help/chat/org-key.js\?v=[^"]+" integrity="sha384-[^"]+" '
                      r'id="org-key-module">', page), "colleagues' certificates are checked against the pinned key"
     assert re.search(r'data-store-tag="[0-9a-f]{32}"', page)
+    strings = json_script(page, "chat-strings")
+    assert strings["offer_handover"] == "Aan jou overgedragen door {name}" and strings["tab_unread"] == "{count} ongelezen"
     assert not INLINE_SCRIPT.search(page)
     assert 'data-csrf="' in page, "the device API needs the CSRF token (the cookie is HttpOnly)"
 

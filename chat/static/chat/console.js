@@ -35,6 +35,7 @@ import { requestJson } from "../securemessages/http.js";
 const DEVICE_POLL_MS = 5000;
 const TYPING_IDLE_MS = 3000;
 const SAVE_DELAY_MS = 200; // a burst of changes to one chat is written once
+const REFRESH_MS = 60000; // held chats' records are rewritten this often, so that only stale ones look stale
 const TRANSFER_ANSWER_MS = 10000; // a refused transfer is answered at once; after this it went through
 const MAX_BUNDLE_DEVICES = 8;
 const OFFER_SLACK_MS = 6000; // the server withdraws an unanswered offer at its next clock tick after `expires`
@@ -53,6 +54,7 @@ const state = {
   queue: [],
   offers: new Map(), // chat -> {epoch, vk, lang, waiting, expiresAt}
   chats: new Map(), // chat -> the chat's panel, conversation and record (makeChat)
+  restorable: new Map(), // chat -> its kept record, until the server hands the chat back to this console
   pins: new Map(), // chat -> the visitor identity key pinned for it (docs/protocol.md §5)
   handovers: new Map(), // chat -> what a colleague's hand-over bundle said: {from, note, transcript, failed}
   seenWaiting: new Set(),
@@ -238,7 +240,7 @@ async function startConsole() {
       if ($("available").checked) state.socket.send({ type: "available", on: true });
       if (!restoreTimerSet) {
         restoreTimerSet = true;
-        window.setTimeout(giveUpOnSilentChats, Number(root.dataset.restoreWait || 180) * 1000);
+        window.setTimeout(forgetStaleRecords, Number(root.dataset.restoreWait || 180) * 1000);
       }
     },
     onFrame: (frame) => handleFrame(frame).catch(() => socketStatus(format(S.error, { message: frame.type }))),
@@ -262,9 +264,17 @@ async function startConsole() {
     },
   });
   state.socket.start();
+  window.setInterval(() => {
+    for (const chat of state.chats.values()) if (!chat.ended) persist(chat);
+  }, REFRESH_MS);
 }
 
 async function handleFrame(frame) {
+  if (["rekey", "ended", "transferred"].includes(frame.type) && state.restorable.has(frame.chat) && !state.chats.has(frame.chat)) {
+    // The server hands back (or ends) a chat this console held before a reload: its transcript comes back first,
+    // with the identity key pinned for it, so the rekey is checked against that key and answered at once.
+    restoreChat(state.restorable.get(frame.chat));
+  }
   const chat = typeof frame.chat === "string" ? state.chats.get(frame.chat) : null;
   if (chat && frame.type !== "queue") chat.awaitingReturn = false;
   switch (frame.type) {
@@ -576,7 +586,7 @@ function makeChat(chatId, { number = 0, lang = null } = {}) {
   const chat = {
     id: chatId, number: chatNumber, lang: lang || root.dataset.lang || "en", session: null, tab, panel, badge,
     unread: 0, ended: false, typingSent: false, typingTimer: null, wrapupToken: null, handingTo: null,
-    lines: [], lineNodes: new Map(), saveTimer: null, awaitingReturn: false,
+    lines: [], lineNodes: new Map(), saveTimer: null, awaitingReturn: false, releaseLock: null,
     restartNote: null, // what the log says at the next answered rekey (null: the visitor reconnected)
   };
   chat.conversation = new Conversation({
@@ -588,6 +598,7 @@ function makeChat(chatId, { number = 0, lang = null } = {}) {
     },
   });
   state.chats.set(chatId, chat);
+  holdLock(chat);
   panel.querySelector(".panel-about").textContent = format(S.chat_language, { language: languageName(chat.lang) });
   renderCanned(chat);
 
@@ -628,6 +639,7 @@ function makeChat(chatId, { number = 0, lang = null } = {}) {
 }
 
 function closeChat(chat) {
+  if (chat.releaseLock) chat.releaseLock();
   chat.session = null;
   chat.conversation.forget();
   window.clearTimeout(chat.saveTimer);
@@ -785,7 +797,7 @@ async function saveLateWrapup(chat, wrapup) {
 
 function recordOf(chat) {
   return {
-    v: 1, chat: chat.id, number: chat.number, lang: chat.lang, ik: state.pins.get(chat.id) || null, lines: chat.lines,
+    v: 1, savedAt: Date.now(), chat: chat.id, number: chat.number, lang: chat.lang, ik: state.pins.get(chat.id) || null, lines: chat.lines,
     conversation: chat.conversation.snapshot(), wrapupToken: chat.wrapupToken, ended: chat.ended, handingTo: chat.handingTo,
   };
 }
@@ -798,7 +810,19 @@ function persist(chat) {
   }, SAVE_DELAY_MS);
 }
 
-/** Before the socket opens: the chats this console held, back on screen, waiting for the server's rekeys. */
+const lockName = (chatId) => `helpline-console-chat:${chatId}`;
+
+/** While this tab holds a chat it holds a Web Lock named for it: another console tab leaves that chat's record alone. */
+function holdLock(chat) {
+  if (!navigator.locks) return;
+  navigator.locks.request(lockName(chat.id), () => new Promise((release) => { chat.releaseLock = release; })).catch(() => {});
+}
+
+/**
+ * Before the socket opens: what this browser kept of the chats it held, back on screen, waiting for the server to
+ * hand them back. A record whose chat another console tab of this person holds (its lock is taken) is left to
+ * that tab, and shown here only if the server hands the chat to this tab (a rekey) or ends it here.
+ */
 async function restoreChats() {
   try {
     state.store = await TranscriptStore.open(root.dataset.storeTag || "");
@@ -807,38 +831,62 @@ async function restoreChats() {
     return;
   }
   const records = await state.store.loadAll().catch(() => []);
+  const locks = navigator.locks ? await navigator.locks.query().catch(() => ({})) : {};
+  const elsewhere = new Set((locks.held || []).map((lock) => lock.name));
   records.sort((left, right) => left.number - right.number);
   for (const record of records) {
     if (!record || typeof record.chat !== "string" || state.chats.has(record.chat)) continue;
-    const chat = makeChat(record.chat, { number: Number(record.number) || 0, lang: record.lang });
-    if (typeof record.ik === "string") state.pins.set(record.chat, record.ik);
-    chat.wrapupToken = typeof record.wrapupToken === "string" ? record.wrapupToken : null;
-    chat.ended = record.ended === true;
-    for (const line of Array.isArray(record.lines) ? record.lines : []) {
-      chat.lines.push(line);
-      renderLine(chat, line);
-    }
-    chat.conversation.restore(record.conversation || {});
-    for (const item of chat.conversation.snapshot().items) showDelivery(chat, item);
-    if (chat.ended) {
-      renderEnded(chat);
+    if (elsewhere.has(lockName(record.chat))) {
+      state.restorable.set(record.chat, record);
       continue;
     }
-    chat.restartNote = S.restarted_console;
-    chat.awaitingReturn = true;
-    addLine(chat, "system", S.restored);
-    if (typeof record.handingTo === "string") setHanding(chat, record.handingTo);
+    const chat = restoreChat(record);
+    if (!chat.ended) {
+      chat.awaitingReturn = true;
+      addLine(chat, "system", S.restored);
+    }
   }
 }
 
-/** Chats restored after a reload that the server never mentioned again went elsewhere while the console was away. */
-function giveUpOnSilentChats() {
+/** A chat of this browser's store back on screen: its lines, delivery states, ids seen and pinned identity key. */
+function restoreChat(record) {
+  state.restorable.delete(record.chat);
+  const chat = makeChat(record.chat, { number: Number(record.number) || 0, lang: record.lang });
+  if (typeof record.ik === "string") state.pins.set(record.chat, record.ik);
+  chat.wrapupToken = typeof record.wrapupToken === "string" ? record.wrapupToken : null;
+  chat.ended = record.ended === true;
+  for (const line of Array.isArray(record.lines) ? record.lines : []) {
+    chat.lines.push(line);
+    renderLine(chat, line);
+  }
+  chat.conversation.restore(record.conversation || {});
+  for (const item of chat.conversation.snapshot().items) showDelivery(chat, item);
+  if (chat.ended) {
+    renderEnded(chat);
+    return chat;
+  }
+  chat.restartNote = S.restarted_console;
+  if (typeof record.handingTo === "string") setHanding(chat, record.handingTo);
+  return chat;
+}
+
+/**
+ * After the grace periods: a restored chat the server never mentioned again ended or went elsewhere while the
+ * console was closed; a record left to another tab that no tab refreshed meanwhile is stale.
+ */
+function forgetStaleRecords() {
   for (const chat of [...state.chats.values()]) {
     if (chat.awaitingReturn && !chat.ended) {
       chat.awaitingReturn = false;
       chat.wrapupToken = null;
       markEnded(chat, S.not_back);
     }
+  }
+  const before = Date.now() - Number(root.dataset.restoreWait || 180) * 1000;
+  for (const [chatId, record] of state.restorable) {
+    if (typeof record.savedAt === "number" && record.savedAt > before) continue;
+    state.restorable.delete(chatId);
+    if (state.store) state.store.remove(chatId).catch(() => {});
   }
 }
 
@@ -906,6 +954,10 @@ async function openHandoverDialog(chat) {
     const radio = el("input", { type: "radio", name: "handover-to", value: String(colleague.id), disabled: !selectable, required: true });
     box.append(el("label", { className: `inline${selectable ? "" : " unavailable"}` }, radio, " ", colleagueLine(colleague)));
   }
+  // The dialog opened before the list came; a keyboard user starts on the first colleague who can take the chat.
+  const first = box.querySelector("input:not([disabled])");
+  const opened = document.activeElement;
+  if (first && (!opened || opened === $("handover-dialog") || opened.value === "queue")) first.focus();
 }
 
 /** What the colleague reads: `{from, at, text}` per line (docs/protocol.md §10), oldest lines left out to fit. */
