@@ -203,7 +203,7 @@ def test_the_plain_words_page_and_the_entry_points(live_server: LiveServer, page
     page.locator(".site-nav a[href$='/help/message/']").click()
     page.wait_for_url(f"**/{lang}/help/message/")
     page.goto(f"{live_server.base_url}/{lang}/help/chat/")
-    page.locator("#chat-intro a[href$='/help/message/']").click()
+    page.locator("#chat-intro a[href$='/help/message/']:visible").click()
     page.wait_for_url(f"**/{lang}/help/message/")
 
 
