@@ -268,7 +268,7 @@ CHAT_POW_BITS: int | None = None
 # CHAT_RENT_SECONDS to keep its place (0 seconds: no rent). A chat ended as abusive raises both to the
 # busiest level for CHAT_POW_ABUSE_SECONDS.
 CHAT_POW_PHONE_RATE = env_int("HELPLINE_CHAT_POW_PHONE_RATE", 6_000_000, minimum=1000)
-CHAT_POW_JOIN_SECONDS: float = 3
+CHAT_POW_JOIN_SECONDS: float = 2.5
 CHAT_RENT_SECONDS = env_int("HELPLINE_CHAT_RENT_SECONDS", 60, minimum=0)
 CHAT_RENT_DUTY: float = 0.4
 CHAT_POW_ABUSE_SECONDS = env_int("HELPLINE_CHAT_POW_ABUSE_SECONDS", 1800, minimum=0)

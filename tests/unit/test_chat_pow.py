@@ -92,7 +92,7 @@ def test_the_pow_endpoint_asks_the_join_price_when_busy(settings: Any) -> None:
 
 # --- the PBKDF2 puzzle's prices and schedule ---------------------------------------------------------------
 
-PLAN = proof_of_work.Schedule(phone_rate=6_000_000, join_seconds=3, rent_duty=0.4, rent_seconds=60)
+PLAN = proof_of_work.Schedule(phone_rate=6_000_000, join_seconds=2.5, rent_duty=0.4, rent_seconds=60)
 
 
 @given(st.floats(min_value=1, max_value=2**45))
