@@ -330,17 +330,22 @@ def pow_price(base_url: str) -> dict[str, Any]:
         return answer
 
 
-VK: str = ""
+KEYS: dict[str, str] = {}
 
 
-def visitor_key() -> str:
-    """One valid P-256 point for every join (the server keeps none; it only checks the shape)."""
-    global VK
-    if not VK:
-        from chat.protocol.crypto import b64e, generate_private_key, public_key_bytes
+def visitor_keys() -> dict[str, str]:
+    """One signed visitor key (`vk`, `ik`, `vsig`) for every join: the server keeps none, it only checks them."""
+    if not KEYS:
+        from chat.protocol.crypto import b64e, generate_private_key, public_key_bytes, sign_visitor_key
 
-        VK = b64e(public_key_bytes(generate_private_key()))
-    return VK
+        identity = generate_private_key()
+        vk = b64e(public_key_bytes(generate_private_key()))
+        KEYS.update(vk=vk, ik=b64e(public_key_bytes(identity)), vsig=sign_visitor_key(identity, vk))
+    return KEYS
+
+
+def join_frame() -> dict[str, Any]:
+    return {"type": "join", "v": 2, **visitor_keys(), "lang": "en"}
 
 
 async def hold_one_place(base_url: str, solver: OneCoreSolver, seen: Observations, stop: asyncio.Event) -> None:
@@ -356,7 +361,7 @@ async def hold_one_place(base_url: str, solver: OneCoreSolver, seen: Observation
                 while not stop.is_set():
                     if not joined and not asking:
                         price = await asyncio.to_thread(pow_price, base_url)
-                        frame: dict[str, Any] = {"type": "join", "v": 1, "vk": visitor_key(), "lang": "en"}
+                        frame: dict[str, Any] = join_frame()
                         if price["bits"]:
                             frame["pow"] = await solver.submit(price["challenge"], price["iterations"],
                                                                price["bits"], rent_due=None)
@@ -388,7 +393,7 @@ async def legitimate_visitor(base_url: str, native: NativeSolver | None, phone_r
     from chat.protocol.crypto import b64d, b64e
 
     price = await asyncio.to_thread(pow_price, base_url)
-    frame: dict[str, Any] = {"type": "join", "v": 1, "vk": visitor_key(), "lang": "en"}
+    frame: dict[str, Any] = join_frame()
     seconds = 0.0
     if price["bits"]:
         if native is None:
