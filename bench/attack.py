@@ -390,16 +390,18 @@ async def legitimate_visitor(base_url: str, native: NativeSolver | None, phone_r
     """Join as a visitor would, then leave; returns the answer and the work it took in modelled phone seconds."""
     from websockets.asyncio.client import connect
 
-    from chat.protocol.crypto import b64d, b64e
+    from chat.protocol.crypto import b64d, b64e, work_solve
 
     price = await asyncio.to_thread(pow_price, base_url)
     frame: dict[str, Any] = join_frame()
     seconds = 0.0
     if price["bits"]:
-        if native is None:
-            raise RuntimeError("the probe needs the native solver to count its attempts")
-        nonce, attempts = await asyncio.to_thread(native.work, b64d(price["challenge"]), price["iterations"],
-                                                  price["bits"])
+        raw = b64d(price["challenge"])
+        if native is not None:
+            nonce, attempts = await asyncio.to_thread(native.work, raw, price["iterations"], price["bits"])
+        else:  # the counter nonce says how many attempts it took
+            nonce = await asyncio.to_thread(work_solve, raw, price["iterations"], price["bits"])
+            attempts = int.from_bytes(nonce, "big") + 1
         seconds = attempts * price["iterations"] / phone_rate
         frame["pow"] = {"challenge": price["challenge"], "nonce": b64e(nonce)}
     async with connect(base_url.replace("http", "ws", 1) + "/ws/visitor/", origin=base_url, open_timeout=30) as socket:
