@@ -6,6 +6,8 @@
    a bare `websockets` relay that pairs two sockets and forwards frames.
 2. pages: a self-help module page against a static file, both from our Daphne.
 3. ends: a chat's end on SQLite with the write-ahead log truncated after it (bench/chat_end.py) and without.
+4. attack (only with --only attack): how much of the chat queue one core of native code holds, and what a
+   visitor's phone pays, with and without rent, against our real server (bench/attack.py).
 
 --mode scaled runs the same against the scaled mode instead (bench/stack.py: nginx in front of two Daphne
 processes, Redis and PostgreSQL, all on loopback; chats go through nginx); --mode both runs both.
@@ -125,7 +127,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--page-requests", type=int, default=200)
     parser.add_argument("--samples", type=Path, default=None,
                         help="write each chat run's relay latencies over time to this folder (CSV, one per run)")
-    parser.add_argument("--only", choices=["chat", "pages", "ends"], default=None)
+    parser.add_argument("--only", choices=["chat", "pages", "ends", "attack"], default=None)
+    parser.add_argument("--attack-seconds", type=float, default=150, help="seconds of each attack run")
+    parser.add_argument("--rent-seconds", type=int, default=10,
+                        help="the attack runs' rent period (60 in production; every share of time stays the same)")
     parser.add_argument("--mode", choices=["embedded", "scaled", "both"], default="embedded",
                         help="our server as the embedded default, the scaled mode (nginx, 2 Daphne, Redis, "
                              "PostgreSQL), or both")
@@ -229,7 +234,18 @@ def scaled_target(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> Ta
                    deployment.nginx.port))
 
 
+def report_head() -> list[str]:
+    return [f"# python -m bench {' '.join(sys.argv[1:])}".rstrip(),
+            f"# {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+            f"Python {sys.version.split()[0]}", ""]
+
+
 async def main_async(args: argparse.Namespace) -> int:
+    if args.only == "attack":
+        from bench.attack import attack_benchmark
+
+        print("\n".join(report_head() + await attack_benchmark(args.attack_seconds, args.rent_seconds, table)))
+        return 0
     folder = temporary_folder()
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
@@ -249,9 +265,7 @@ async def main_async(args: argparse.Namespace) -> int:
         baseline_url = f"ws://127.0.0.1:{baseline.port}"
         targets.insert(0, Target("baseline", lambda _setup: baseline_factory(baseline_url),
                                  [one_process(baseline.pid)]))
-        out = [f"# python -m bench {' '.join(sys.argv[1:])}".rstrip(),
-               f"# {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
-               f"Python {sys.version.split()[0]}", ""]
+        out = report_head()
         if args.only in (None, "pages"):
             for target in targets:
                 if target.pages is not None:

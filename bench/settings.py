@@ -4,4 +4,5 @@
 from helpline.settings.dev import *  # noqa: F403
 
 CHAT_POW_BITS = 0
+CHAT_RENT_SECONDS = 0
 MAX_QUEUE_LENGTH = 10_000

@@ -25,6 +25,7 @@ class Act(enum.Enum):
     ACCEPT = "accept"  # answer an offer or a rekey
     END = "end"  # leave / end
     TRANSFER = "transfer"
+    PAY_RENT = "pay_rent"  # rent: keep a waiting chat's place (protocol.md §9)
 
 
 @dataclass(frozen=True)

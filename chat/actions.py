@@ -62,14 +62,16 @@ def service_is_open(moment: dt.datetime) -> bool:
     return is_open_at(moment)
 
 
-def waiting() -> Any:
-    """The queued chats whose visitor is here: one who left (a reload, a lost connection, or a server restart
-    that closed every socket) is not counted, listed or offered until they resume."""
-    return Chat.objects.filter(state=Chat.QUEUED).exclude(visitor_channel="")
+def waiting(moment: dt.datetime | None = None) -> Any:
+    """The queued chats that hold a place: their visitor is here (one who left, by a reload, a lost connection
+    or a server restart that closed every socket, is not counted, listed or offered until they resume) and
+    their rent is paid (protocol.md §9: an unpaid place keeps no one out and is offered to no one)."""
+    rent_paid = Q(rent_paid_until__isnull=True) | Q(rent_paid_until__gte=moment or now())
+    return Chat.objects.filter(state=Chat.QUEUED).exclude(visitor_channel="").filter(rent_paid)
 
 
-def waiting_count() -> int:
-    return int(waiting().count())
+def waiting_count(moment: dt.datetime | None = None) -> int:
+    return int(waiting(moment).count())
 
 
 def _waiting(chats: Any) -> list[queue.Waiting]:
@@ -137,25 +139,50 @@ def join(channel: str, current_chat: str | None, lang: str, keys: VisitorKeys, p
     if not service_is_open(moment):
         _count("chat.refused", "closed")
         raise ChatRefused("closed")
-    queue_length = waiting_count()
+    queue_length = waiting_count(moment)
     if queue.queue_is_full(queue_length, settings.MAX_QUEUE_LENGTH):
         _count("chat.refused", "queue_full")
         raise ChatRefused("queue_full")
-    bits = proof_of_work.current_bits(queue_length)
-    if bits > 0 and pow_solution is None:
-        raise ChatRefused("pow_required")
-    if bits > 0 and not proof_of_work.check_solution(pow_solution, bits):
-        _count("chat.refused", "pow_invalid")
-        raise ChatRefused("pow_invalid")
+    solved = join_work(queue_length, pow_solution, moment)
+    rent_until = _rent_until(moment, proof_of_work.join_credit(queue_length, moment, solved))
     token = b64e(secrets.token_bytes(32))
     with transaction.atomic():
         chat = Chat.objects.create(lang=lang, resume_hash=_hash(token), queued_at=moment, waiting_since=moment,
-                                   visitor_channel=channel, visitor_seen_at=moment)
+                                   visitor_channel=channel, visitor_seen_at=moment, rent_paid_until=rent_until)
         _count("chat.offered", lang)
         increment_hour_of_week("chat.demand_how", moment)
         position = queue_position(chat.id)
     outcome = Outcome(queue_changed=True)
-    return outcome.tell(channel, "chat.joined", chat=chat.id, resume=token, position=position, **keys.fields())
+    return outcome.tell(channel, "chat.joined", chat=chat.id, resume=token, position=position, **keys.fields(),
+                        rent_until=_timestamp(rent_until))
+
+
+def join_work(held: int, pow_solution: Any, moment: dt.datetime) -> proof_of_work.Price | None:
+    """The price a join's `pow` solved, or None when joining is free now; refuses pow_required, pow_invalid.
+
+    An answer to at least half the price asked now is good: the price may have risen a step while the
+    visitor worked (a challenge says what it asked, so an old cheap one cannot buy more than it paid for)."""
+    price = proof_of_work.join_price(held, moment)
+    if price is None:
+        return None
+    if pow_solution is None:
+        raise ChatRefused("pow_required")
+    solved = proof_of_work.check_work(proof_of_work.JOIN, pow_solution)
+    if solved is None or 2 * solved.work < price.work:
+        _count("chat.refused", "pow_invalid")
+        raise ChatRefused("pow_invalid")
+    return solved
+
+
+def _rent_until(moment: dt.datetime, seconds: float) -> dt.datetime | None:
+    """The end of a place paid for `seconds` from `moment`; None when there is no rent."""
+    if settings.CHAT_RENT_SECONDS <= 0:
+        return None
+    return moment + dt.timedelta(seconds=seconds)
+
+
+def _timestamp(moment: dt.datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None else None
 
 
 def refuse_rate_limited_join() -> None:
@@ -195,6 +222,8 @@ def resume(channel: str, current_chat: str | None, token: str, keys: VisitorKeys
     chat.visitor_channel = channel
     chat.visitor_left_at = None
     chat.visitor_seen_at = moment
+    if chat.rent_paid_until is not None and chat.rent_paid_until < moment:
+        chat.rent_paid_until = moment  # the socket asks for rent at once; the unpaid time starts again
     rekey: dict[str, Any] | None = None
     if chat.state != Chat.QUEUED and _counsellor_present(chat):
         rekey = {"chat": chat.id, "epoch": _next_epoch(chat), **keys.fields()}
@@ -204,7 +233,8 @@ def resume(channel: str, current_chat: str | None, token: str, keys: VisitorKeys
     outcome = Outcome(queue_changed=chat.state == Chat.QUEUED)
     outcome.tell(displaced, "chat.displaced")
     position = queue_position(chat.id) if chat.state == Chat.QUEUED else 0
-    outcome.tell(channel, "chat.resumed", chat=chat.id, resume=new_token, position=position, **keys.fields())
+    outcome.tell(channel, "chat.resumed", chat=chat.id, resume=new_token, position=position, **keys.fields(),
+                 rent_until=_timestamp(chat.rent_paid_until))
     if rekey is not None:
         outcome.tell(chat.counsellor_channel, "chat.presence", chat=chat.id, peer="back")
         outcome.tell(chat.counsellor_channel, "chat.rekey", **rekey)
@@ -227,6 +257,53 @@ def visitor_left(chat_id: str | None, channel: str, moment: dt.datetime) -> Outc
         outcome.tell(chat.counsellor_channel, "chat.presence", chat=chat.id, peer="away",
                      grace=settings.RESUME_GRACE_SECONDS)
     return outcome
+
+
+# --- rent: a waiting chat keeps its place by solving a fresh puzzle every CHAT_RENT_SECONDS (protocol.md §9) ---
+
+
+def ask_rent(identity: SocketIdentity, chat_id: str, moment: dt.datetime) -> Outcome:
+    """The visitor's socket found its place running low: the socket hears `chat.rent` with the puzzle for the
+    next period (`ask`), or, while places are free, with its place simply extended."""
+    chat = access_chat(VISITOR, identity, chat_id, Act.PAY_RENT)
+    if chat.state != Chat.QUEUED or chat.rent_paid_until is None:
+        return Outcome()
+    held = waiting(moment).exclude(pk=chat.pk).count() + 1
+    price = proof_of_work.rent_price(held, moment)
+    if price is None:
+        until = _rent_until(moment, 2 * settings.CHAT_RENT_SECONDS)
+        lapsed = chat.rent_paid_until < moment
+        Chat.objects.filter(pk=chat.pk, state=Chat.QUEUED).update(rent_paid_until=until)
+        return Outcome(queue_changed=lapsed).tell(identity.channel, "chat.rent", chat=chat.id,
+                                                  rent_until=_timestamp(until))
+    seconds = int(settings.CHAT_RENT_SECONDS + settings.RESUME_GRACE_SECONDS)
+    challenge = proof_of_work.make_work_challenge(proof_of_work.rent_kind(chat.id), price, seconds)
+    due = max(0, int((chat.rent_paid_until - moment).total_seconds()))
+    ask = {"challenge": challenge, "iterations": price.iterations, "bits": price.bits, "due": due}
+    return Outcome().tell(identity.channel, "chat.rent", chat=chat.id, rent_until=_timestamp(chat.rent_paid_until),
+                          ask=ask)
+
+
+@transaction.atomic
+def pay_rent(identity: SocketIdentity, chat_id: str, pow_solution: Any, moment: dt.datetime) -> Outcome:
+    """A `rent` answer: one more period of place (at most two ahead), or pow_invalid. A chat that left the
+    queue meanwhile owes nothing, and the answer changes nothing."""
+    chat = access_chat(VISITOR, identity, chat_id, Act.PAY_RENT, lock=True)
+    if chat.state != Chat.QUEUED or chat.rent_paid_until is None:
+        return Outcome()
+    if proof_of_work.check_work(proof_of_work.rent_kind(chat.id), pow_solution) is None:
+        raise ChatRefused("pow_invalid")
+    period = dt.timedelta(seconds=settings.CHAT_RENT_SECONDS)
+    lapsed = chat.rent_paid_until < moment
+    chat.rent_paid_until = min(max(chat.rent_paid_until, moment) + period, moment + 2 * period)
+    chat.save(update_fields=["rent_paid_until"])
+    return Outcome(queue_changed=lapsed).tell(identity.channel, "chat.rent", chat=chat.id,
+                                              rent_until=_timestamp(chat.rent_paid_until))
+
+
+def raise_if_abusive(wrapup: dict[str, Any], moment: dt.datetime) -> None:
+    if "contact.abusive" in wrapup_dimensions(wrapup):
+        proof_of_work.raise_for_abuse(moment)
 
 
 # --- counsellor -------------------------------------------------------------------------------------------
@@ -454,10 +531,12 @@ def _requeue(chat: Chat, moment: dt.datetime, *, front: bool, reason: str, reser
     chat.reserved_for_id = reserved_for
     chat.reserved_until = moment + dt.timedelta(seconds=settings.COUNSELLOR_GRACE_SECONDS) if reserved_for else None
     chat.transferred_from_id = transferred_from
+    chat.rent_paid_until = _rent_until(moment, 2 * settings.CHAT_RENT_SECONDS)
     chat.save()
     outcome = Outcome(queue_changed=True)
     # The place now: routing may offer the chat on at once (a hand-over goes straight to its colleague).
-    outcome.tell(chat.visitor_channel, "chat.queued", chat=chat.id, reason=reason, position=queue_position(chat.id))
+    outcome.tell(chat.visitor_channel, "chat.queued", chat=chat.id, reason=reason, position=queue_position(chat.id),
+                 rent_until=_timestamp(chat.rent_paid_until))
     return outcome
 
 
@@ -473,6 +552,7 @@ def end(chat: Chat, by: str, moment: dt.datetime, wrapup: dict[str, Any] | None 
         _count("chat.duration_bin", minutes_bin(max(0.0, (moment - chat.accepted_at).total_seconds())))
         for dimension in wrapup_dimensions(wrapup or {}):
             _count("chat.wrapup", dimension)
+        raise_if_abusive(wrapup or {}, moment)
     else:
         _count("chat.abandoned_queued", minutes_bin(max(0.0, (moment - chat.queued_at).total_seconds())))
     deleted, _ = Chat.objects.filter(pk=chat.pk).delete()
@@ -551,6 +631,11 @@ def sweep(moment: dt.datetime) -> Outcome:
     visitor_deadline = moment - dt.timedelta(seconds=settings.RESUME_GRACE_SECONDS)
     for chat in Chat.objects.filter(visitor_channel="", visitor_left_at__lt=visitor_deadline):
         outcome.add(end(chat, "timeout", moment))
+    # A visitor who is there but leaves the rent unpaid as long as one may be away: the same ending. (Away,
+    # nobody can pay: the resume grace above decides, and a resume starts the unpaid time again.)
+    for chat in Chat.objects.filter(state=Chat.QUEUED, rent_paid_until__lt=visitor_deadline).exclude(
+            visitor_channel=""):
+        outcome.add(end(chat, "timeout", moment))
     counsellor_deadline = moment - dt.timedelta(seconds=settings.COUNSELLOR_GRACE_SECONDS)
     for chat in Chat.objects.filter(counsellor_left_at__lt=counsellor_deadline).exclude(state=Chat.QUEUED):
         outcome.add(_requeue(chat, moment, front=True, reason="requeued"))
@@ -601,7 +686,7 @@ def route(moment: dt.datetime, *, sweeping: bool = True) -> Outcome:
     """Sweep (the clock's passes), then offer waiting chats to available counsellor sockets (queue.route
     decides who gets what). Passes asked for by a queue change skip the sweep: only time makes it find more."""
     outcome = sweep(moment) if sweeping else Outcome()
-    queued = list(waiting())
+    queued = list(waiting(moment))
     if not queued:
         return outcome
     reserved = {chat.reserved_for_id for chat in queued if chat.reserved_for_id is not None}
@@ -668,6 +753,7 @@ def record_late_wrapup(token: str, wrapup: dict[str, Any]) -> bool:
         return False
     for dimension in wrapup_dimensions(wrapup):
         _count("chat.wrapup", dimension)
+    raise_if_abusive(wrapup, now())
     return True
 
 

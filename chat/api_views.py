@@ -44,9 +44,12 @@ def _too_large() -> JsonResponse:
 @never_cache
 @json_methods("GET")
 def pow_challenge(request: HttpRequest) -> JsonResponse:
-    """GET /chat/pow/ → {"challenge", "bits"} (protocol.md §9)."""
-    bits = proof_of_work.current_bits(actions.waiting_count())
-    return JsonResponse({"challenge": proof_of_work.make_challenge(), "bits": bits})
+    """GET /chat/pow/ → {"challenge", "iterations", "bits"}: the PBKDF2 puzzle a join costs now (protocol.md §9);
+    bits 0 means joining is free."""
+    moment = actions.now()
+    price = proof_of_work.join_price(actions.waiting_count(moment), moment) or proof_of_work.Price(1, 0)
+    challenge = proof_of_work.make_work_challenge(proof_of_work.JOIN, price, proof_of_work.CHALLENGE_SECONDS)
+    return JsonResponse({"challenge": challenge, "iterations": price.iterations, "bits": price.bits})
 
 
 FEEDBACK_FIELDS = {"feedback", "rating", "helped", "next"}

@@ -267,10 +267,12 @@ class VisitorConsumer(ChatSocket):
         # join or resume, for whichever counsellor socket is offered the chat; the server keeps none.
         self.keys: actions.VisitorKeys | None = None
         self.position = -1
+        self.rent_timer: asyncio.TimerHandle | None = None
         await self.accept()
         self.start_ticking()
 
     async def socket_gone(self) -> None:
+        self.stop_rent()
         if self.chat_id:
             await deliver(await database_sync_to_async(actions.visitor_left)(self.chat_id, self.channel_name,
                                                                               actions.now()))
@@ -302,6 +304,49 @@ class VisitorConsumer(ChatSocket):
         await self.act(actions.end_chat, VISITOR, self.identity, frame.fields["chat"], None,
                        frame.fields.get("hurry", False))
 
+    async def on_rent(self, frame: Frame) -> None:
+        await self.act(actions.pay_rent, self.identity, frame.fields["chat"], frame.fields["pow"])
+
+    # --- rent (protocol.md §9): while the chat waits, ask for the next period when the paid one runs low ---
+
+    def schedule_rent(self, rent_until: float | None) -> None:
+        self.stop_rent()
+        if rent_until is None or not self.chat_id:
+            return
+        delay = rent_until - settings.CHAT_RENT_SECONDS - actions.now().timestamp()
+        chat_id = self.chat_id
+        self.rent_timer = asyncio.get_running_loop().call_later(
+            max(0.0, delay), lambda: work().in_background(self.ask_rent(chat_id)))
+
+    def stop_rent(self) -> None:
+        if self.rent_timer is not None:
+            self.rent_timer.cancel()
+            self.rent_timer = None
+
+    async def ask_rent(self, chat_id: str) -> None:
+        self.rent_timer = None
+        if chat_id != self.chat_id or self.closing:
+            return
+        try:
+            outcome = await database_sync_to_async(actions.ask_rent)(self.identity, chat_id, actions.now())
+        except ChatRefused:
+            return  # the chat is no longer this socket's
+        except DatabaseError:
+            logger.warning("asking for rent failed on the database; trying again shortly", exc_info=True)
+            self.rent_timer = asyncio.get_running_loop().call_later(
+                settings.CHAT_TICK_SECONDS, lambda: work().in_background(self.ask_rent(chat_id)))
+            return
+        await deliver(outcome, self)
+
+    async def chat_rent(self, event: dict[str, Any]) -> None:
+        """The price of the next period (`ask`: send it to the visitor), or a place extended or paid for."""
+        if event["chat"] != self.chat_id:
+            return
+        if "ask" in event:
+            await self.send_frame("rent", chat=event["chat"], **event["ask"])
+        else:
+            self.schedule_rent(event["rent_until"])
+
     # --- events ---
 
     async def chat_joined(self, event: dict[str, Any]) -> None:
@@ -309,6 +354,7 @@ class VisitorConsumer(ChatSocket):
         self.chat_id, self.keys, self.position = event["chat"], actions.VisitorKeys.from_frame(event), event["position"]
         await work().join_queue_group(self.channel_name)
         await self.send_frame("queued", chat=event["chat"], resume=event["resume"], position=event["position"])
+        self.schedule_rent(event.get("rent_until"))
 
     async def chat_resumed(self, event: dict[str, Any]) -> None:
         """This socket took its chat back (its own event, from actions.resume)."""
@@ -316,6 +362,8 @@ class VisitorConsumer(ChatSocket):
         if event["position"]:
             await work().join_queue_group(self.channel_name)
         await self.send_frame("queued", chat=event["chat"], resume=event["resume"], position=event["position"])
+        if event["position"]:
+            self.schedule_rent(event.get("rent_until"))
 
     async def chat_offer(self, event: dict[str, Any]) -> None:
         """A counsellor socket was given this chat: send it this socket's keys (the server keeps none), and what
@@ -329,6 +377,7 @@ class VisitorConsumer(ChatSocket):
     async def chat_connected(self, event: dict[str, Any]) -> None:
         if event["frame"]["chat"] == self.chat_id:
             self.position = 0
+            self.stop_rent()
             self.remember_peer(event["frame"]["chat"], event.get("counsellor", ""))
             await work().leave_queue_group(self.channel_name)
             fields = {name: value for name, value in event["frame"].items() if name != "type"}
@@ -341,6 +390,7 @@ class VisitorConsumer(ChatSocket):
             self.position = event["position"]
             await work().join_queue_group(self.channel_name)
             await self.send_frame("queued", chat=self.chat_id, position=self.position, reason=event["reason"])
+            self.schedule_rent(event.get("rent_until"))
 
     async def chat_presence(self, event: dict[str, Any]) -> None:
         """The counsellor's socket went away (or came back): say so now, and ask the gate before relaying."""
@@ -365,12 +415,14 @@ class VisitorConsumer(ChatSocket):
         self.peers.pop(event["chat"], None)
         if event["chat"] != self.chat_id:
             return
+        self.stop_rent()
         self.chat_id, self.keys = None, None
         await work().leave_queue_group(self.channel_name)
         extra = {"feedback": actions.feedback_token()} if event.get("answered") else {}
         await self.send_frame("ended", chat=event["chat"], by=event["by"], **extra)
 
     async def chat_displaced(self, event: dict[str, Any]) -> None:
+        self.stop_rent()
         self.peers.clear()
         self.chat_id, self.keys = None, None
         self.closing = True

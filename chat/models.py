@@ -91,6 +91,8 @@ class Chat(models.Model):
     # The visitor's socket says it is alive now and then; a silent one is treated as gone (crashed process).
     visitor_seen_at = models.DateTimeField(null=True, blank=True)
     counsellor_left_at = models.DateTimeField(null=True, blank=True)
+    # While queued, the chat holds its place until then (rent, docs/protocol.md §9); null when rent is off.
+    rent_paid_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["state", "front", "waiting_since"])]

@@ -190,16 +190,3 @@ def local_minutes_bin(seconds: float) -> str:
             return f"<{edge}" if lower == 0 else f"{lower}-{edge}"
         lower = edge
     return f"{BIN_EDGES_MINUTES[-1]}+"
-
-
-def pow_bits_for_load(waiting_count: int, max_queue_length: int) -> int:
-    """Proof-of-work difficulty from load: off while the queue is under a quarter full, then 12 to 18 bits.
-
-    18 bits is the most a cheap phone solves in reasonable time in a browser (docs/protocol.md §9).
-    """
-    if max_queue_length <= 0:
-        return 18
-    fill = waiting_count / max_queue_length
-    if fill < 0.25:
-        return 0
-    return min(18, 12 + int(6 * (fill - 0.25) / 0.75))

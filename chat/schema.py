@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from chat.protocol.crypto import b64d, load_public_key
+from chat.protocol.crypto import WORK_MAX_BITS, WORK_MAX_ITERATIONS, WORK_MIN_ITERATIONS, b64d, load_public_key
 
 MAX_FRAME_BYTES: Final = 64 * 1024
 MAX_SAFE_INTEGER: Final = 2**53 - 1
@@ -105,6 +105,14 @@ def _pow(value: Any) -> None:
         raise FieldError("must be an object with exactly challenge and nonce")
     _b64_of(max_length=64)(value["challenge"])
     _b64_of(max_length=32)(value["nonce"])
+
+
+def _int_from(low: int, high: int) -> Check:
+    def check(value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise FieldError(f"must be an integer from {low} to {high}")
+
+    return check
 
 
 def _to(value: Any) -> None:
@@ -205,6 +213,7 @@ SCHEMAS: Final[dict[str, dict[str, FrameSchema]]] = {
         _MSG,
         _TYPING,
         FrameSchema("leave", {"chat": CHAT_ID}, {"hurry": _bool}),
+        FrameSchema("rent", {"chat": CHAT_ID, "pow": _pow}),
     ),
     SERVER_TO_VISITOR: _schemas(
         FrameSchema("queued", {"chat": CHAT_ID, "position": _safe_int},
@@ -216,6 +225,9 @@ SCHEMAS: Final[dict[str, dict[str, FrameSchema]]] = {
         _TYPING,
         FrameSchema("ended", {"chat": CHAT_ID, "by": _one_of(*ENDED_BY)}, {"feedback": _text(200)}),
         _ERROR,
+        FrameSchema("rent", {"chat": CHAT_ID, "challenge": _b64_of(max_length=64),
+                             "iterations": _int_from(WORK_MIN_ITERATIONS, WORK_MAX_ITERATIONS),
+                             "bits": _int_from(0, WORK_MAX_BITS), "due": _safe_int}),
     ),
     COUNSELLOR_TO_SERVER: _schemas(
         FrameSchema("available", {"on": _bool}),

@@ -47,6 +47,7 @@ def visitor_strings() -> dict[str, str]:
         "pow": _("Checking that you are a person and not an automated program. This can take a few seconds…"),
         "queued": _("You are number {position} in the queue. A counsellor will be with you as soon as possible."),
         "queued_next": _("You are next in the queue. A counsellor will be with you as soon as possible."),
+        "keeping_place": _("Your device is doing a short check to keep your place in the queue."),
         "connected": _("Your counsellor: {name} (verified)"),
         "restarted": _("The secure session restarted. Messages from before are not shown again: we never kept "
                        "them."),

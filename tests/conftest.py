@@ -136,7 +136,10 @@ class LiveServer:
 def make_live_server(tmp: Path, **env_overrides: str) -> LiveServer:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "HELPLINE_"))}
     env.update({"DJANGO_SETTINGS_MODULE": "helpline.settings.dev", "HELPLINE_VAR_DIR": str(tmp / "var"),
-                "PYTHONUNBUFFERED": "1"})
+                "PYTHONUNBUFFERED": "1",
+                # The Python client solves puzzles with hashlib, far slower than a browser's WebCrypto: a light
+                # modelled phone keeps joins and rent in tests small (the real prices: tests/unit/test_chat_pow.py).
+                "HELPLINE_CHAT_POW_PHONE_RATE": "20000"})
     env.update(env_overrides)
     tmp.mkdir(parents=True, exist_ok=True)
     return LiveServer(port=free_port(), var_dir=tmp / "var", stdout_path=tmp / "daphne.out",

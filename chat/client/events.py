@@ -24,6 +24,15 @@ class Queued(Event):
 
 
 @dataclass(frozen=True)
+class RentAsked(Event):
+    """While waiting, the server asks for the next period of the place (protocol.md §9); ``due`` in seconds."""
+
+    iterations: int
+    bits: int
+    due: int
+
+
+@dataclass(frozen=True)
 class Connected(Event):
     """An epoch's handshake verified and its keys derived (visitor: a counsellor accepted; counsellor: accepted).
 

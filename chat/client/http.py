@@ -62,7 +62,7 @@ def _cookieless_opener() -> urllib.request.OpenerDirector:
 
 
 async def fetch_pow_challenge(base_url: str) -> dict[str, Any]:
-    """GET /chat/pow/ → {"challenge": C, "bits": N} (protocol.md §9)."""
+    """GET /chat/pow/ → {"challenge": C, "iterations": I, "bits": N} (protocol.md §9)."""
     url = f"{base_url}/chat/pow/"
     status, _final, body = await asyncio.to_thread(_request, _cookieless_opener(), "GET", url,
                                                    headers={"Accept": "application/json"})

@@ -22,6 +22,7 @@ from chat.client.events import (
     MessageRejected,
     PresenceChanged,
     Queued,
+    RentAsked,
     TypingChanged,
 )
 from chat.client.http import fetch_pow_challenge, send_feedback
@@ -61,6 +62,9 @@ class VisitorClient(ClientBase):
         self._identity: ec.EllipticCurvePrivateKey | None = None
         self._epochs_seen = 0
         self.conversation: Conversation | None = None
+        # Rent (protocol.md §9): answered in a task of its own, so that frames keep being read meanwhile.
+        self.pay_rent = True
+        self._rent: asyncio.Task[None] | None = None
 
     # --- what a visitor does -------------------------------------------------------
 
@@ -80,13 +84,11 @@ class VisitorClient(ClientBase):
                 "vsig": crypto.sign_visitor_key(self._identity, vk)}
 
     async def solve_pow(self) -> dict[str, str] | None:
-        """Fetch a challenge and solve it (in a thread); None when the server asks for no work."""
+        """Fetch the join's challenge and solve it (in a thread); None when the server asks for no work."""
         challenge = await fetch_pow_challenge(self.base_url)
-        bits = int(challenge["bits"])
-        if bits <= 0:
+        if int(challenge["bits"]) <= 0:
             return None
-        nonce = await asyncio.to_thread(crypto.pow_solve, crypto.b64d(challenge["challenge"]), bits)
-        return {"challenge": challenge["challenge"], "nonce": crypto.b64e(nonce)}
+        return await solve_work(challenge["challenge"], int(challenge["iterations"]), int(challenge["bits"]))
 
     async def join(self, lang: str = "en", *, pow_solution: dict[str, str] | None = None,
                    solve: bool = True) -> None:
@@ -187,9 +189,24 @@ class VisitorClient(ClientBase):
             feedback = frame.get("feedback")
             self.feedback_token = feedback if isinstance(feedback, str) else None
             return [ChatEnded(chat=chat, by=str(frame.get("by", "")), feedback=self.feedback_token)]
+        if kind == "rent":
+            return [self._on_rent(frame)]
         if kind == "error":
             return await super().handle_frame(frame)
         return [FrameReceived(chat=chat, frame=frame)]
+
+    def _on_rent(self, frame: dict[str, Any]) -> Event:
+        """The server asks for the next period of our place in the queue: pay it (unless told not to)."""
+        asked = RentAsked(chat=str(frame["chat"]), iterations=int(frame["iterations"]), bits=int(frame["bits"]),
+                          due=int(frame["due"]))
+        if self.pay_rent:
+            self._rent = asyncio.create_task(self._pay(asked, str(frame["challenge"])))
+        return asked
+
+    async def _pay(self, asked: RentAsked, challenge: str) -> None:
+        answer = await solve_work(challenge, asked.iterations, asked.bits)
+        if self.connected and self.chat == asked.chat:
+            await self.send_frame({"type": "rent", "chat": asked.chat, "pow": answer})
 
     def _on_connected(self, frame: dict[str, Any]) -> Event:
         """Verify the certificate against the pinned org key, then the handshake; only then derive keys."""
@@ -237,6 +254,12 @@ async def receive_kind(event: MessageReceived, conversation: Conversation,
         await send(crypto.receipt_message([message_id]))
         return [event] if conversation.received(message_id) else []
     return [event]
+
+
+async def solve_work(challenge: str, iterations: int, bits: int) -> dict[str, str]:
+    """Solve a PBKDF2 puzzle in a thread; the `pow` object of a join or rent frame."""
+    nonce = await asyncio.to_thread(crypto.work_solve, crypto.b64d(challenge), iterations, bits)
+    return {"challenge": challenge, "nonce": crypto.b64e(nonce)}
 
 
 def open_message(session: EpochSession | None, frame: dict[str, Any]) -> Event:

@@ -102,6 +102,9 @@ __all__ = [
     "verify_raw",
     "verify_visitor_key",
     "visitor_key_tbs",
+    "work_check",
+    "work_digest",
+    "work_solve",
 ]
 
 CERT_TBS_LABEL: Final = "helpline-cert-v1"
@@ -121,6 +124,10 @@ PADDING_BLOCK: Final = 256
 MAX_PLAINTEXT_BYTES: Final = 16 * 1024
 MAX_POW_NONCE_BYTES: Final = 32
 POW_SOLVER_NONCE_BYTES: Final = 8
+# The PBKDF2 puzzle's iterations per attempt: at most this many, so that checking an answer stays cheap.
+WORK_MIN_ITERATIONS: Final = 1
+WORK_MAX_ITERATIONS: Final = 8192
+WORK_MAX_BITS: Final = 40
 SAFETY_CODE_MODULUS: Final = 1_000_000
 PSEUDONYM_MAX_CHARS: Final = 40
 # Epochs and seqs cross into JavaScript as Numbers; above this they lose precision.
@@ -896,5 +903,44 @@ def pow_solve(challenge_raw: bytes, bits: int) -> bytes:
         attempt = prefix.copy()
         attempt.update(nonce)
         if pow_leading_zero_bits(attempt.digest()) >= bits:
+            return nonce
+    raise ValueError("no nonce found")  # pragma: no cover - needs 2**64 attempts
+
+
+# --- Proof of work, PBKDF2 (protocol.md §9) --------------------------------------------------
+#
+# Each attempt is one PBKDF2-HMAC-SHA256 call, which a browser runs natively (WebCrypto deriveBits) at about
+# the speed of native code: the SHA-256 puzzle above costs a page one WebCrypto call per hash, which gave a
+# native attacker a tenfold edge (docs/threat-model.md, flooding).
+
+
+def _check_work_parameters(iterations: int, bits: int) -> None:
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or \
+            not WORK_MIN_ITERATIONS <= iterations <= WORK_MAX_ITERATIONS:
+        raise ValueError(f"iterations must be an integer from {WORK_MIN_ITERATIONS} to {WORK_MAX_ITERATIONS}")
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits <= WORK_MAX_BITS:
+        raise ValueError(f"bits must be an integer from 0 to {WORK_MAX_BITS}")
+
+
+def work_digest(challenge_raw: bytes, nonce_raw: bytes, iterations: int) -> bytes:
+    """PBKDF2-HMAC-SHA256(password = challenge, salt = nonce, iterations), 32 bytes."""
+    _check_work_parameters(iterations, 0)
+    return hashlib.pbkdf2_hmac("sha256", challenge_raw, nonce_raw, iterations, 32)
+
+
+def work_check(challenge_raw: bytes, nonce_raw: bytes, iterations: int, bits: int) -> bool:
+    """True when the nonce is at most 32 bytes and its work digest has ``bits`` leading zero bits."""
+    _check_work_parameters(iterations, bits)
+    if len(nonce_raw) > MAX_POW_NONCE_BYTES:
+        return False
+    return pow_leading_zero_bits(work_digest(challenge_raw, nonce_raw, iterations)) >= bits
+
+
+def work_solve(challenge_raw: bytes, iterations: int, bits: int) -> bytes:
+    """The smallest 8-byte big-endian counter nonce that meets ``bits`` (what protocol.js finds too)."""
+    _check_work_parameters(iterations, bits)
+    for counter in range(2 ** (8 * POW_SOLVER_NONCE_BYTES)):
+        nonce = counter.to_bytes(POW_SOLVER_NONCE_BYTES, "big")
+        if pow_leading_zero_bits(work_digest(challenge_raw, nonce, iterations)) >= bits:
             return nonce
     raise ValueError("no nonce found")  # pragma: no cover - needs 2**64 attempts

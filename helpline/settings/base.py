@@ -259,8 +259,19 @@ CHAT_FRAMES_PER_SECOND: float = 10
 CHAT_FRAME_BURST: float = 30
 CHAT_MAX_WRONG_FRAMES = 5
 CHAT_WRONG_FRAME_WINDOW: float = 60
-# None: proof-of-work difficulty follows the queue's load; a number fixes it (tests, operators).
+# None: proof-of-work difficulty follows the queue's load; a number fixes it (tests, operators; 0 turns it off).
 CHAT_POW_BITS: int | None = None
+# What joining and keeping a place cost (docs/protocol.md §9; the economics: docs/threat-model.md, flooding),
+# in seconds of work of a modelled mid-range phone that computes CHAT_POW_PHONE_RATE PBKDF2-SHA-256
+# iterations a second (measured and sourced: docs/performance.md, attack). At the busiest a join costs
+# CHAT_POW_JOIN_SECONDS on average, and a waiting chat's device works CHAT_RENT_DUTY of every
+# CHAT_RENT_SECONDS to keep its place (0 seconds: no rent). A chat ended as abusive raises both to the
+# busiest level for CHAT_POW_ABUSE_SECONDS.
+CHAT_POW_PHONE_RATE = env_int("HELPLINE_CHAT_POW_PHONE_RATE", 6_000_000, minimum=1000)
+CHAT_POW_JOIN_SECONDS: float = 2.5
+CHAT_RENT_SECONDS = env_int("HELPLINE_CHAT_RENT_SECONDS", 60, minimum=0)
+CHAT_RENT_DUTY: float = 0.4
+CHAT_POW_ABUSE_SECONDS = env_int("HELPLINE_CHAT_POW_ABUSE_SECONDS", 1800, minimum=0)
 # A chat answered within this many minutes counts as within the service level (chat.service_level).
 SERVICE_LEVEL_MINUTES = 2
 SUPPRESSION_THRESHOLD = env_int("HELPLINE_SUPPRESSION_THRESHOLD", 5, minimum=1)

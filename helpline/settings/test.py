@@ -18,3 +18,6 @@ AXES_FAILURE_LIMIT = 3
 # The organisation key of docs/protocol-vectors.json: public test material, so pages that pin a key
 # render as in production. Tests that certify devices make and set keys of their own.
 ORG_PUBLIC_KEY = json.loads(Path(BASE_DIR, "docs", "protocol-vectors.json").read_text())["org"]["public"]
+# Tests solve the chat's puzzles in Python: a slow modelled phone keeps them cheap. The default prices'
+# economics are tested as plain functions (tests/unit/test_chat_pow.py).
+CHAT_POW_PHONE_RATE = 20_000

@@ -1,5 +1,6 @@
 """In Chromium, against a scripted websocket: the visitor's page never falls back to an unverified key,
-says clearly when the chat is closed or full, solves proof of work, and explains a browser without WebCrypto.
+says clearly when the chat is closed or full, solves proof of work and rent, and explains a browser without
+WebCrypto.
 
 The websocket is answered by the test (Playwright's route_web_socket), standing in for a server that lies:
 the page itself is still served by the real Daphne, with its pinned organisation key.
@@ -115,7 +116,8 @@ def test_visitor_is_told_clearly_when_the_chat_cannot_start(live_server: LiveSer
 def test_visitor_solves_the_proof_of_work_it_is_asked_for(live_server: LiveServer, page: Any) -> None:
     challenge = crypto.b64e(b"test challenge of the day")
     page.route("**/chat/pow/", lambda route: route.fulfill(
-        status=200, content_type="application/json", body=json.dumps({"challenge": challenge, "bits": 12})))
+        status=200, content_type="application/json",
+        body=json.dumps({"challenge": challenge, "iterations": 1000, "bits": 6})))
     sent = scripted_server(page, lambda frame: [{"type": "queued", "chat": CHAT, "resume": RESUME, "position": 3}])
     page.goto(f"{live_server.base_url}/en/help/chat/")
     page.click("#chat-start")
@@ -124,7 +126,31 @@ def test_visitor_solves_the_proof_of_work_it_is_asked_for(live_server: LiveServe
     assert join["type"] == "join" and join["v"] == 2 and join["lang"] == "en"
     assert crypto.verify_visitor_key(join["ik"], join["vk"], join["vsig"])
     assert join["pow"]["challenge"] == challenge
-    assert crypto.pow_check(crypto.b64d(challenge), crypto.b64d(join["pow"]["nonce"]), 12)
+    assert crypto.work_check(crypto.b64d(challenge), crypto.b64d(join["pow"]["nonce"]), 1000, 6)
+
+
+def test_visitor_pays_each_rent_it_is_asked_for_and_no_other(live_server: LiveServer, page: Any) -> None:
+    asks = [{"type": "rent", "chat": CHAT, "challenge": crypto.b64e(f"rent {n}".encode()), "iterations": 500,
+             "bits": 5, "due": 50} for n in range(2)]
+    other_chat = {**asks[0], "chat": crypto.b64e(bytes(16)), "challenge": crypto.b64e(b"not this page's chat")}
+
+    def answer(frame: dict[str, Any]) -> list[dict[str, Any]]:
+        if frame["type"] == "join":
+            return [{"type": "queued", "chat": CHAT, "resume": RESUME, "position": 2}, other_chat, asks[0]]
+        return [asks[1]] if frame["type"] == "rent" and frame["pow"]["challenge"] == asks[0]["challenge"] else []
+
+    sent = scripted_server(page, answer)
+    page.goto(f"{live_server.base_url}/en/help/chat/")
+    page.click("#chat-start")
+    deadline = dt.datetime.now() + dt.timedelta(milliseconds=TIMEOUT)
+    while sum(frame["type"] == "rent" for frame in sent) < 2:
+        assert dt.datetime.now() < deadline, sent
+        page.wait_for_timeout(100)
+    rents = [frame for frame in sent if frame["type"] == "rent"]
+    for ask, paid in zip(asks, rents, strict=True):
+        assert paid["chat"] == CHAT and paid["pow"]["challenge"] == ask["challenge"]
+        assert crypto.work_check(crypto.b64d(ask["challenge"]), crypto.b64d(paid["pow"]["nonce"]), 500, 5)
+    page.wait_for_selector("#chat-status:has-text('number 2 in the queue')", timeout=TIMEOUT)
 
 
 def test_browser_without_webcrypto_is_told_plainly(live_server: LiveServer, browser: Any) -> None:

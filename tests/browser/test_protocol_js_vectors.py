@@ -36,6 +36,7 @@ from chat.protocol.crypto import (
     verify_handshake,
     verify_raw,
     verify_visitor_key,
+    work_check,
 )
 from chat.protocol.crypto import private_key_from_scalar_hex as crypto_private
 from tests.unit.conftest import load_protocol_vectors
@@ -267,6 +268,35 @@ def test_js_proof_of_work_vector(protocol_page: Any) -> None:
     assert result["solved"] == VECTORS["pow"]["good_nonce_hex"]
     assert result["longNonce"] is False
 
+
+
+def test_js_work_puzzle_vector(protocol_page: Any) -> None:
+    result = run_js(
+        protocol_page,
+        """
+        const challenge = p.hexToBytes(arg.challenge_hex);
+        const good = p.hexToBytes(arg.good_nonce_hex), bad = p.hexToBytes(arg.bad_nonce_hex);
+        const refused = async (f) => { try { await f(); return null; } catch (e) { return e.reason; } };
+        return {
+            digest: hex(await p.workDigest(challenge, good, arg.iterations)),
+            good: await p.workCheck(challenge, good, arg.iterations, arg.bits),
+            bad: await p.workCheck(challenge, bad, arg.iterations, arg.bits),
+            solved: hex(await p.workSolve(challenge, arg.iterations, arg.bits)),
+            solvedOneAtATime: hex(await p.workSolve(challenge, arg.iterations, arg.bits, {parallel: 1})),
+            solvedFourAtATime: hex(await p.workSolve(challenge, arg.iterations, arg.bits, {parallel: 4})),
+            longNonce: await p.workCheck(challenge, new Uint8Array(33), 1, 0),
+            tooManyIterations: await refused(() => p.workCheck(challenge, good, 8193, 0)),
+            tooManyBits: await refused(() => p.workCheck(challenge, good, 1, 41)),
+        };
+    """,
+        VECTORS["work"],
+    )
+    assert result["digest"] == VECTORS["work"]["good_digest_hex"]
+    assert result["good"] is True and result["bad"] is False
+    assert result["solved"] == result["solvedOneAtATime"] == result["solvedFourAtATime"] == VECTORS["work"][
+        "good_nonce_hex"]
+    assert result["longNonce"] is False
+    assert result["tooManyIterations"] == "bad_iterations" and result["tooManyBits"] == "bad_bits"
 
 # --- Refusals, the same as Python's --------------------------------------------------------
 
@@ -538,6 +568,13 @@ def test_browser_proof_of_work_is_accepted_by_python(protocol_page: Any) -> None
     nonce_hex = run_js(protocol_page, "return p.bytesToHex(await p.powSolve(p.hexToBytes(arg), 10));", challenge.hex())
     assert pow_check(challenge, bytes.fromhex(nonce_hex), 10)
 
+
+
+def test_browser_work_is_accepted_by_python(protocol_page: Any) -> None:
+    challenge = secrets.token_bytes(45)
+    nonce_hex = run_js(protocol_page, "return p.bytesToHex(await p.workSolve(p.hexToBytes(arg), 2048, 6));",
+                       challenge.hex())
+    assert work_check(challenge, bytes.fromhex(nonce_hex), 2048, 6)
 
 # --- What the module may not do ----------------------------------------------------------
 

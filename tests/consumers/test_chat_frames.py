@@ -70,6 +70,7 @@ def visitor_frames(chat: str) -> dict[str, dict[str, Any]]:
         "msg": {"type": "msg", "chat": chat, "epoch": 0, "seq": 0, "ct": CT},
         "typing": {"type": "typing", "chat": chat, "on": True},
         "leave": {"type": "leave", "chat": chat},
+        "rent": {"type": "rent", "chat": chat, "pow": {"challenge": b64e(bytes(45)), "nonce": b64e(bytes(8))}},
     }
 
 
@@ -80,7 +81,7 @@ MALFORMATIONS = {
 }
 
 
-@pytest.mark.parametrize("frame_type", ["join", "resume", "msg", "typing", "leave"])
+@pytest.mark.parametrize("frame_type", ["join", "resume", "msg", "typing", "leave", "rent"])
 @pytest.mark.parametrize("malformation", list(MALFORMATIONS))
 async def test_malformed_visitor_frames(two_chats: tuple[Pair, Pair], frame_type: str, malformation: str) -> None:
     visitor = two_chats[0].visitor
@@ -88,7 +89,7 @@ async def test_malformed_visitor_frames(two_chats: tuple[Pair, Pair], frame_type
     await refused(visitor, frame, "bad_frame")
 
 
-@pytest.mark.parametrize("frame_type", ["join", "resume", "msg", "typing", "leave"])
+@pytest.mark.parametrize("frame_type", ["join", "resume", "msg", "typing", "leave", "rent"])
 async def test_oversized_visitor_frames(two_chats: tuple[Pair, Pair], frame_type: str) -> None:
     visitor = two_chats[0].visitor
     frame = visitor_frames(visitor.chat)[frame_type]
@@ -105,7 +106,7 @@ async def test_not_json_and_binary_frames(two_chats: tuple[Pair, Pair]) -> None:
     assert await sync_to_async(snapshot)() == before
 
 
-@pytest.mark.parametrize("frame_type", ["msg", "typing", "leave"])
+@pytest.mark.parametrize("frame_type", ["msg", "typing", "leave", "rent"])
 async def test_visitor_frames_for_another_chat_or_no_chat(two_chats: tuple[Pair, Pair], frame_type: str) -> None:
     mine, theirs = two_chats
     await refused(mine.visitor, visitor_frames(theirs.visitor.chat)[frame_type], "unknown_chat")
@@ -218,7 +219,7 @@ async def test_another_tab_of_the_same_counsellor_hears_not_yours(two_chats: tup
     await mine.visitor.nothing()
 
 
-@pytest.mark.parametrize("frame_type", ["join", "resume", "leave"])
+@pytest.mark.parametrize("frame_type", ["join", "resume", "leave", "rent"])
 async def test_visitor_frames_on_the_counsellor_socket(two_chats: tuple[Pair, Pair], frame_type: str) -> None:
     pair = two_chats[0]
     await refused(pair.counsellor, visitor_frames(pair.visitor.chat)[frame_type], "bad_frame")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from chat import actions
 from chat.models import Chat, ClosedDay, OpeningHours, ServiceSettings
-from chat.protocol.crypto import b64d, b64e, pow_solve, public_key_bytes
+from chat.protocol.crypto import b64d, b64e, public_key_bytes, work_check, work_solve
 from helpline.accounts.roles import SUPERVISOR
 from helpline.metrics.models import DailyCount
 
@@ -297,19 +297,24 @@ async def test_proof_of_work(open_visitor: Any, settings: Any) -> None:
     visitor = await open_visitor()
     await visitor.send(join_frame("en"))
     await visitor.error("pow_required")
-    challenge = proof_of_work.make_challenge()
-    bad_nonce = next(b64e(bytes([n])) for n in range(256)
-                     if not proof_of_work.pow_check(b64d(challenge), bytes([n]), 6))
+    price = proof_of_work.Price(1, 6)
+    challenge = proof_of_work.make_work_challenge(proof_of_work.JOIN, price, 60)
+    bad_nonce = next(b64e(bytes([n])) for n in range(256) if not work_check(b64d(challenge), bytes([n]), 1, 6))
     await visitor.send(join_frame("en", pow={"challenge": challenge, "nonce": bad_nonce}))
     await visitor.error("pow_invalid")
-    solution = {"challenge": challenge, "nonce": b64e(pow_solve(b64d(challenge), 6))}
+    # A wrong answer used the challenge up: a right one for the same challenge is refused too.
+    used = {"challenge": challenge, "nonce": b64e(work_solve(b64d(challenge), 1, 6))}
+    await visitor.send(join_frame("en", pow=used))
+    await visitor.error("pow_invalid")
+    challenge = proof_of_work.make_work_challenge(proof_of_work.JOIN, price, 60)
+    solution = {"challenge": challenge, "nonce": b64e(work_solve(b64d(challenge), 1, 6))}
     assert (await visitor.join(pow=solution))["type"] == "queued"
     # The same solution a second time is refused.
     other = await open_visitor()
     await other.send(join_frame("en", pow=solution))
     await other.error("pow_invalid")
     cells = await sync_to_async(counts)()
-    assert cells[("chat.refused", "pow_invalid")] == 2
+    assert cells[("chat.refused", "pow_invalid")] == 3
 
 
 async def test_two_visitors_two_counsellors_in_parallel(open_visitor: Any, open_counsellor: Any) -> None:

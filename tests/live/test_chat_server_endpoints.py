@@ -20,7 +20,7 @@ def test_pow_challenge_sets_no_cookie(live_server: LiveServer) -> None:
         assert response.headers.get("Set-Cookie") is None
         assert "no-cache" in response.headers.get("Cache-Control", "") or "max-age=0" in response.headers.get(
             "Cache-Control", "")
-    assert set(body) == {"challenge", "bits"} and body["bits"] == 0
+    assert set(body) == {"challenge", "iterations", "bits"} and body["bits"] == 0
 
 
 async def test_counsellor_socket_without_a_session_is_refused(live_server: LiveServer) -> None:

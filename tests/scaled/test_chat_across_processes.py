@@ -27,7 +27,7 @@ from chat.client import (
 )
 from chat.client.http import StaffSession, sign_in_staff
 from chat.protocol import crypto
-from tests.scaled.conftest import Deployment
+from tests.scaled.conftest import Deployment, fetch
 from tests.scaled.test_deployment import all_redis_values
 
 pytestmark = pytest.mark.scaled
@@ -174,3 +174,21 @@ async def test_an_idle_visitor_socket_outlives_the_redis_read_timeout(scaled: De
         assert visitor.connected, f"the server closed an idle socket: {visitor.pending_events}"
     finally:
         await visitor.close()
+
+
+async def test_a_chat_ended_as_abusive_on_one_process_raises_the_price_on_the_other(
+        scaled: Deployment, counsellor: CounsellorClient) -> None:
+    # The raise lives in the cache (Redis here), not in a process's memory (protocol.md §9).
+    quiet = json.loads(fetch(scaled.daphnes[0].base_url + "/chat/pow/")[2])
+    assert quiet["bits"] == 0, "joining is free while the queue is quiet"
+    visitor, chat = await start_chat(scaled, counsellor, scaled.daphnes[0].base_url)  # counsellor on daphnes[1]
+    try:
+        await counsellor.end(chat, {"contact": "abusive"})
+        await visitor.wait_for(ChatEnded, timeout=30)
+        raised = json.loads(fetch(scaled.daphnes[0].base_url + "/chat/pow/")[2])
+        assert raised["bits"] > 0 and raised["iterations"] > 1
+    finally:
+        await visitor.close()
+        # The later tests of this session need the quiet price back.
+        await asyncio.to_thread(scaled.manage, "shell", "-c", "from django.core.cache import cache; "
+                                "from chat.pow import ABUSE_CACHE_KEY; cache.delete(ABUSE_CACHE_KEY)")

@@ -16,7 +16,6 @@ from chat.queue import (
     local_minutes_bin,
     next_change,
     next_opening,
-    pow_bits_for_load,
     queue_is_full,
     queue_listing,
     queue_order,
@@ -226,11 +225,3 @@ def test_local_minutes_bin_matches_the_metrics_bins(seconds: float, expected: st
 
     assert local_minutes_bin(seconds) == expected == minutes_bin(seconds)
 
-
-def test_pow_bits_rise_with_load() -> None:
-    assert pow_bits_for_load(0, 30) == 0
-    assert pow_bits_for_load(7, 30) == 0
-    assert pow_bits_for_load(8, 30) == 12
-    assert pow_bits_for_load(30, 30) == 18
-    bits = [pow_bits_for_load(n, 30) for n in range(31)]
-    assert bits == sorted(bits)

@@ -53,6 +53,9 @@ from chat.protocol.crypto import (
     verify_certificate,
     verify_handshake,
     verify_raw,
+    work_check,
+    work_digest,
+    work_solve,
 )
 from tests.unit.conftest import load_protocol_vectors
 
@@ -184,6 +187,31 @@ def test_proof_of_work_vector(vectors: dict[str, Any]) -> None:
     assert pow_leading_zero_bits(hashlib.sha256(challenge + good).digest()) == pow_vector["bits"]
     assert pow_solve(challenge, pow_vector["bits"]) == good
 
+
+
+def test_work_puzzle_vector(vectors: dict[str, Any]) -> None:
+    work = vectors["work"]
+    challenge = bytes.fromhex(work["challenge_hex"])
+    good, bad = bytes.fromhex(work["good_nonce_hex"]), bytes.fromhex(work["bad_nonce_hex"])
+    iterations, bits = work["iterations"], work["bits"]
+    assert work_digest(challenge, good, iterations).hex() == work["good_digest_hex"]
+    assert work_digest(challenge, good, iterations) == hashlib.pbkdf2_hmac("sha256", challenge, good, iterations, 32)
+    assert work_check(challenge, good, iterations, bits)
+    assert not work_check(challenge, bad, iterations, bits)
+    assert not work_check(challenge, good, iterations + 1, bits), "the iterations are part of the work"
+    assert work_solve(challenge, iterations, bits) == good
+
+
+@pytest.mark.parametrize(("iterations", "bits"), [(0, 1), (8193, 1), (True, 1), (1.0, 1), (1000, -1), (1000, 41),
+                                                  (1000, False)])
+def test_work_refuses_parameters_out_of_range(iterations: Any, bits: Any) -> None:
+    with pytest.raises(ValueError):
+        work_check(b"challenge", b"nonce", iterations, bits)
+
+
+def test_work_refuses_a_long_nonce() -> None:
+    assert work_check(b"challenge", bytes(32), 1, 0)
+    assert not work_check(b"challenge", bytes(33), 1, 0)
 
 # --- Encodings -----------------------------------------------------------------------
 

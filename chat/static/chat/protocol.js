@@ -791,3 +791,70 @@ export async function powSolve(challengeRaw, bits, options = {}) {
   }
   throw new ProtocolError("pow_unsolved", "no nonce found");
 }
+
+// --- Proof of work, PBKDF2 (protocol.md §9) ------------------------------------
+//
+// One attempt is one PBKDF2-HMAC-SHA256 call: deriveBits runs natively, so the page works at about the
+// speed of native code (the SHA-256 puzzle above costs one WebCrypto call per hash). Twin of crypto.py's
+// work_digest, work_check and work_solve.
+
+export const WORK_MIN_ITERATIONS = 1;
+export const WORK_MAX_ITERATIONS = 8192;
+export const WORK_MAX_BITS = 40;
+
+function checkWorkParameters(iterations, bits) {
+  if (!Number.isInteger(iterations) || iterations < WORK_MIN_ITERATIONS || iterations > WORK_MAX_ITERATIONS) {
+    throw new ProtocolError("bad_iterations", `iterations must be ${WORK_MIN_ITERATIONS} to ${WORK_MAX_ITERATIONS}`);
+  }
+  if (!Number.isInteger(bits) || bits < 0 || bits > WORK_MAX_BITS) {
+    throw new ProtocolError("bad_bits", `bits must be 0 to ${WORK_MAX_BITS}`);
+  }
+}
+
+async function workKey(challengeRaw) {
+  return subtle.importKey("raw", toBytes(challengeRaw), "PBKDF2", false, ["deriveBits"]);
+}
+
+function deriveWork(key, nonce, iterations) {
+  return subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt: nonce, iterations }, key, 256);
+}
+
+/** PBKDF2-HMAC-SHA256(password = challenge, salt = nonce, iterations), 32 bytes. */
+export async function workDigest(challengeRaw, nonceRaw, iterations) {
+  checkWorkParameters(iterations, 0);
+  return new Uint8Array(await deriveWork(await workKey(challengeRaw), toBytes(nonceRaw), iterations));
+}
+
+/** True when the nonce is at most 32 bytes and its work digest has `bits` leading zero bits. */
+export async function workCheck(challengeRaw, nonceRaw, iterations, bits) {
+  checkWorkParameters(iterations, bits);
+  const nonce = toBytes(nonceRaw);
+  if (nonce.length > MAX_POW_NONCE_BYTES) return false;
+  return powLeadingZeroBits(await workDigest(challengeRaw, nonce, iterations)) >= bits;
+}
+
+/**
+ * The smallest 8-byte big-endian counter nonce that meets `bits` (the one Python's work_solve finds).
+ * `options.parallel` attempts are in flight at once (Chromium runs WebCrypto on a pool of threads, so a
+ * phone's second big core helps); `options.signal` (an AbortSignal) stops the search.
+ */
+export async function workSolve(challengeRaw, iterations, bits, options = {}) {
+  checkWorkParameters(iterations, bits);
+  const parallel = Math.max(1, Math.min(8, options.parallel ?? 2));
+  const key = await workKey(challengeRaw);
+  for (let start = 0; start < Number.MAX_SAFE_INTEGER; start += parallel) {
+    if (options.signal?.aborted) throw new ProtocolError("aborted", "proof of work was cancelled");
+    const nonces = [];
+    for (let counter = start; counter < start + parallel; counter += 1) {
+      const nonce = new Uint8Array(POW_SOLVER_NONCE_BYTES);
+      const view = new DataView(nonce.buffer);
+      view.setUint32(0, Math.floor(counter / 2 ** 32), false);
+      view.setUint32(4, counter >>> 0, false);
+      nonces.push(nonce);
+    }
+    const digests = await Promise.all(nonces.map((nonce) => deriveWork(key, nonce, iterations)));
+    const found = digests.findIndex((digest) => powLeadingZeroBits(new Uint8Array(digest)) >= bits);
+    if (found !== -1) return nonces[found];
+  }
+  throw new ProtocolError("pow_unsolved", "no nonce found");
+}

@@ -15,11 +15,11 @@ import {
   generateIdentityKeyPair,
   importIdentityKey,
   MAX_PLAINTEXT_BYTES,
-  powSolve,
   ReplayedSequenceError,
   signVisitorKey,
   verifyCertificate,
   verifyHandshake,
+  workSolve,
 } from "./protocol.js";
 import { Conversation, DELIVERED, HELD } from "./conversation.js";
 import { EpochSession } from "./session.js";
@@ -197,15 +197,46 @@ async function stored() {
 
 // --- starting, joining and resuming ----------------------------------------------------------
 
+// The PBKDF2 puzzle of protocol.md §9; bits 0: joining is free now.
 async function solveProofOfWork() {
   const response = await fetch("/chat/pow/", { credentials: "omit", cache: "no-store", headers: { Accept: "application/json" } });
   if (!response.ok) throw new Error(`pow ${response.status}`);
   const challenge = await response.json();
   if (!challenge.bits) return null;
   setStatus(S.pow, { progress: true });
-  const nonce = await powSolve(b64d(challenge.challenge), challenge.bits);
+  const nonce = await workSolve(b64d(challenge.challenge), challenge.iterations, challenge.bits);
   setStatus(S.starting);
   return { challenge: challenge.challenge, nonce: b64e(nonce) };
+}
+
+// --- rent: while the queue is busy, the server asks for a fresh puzzle now and then to keep our place ------
+
+const rent = { abort: null, waitingText: "" };
+
+function stopRent() {
+  rent.abort?.abort();
+  rent.abort = null;
+}
+
+async function onRent(frame) {
+  if (frame.chat !== state.chat || !state.socket) return;
+  stopRent(); // a newer request replaces an unfinished one
+  const abort = new AbortController();
+  rent.abort = abort;
+  if (!state.connectedOnce) setStatus(`${rent.waitingText} ${S.keeping_place}`.trim(), { progress: true });
+  try {
+    const nonce = await workSolve(b64d(frame.challenge), frame.iterations, frame.bits, { signal: abort.signal });
+    if (!abort.signal.aborted && frame.chat === state.chat && state.socket) {
+      state.socket.send({ type: "rent", chat: frame.chat, pow: { challenge: frame.challenge, nonce: b64e(nonce) } });
+    }
+  } catch (error) {
+    return; // cancelled: a newer request came, or the chat moved on
+  } finally {
+    if (rent.abort === abort) {
+      rent.abort = null;
+      if (!state.connectedOnce && rent.waitingText) setStatus(rent.waitingText);
+    }
+  }
 }
 
 async function sendJoin() {
@@ -239,6 +270,7 @@ function openSocket() {
     onFrame: (frame) => handleFrame(frame).catch(() => notice(S.error)),
     onDown: (event) => {
       if (state.ended) return false;
+      stopRent();
       forgetKeys();
       conversation.holdUnconfirmed();
       if (event.code === CLOSE_DISPLACED) {
@@ -295,6 +327,8 @@ async function handleFrame(frame) {
       return onEnded(frame);
     case "error":
       return onError(frame);
+    case "rent":
+      return onRent(frame);
     default:
       return undefined; // kinds this page does not know are ignored
   }
@@ -308,6 +342,7 @@ async function onQueued(frame) {
   }
   if (!frame.position) return; // 0: a counsellor holds the chat and is making a new key with us
   const place = frame.position === 1 ? S.queued_next : format(S.queued, { position: frame.position });
+  rent.waitingText = place;
   if (state.connectedOnce) {
     // Back in the queue during a chat: say why, keep the conversation on screen, hold what is typed.
     conversation.holdUnconfirmed();
@@ -316,7 +351,7 @@ async function onQueued(frame) {
     setState("queued", `${why} ${place}`);
   } else {
     showOnly("chat-waiting");
-    setStatus(place);
+    setStatus(rent.abort ? `${place} ${S.keeping_place}` : place, { progress: Boolean(rent.abort) });
   }
 }
 
@@ -350,6 +385,7 @@ async function onConnected(frame) {
   } catch (error) {
     return refuse();
   }
+  stopRent();
   const someoneElse = state.device !== null && state.device !== certified.device;
   state.chat = frame.chat;
   state.device = certified.device;
@@ -391,6 +427,7 @@ async function onMessage(frame) {
 
 /** The chat is over for this tab: nothing of it stays in the tab's storage; the conversation stays on screen. */
 function endHere(alertText) {
+  stopRent();
   state.ended = true;
   state.inChat = false;
   forgetKeys();
