@@ -11,7 +11,8 @@ while (`raise_for_abuse`, shared by every process through the cache).
 Costs are written in seconds of work of a modelled mid-range phone (settings.CHAT_POW_PHONE_RATE: PBKDF2
 iterations a second); `Schedule` turns them into a `Price` (iterations per attempt, leading zero bits).
 
-The SHA-256 puzzle (`make_challenge`, `check_solution`) stays for the mailbox's flood control.
+The mailbox (securemessages, docs/mailbox.md §6) prices its requests with the same puzzle, at fixed prices
+(`phone_price`), each challenge bound to the request it pays for (`make_work_challenge`'s kind).
 """
 
 from __future__ import annotations
@@ -25,33 +26,14 @@ from typing import Any, Final
 from django.conf import settings
 from django.core.cache import cache
 
-from chat.protocol.crypto import WORK_MAX_BITS, WORK_MAX_ITERATIONS, b64d, b64e, pow_check, work_check
+from chat.protocol.crypto import WORK_MAX_BITS, WORK_MAX_ITERATIONS, b64d, b64e, work_check
 from chat.tokens import TOKEN_BYTES, is_fresh, make_token, use_once
 
-PURPOSE: Final = "pow"
 CHALLENGE_SECONDS: Final = 300
 ABUSE_CACHE_KEY: Final = "chat:pow:abuse-raised-until"
 # A join or rent challenge: iterations (uint32) ‖ bits (uint8) ‖ a chat.tokens token whose MAC covers both.
 PARAMETER_BYTES: Final = 5
 JOIN: Final = "join"
-
-
-# --- the SHA-256 puzzle (the mailbox's) --------------------------------------------------------------------
-
-
-def make_challenge(now: float | None = None) -> str:
-    """A fresh SHA-256 challenge, good once for CHALLENGE_SECONDS."""
-    return make_token(PURPOSE, CHALLENGE_SECONDS, now)
-
-
-def check_solution(solution: Any, bits: int, now: float | None = None) -> bool:
-    """True once for a `{challenge, nonce}` (already schema-checked) that meets `bits`; uses the challenge up."""
-    challenge, nonce = solution["challenge"], solution["nonce"]
-    if not is_fresh(PURPOSE, challenge, now):
-        return False
-    if not pow_check(b64d(challenge), b64d(nonce), bits):
-        return False
-    return use_once(PURPOSE, challenge, now)
 
 
 # --- prices and the schedule -------------------------------------------------------------------------------
@@ -76,6 +58,14 @@ def price_for_work(work: float) -> Price:
     bits = max(1, math.ceil(math.log2(max(work, 1) / WORK_MAX_ITERATIONS)))
     iterations = min(WORK_MAX_ITERATIONS, max(1, round(work / 2**bits)))
     return Price(iterations, bits)
+
+
+def phone_price(seconds: float) -> Price:
+    """The puzzle that costs the modelled phone (settings.CHAT_POW_PHONE_RATE) `seconds` of work on average; for
+    0 seconds, one attempt that any nonce answers (the request is free, but still fetches and uses a challenge)."""
+    if seconds <= 0:
+        return Price(1, 0)
+    return price_for_work(seconds * settings.CHAT_POW_PHONE_RATE)
 
 
 @dataclass(frozen=True)
@@ -227,6 +217,13 @@ def check_work(kind: str, solution: Any, now: float | None = None) -> Price | No
     if not use_once(_purpose(kind, price), token, now):
         return None
     return price if work_check(b64d(challenge), b64d(nonce), price.iterations, price.bits) else None
+
+
+def pays_for(kind: str, solution: Any, price: Price, now: float | None = None) -> bool:
+    """True once for an answer to a `kind` challenge worth at least half of `price` (the price may have risen a
+    step while the device worked); like check_work, any answer uses its challenge up."""
+    solved = check_work(kind, solution, now)
+    return solved is not None and 2 * solved.work >= price.work
 
 
 def places_affordable(plan: Schedule, capacity: int, rate: float) -> int:

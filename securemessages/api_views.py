@@ -87,8 +87,10 @@ def _fields(body: dict[str, Any], names: set[str]) -> None:
         raise EnvelopeError(f"expected exactly {', '.join(sorted(names))}")
 
 
-def _solved(pow_field: object) -> None:
-    if not proof_of_work.check_solution(parse_pow(pow_field), conf.pow_bits()):
+def _solved(action: str, pow_field: object) -> None:
+    """The request's `pow` must answer a challenge made for this action at (about) its price; any answer uses the
+    challenge up."""
+    if not proof_of_work.pays_for(conf.pow_kind(action), parse_pow(pow_field), conf.pow_price(action)):
         raise actions.Refused(403, "pow_invalid", _("The check that you are a person failed. Please try again."))
 
 
@@ -98,8 +100,14 @@ def _solved(pow_field: object) -> None:
 @never_cache
 @json_methods("GET")
 def pow_challenge(request: HttpRequest) -> JsonResponse:
-    """GET /mailbox/pow/ → {"challenge", "bits"}: the chat's puzzle at the mailbox's difficulty."""
-    return JsonResponse({"challenge": proof_of_work.make_challenge(), "bits": conf.pow_bits()})
+    """GET /mailbox/pow/?for=write|reply|open|delete → {"challenge", "iterations", "bits"}: the chat's PBKDF2
+    puzzle (protocol.md §9) at that request's price, good once and for that request only."""
+    action = request.GET.get("for", "")
+    if action not in conf.POW_SETTINGS:
+        return json_refusal(400, "bad_request", f"Ask for one of: {', '.join(conf.POW_SETTINGS)} (?for=…).")
+    price = conf.pow_price(action)
+    challenge = proof_of_work.make_work_challenge(conf.pow_kind(action), price, proof_of_work.CHALLENGE_SECONDS)
+    return JsonResponse({"challenge": challenge, "iterations": price.iterations, "bits": price.bits})
 
 
 @never_cache
@@ -135,19 +143,19 @@ def start(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
     """POST /mailbox/threads/ {v, thread, access, lang, mk, sk, msg, pow} → 201 {"thread"}."""
     _purge_now_and_then()
     new = parse_new_thread(body)
-    _solved(new.pow)
+    _solved("write", new.pow)
     thread = actions.start_thread(new, today())
     return JsonResponse({"thread": thread.id}, status=201)
 
 
-def _visitor_thread(body: dict[str, Any], names: set[str]) -> tuple[Thread, Envelope | None]:
+def _visitor_thread(body: dict[str, Any], names: set[str], action: str) -> tuple[Thread, Envelope | None]:
     """Check the body's fields, the access secret, the envelope if any, then the proof of work (so a malformed
     request does not use it up), then open the thread; an unknown secret raises the generic not_found()."""
     _purge_now_and_then()
     _fields(body, names)
     secret = parse_access(body["access"])
     message = parse_envelope(body["msg"]) if "msg" in names else None
-    _solved(body["pow"])
+    _solved(action, body["pow"])
     thread = access.thread_for_access(secret, today())
     if thread is None:
         raise not_found()
@@ -160,7 +168,7 @@ def _visitor_thread(body: dict[str, Any], names: set[str]) -> tuple[Thread, Enve
 @json_body
 def open_thread(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
     """POST /mailbox/open/ {access, pow} → 200 the thread with the mailbox's key wraps, or the generic 404."""
-    thread, _message = _visitor_thread(body, {"access", "pow"})
+    thread, _message = _visitor_thread(body, {"access", "pow"}, "open")
     return JsonResponse(_thread_for_visitor(thread))
 
 
@@ -170,7 +178,7 @@ def open_thread(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
 @json_body
 def reply(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
     """POST /mailbox/reply/ {access, pow, msg} → 201, or the generic 404."""
-    thread, message = _visitor_thread(body, {"access", "pow", "msg"})
+    thread, message = _visitor_thread(body, {"access", "pow", "msg"}, "reply")
     assert message is not None
     actions.visitor_reply(thread, message, today())
     return JsonResponse({"id": message.id}, status=201)
@@ -182,7 +190,7 @@ def reply(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
 @json_body
 def delete(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
     """POST /mailbox/delete/ {access, pow} → 204, or the generic 404."""
-    thread, _message = _visitor_thread(body, {"access", "pow"})
+    thread, _message = _visitor_thread(body, {"access", "pow"}, "delete")
     actions.delete_thread(thread)
     return HttpResponse(status=204)
 

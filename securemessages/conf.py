@@ -1,8 +1,19 @@
-"""The mailbox's settings (helpline/settings/base.py, docs/mailbox.md §9), read at the moment they are needed."""
+"""The mailbox's settings (helpline/settings/base.py, docs/mailbox.md §9), read at the moment they are needed,
+and what they make of them: the price of each visitor request."""
 
 from __future__ import annotations
 
+from typing import Final
+
 from django.conf import settings
+
+from chat import pow as proof_of_work
+
+# The visitor requests that cost work, each paid for by a challenge made for it alone (docs/mailbox.md §6), and
+# the setting that prices each. Deleting costs what opening does: both need the access secret, neither adds
+# anything to keep.
+POW_SETTINGS: Final = {"write": "MAILBOX_POW_WRITE_SECONDS", "reply": "MAILBOX_POW_REPLY_SECONDS",
+                       "open": "MAILBOX_POW_OPEN_SECONDS", "delete": "MAILBOX_POW_OPEN_SECONDS"}
 
 
 def retention_days() -> int:
@@ -15,9 +26,18 @@ def reply_days() -> int:
     return int(settings.MAILBOX_REPLY_DAYS)
 
 
-def pow_bits() -> int:
-    """Proof-of-work difficulty for every visitor request (the chat's puzzle, chat.pow)."""
-    return int(settings.MAILBOX_POW_BITS)
+def pow_seconds(action: str) -> float:
+    """What a request (a key of POW_SETTINGS) costs in seconds of the modelled phone's work, on average."""
+    return float(getattr(settings, POW_SETTINGS[action]))
+
+
+def pow_price(action: str) -> proof_of_work.Price:
+    return proof_of_work.phone_price(pow_seconds(action))
+
+
+def pow_kind(action: str) -> str:
+    """What a mailbox challenge is bound to: one kind of request, never a chat's join or rent."""
+    return f"mailbox {action}"
 
 
 def thread_max_messages() -> int:

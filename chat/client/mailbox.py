@@ -22,6 +22,7 @@ from typing import Any
 from chat.client.base import ChatClientError
 from chat.client.counsellor import DeviceIdentity
 from chat.client.http import HttpError, StaffSession, _cookieless_opener, _request
+from chat.client.visitor import solve_work
 from chat.protocol import crypto as protocol
 from securemessages import crypto, envelope
 
@@ -115,10 +116,10 @@ class MailboxVisitor:
             raise HttpError(method, self.base_url + path, status, json.dumps(answer))
         return answer
 
-    async def proof_of_work(self) -> dict[str, str]:
-        challenge = await self._expect("GET", "/mailbox/pow/", None, (200,))
-        nonce = await asyncio.to_thread(protocol.pow_solve, protocol.b64d(challenge["challenge"]), challenge["bits"])
-        return {"challenge": challenge["challenge"], "nonce": protocol.b64e(nonce)}
+    async def proof_of_work(self, action: str) -> dict[str, str]:
+        """Fetch the challenge for one request (write, reply, open or delete) and solve it (in a thread)."""
+        challenge = await self._expect("GET", f"/mailbox/pow/?for={action}", None, (200,))
+        return await solve_work(challenge["challenge"], int(challenge["iterations"]), int(challenge["bits"]))
 
     async def recipients(self) -> dict[str, bytes]:
         assert self.keys is not None
@@ -141,7 +142,7 @@ class MailboxVisitor:
         keys = self.keys
         await self._expect("POST", "/mailbox/threads/", {
             "v": 1, "thread": keys.thread, "access": keys.access_b64, "lang": lang, "mk": keys.mk, "sk": keys.sk,
-            "msg": msg, "pow": await self.proof_of_work()}, (201,))
+            "msg": msg, "pow": await self.proof_of_work("write")}, (201,))
         return codename
 
     async def open(self, codename: str | None = None) -> list[MailboxMessage]:
@@ -152,7 +153,7 @@ class MailboxVisitor:
         if keys is None:
             raise ChatClientError("no codename")
         thread = await self._expect("POST", "/mailbox/open/", {"access": keys.access_b64,
-                                                               "pow": await self.proof_of_work()}, (200,))
+                                                               "pow": await self.proof_of_work("open")}, (200,))
         if (thread["thread"], thread["mk"], thread["sk"]) != (keys.thread, keys.mk, keys.sk):
             raise ChatClientError("the server answered with another thread's keys")
         return [open_message(message, keys.thread, keys.sk, self.org_public_key, crypto.MAILBOX_RECIPIENT,
@@ -162,12 +163,12 @@ class MailboxVisitor:
         assert self.keys is not None
         msg = self._seal(text, await self.recipients())
         await self._expect("POST", "/mailbox/reply/", {"access": self.keys.access_b64,
-                                                       "pow": await self.proof_of_work(), "msg": msg}, (201,))
+                                                       "pow": await self.proof_of_work("reply"), "msg": msg}, (201,))
 
     async def delete(self) -> None:
         assert self.keys is not None
         await self._expect("POST", "/mailbox/delete/", {"access": self.keys.access_b64,
-                                                        "pow": await self.proof_of_work()}, (204,))
+                                                        "pow": await self.proof_of_work("delete")}, (204,))
         self.keys = None
 
 

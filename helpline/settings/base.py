@@ -277,10 +277,14 @@ SERVICE_LEVEL_MINUTES = 2
 SUPPRESSION_THRESHOLD = env_int("HELPLINE_SUPPRESSION_THRESHOLD", 5, minimum=1)
 SERVICE_LEVEL_MINUTES = env_int("HELPLINE_SERVICE_LEVEL_MINUTES", 2, minimum=1)
 # The mailbox (docs/mailbox.md): days a thread is kept after its last message; the reply time visitors are
-# told (working days); proof-of-work difficulty of every visitor request; the size cap of one thread.
+# told (working days); the size cap of one thread. Every visitor request costs the chat's puzzle: writing a
+# new thread, replying, and opening or deleting one cost these seconds of the modelled phone's work on average
+# (CHAT_POW_PHONE_RATE; the economics: docs/threat-model.md, secure messages).
 MAILBOX_RETENTION_DAYS = env_int("HELPLINE_MAILBOX_RETENTION_DAYS", 30, minimum=1)
 MAILBOX_REPLY_DAYS = env_int("HELPLINE_MAILBOX_REPLY_DAYS", 3, minimum=1)
-MAILBOX_POW_BITS = 14
+MAILBOX_POW_WRITE_SECONDS: float = 3
+MAILBOX_POW_REPLY_SECONDS: float = 2
+MAILBOX_POW_OPEN_SECONDS: float = 1
 MAILBOX_THREAD_MAX_MESSAGES = 100
 MAILBOX_THREAD_MAX_CHARS = 600_000
 CAMPAIGN_CODES = env_list("HELPLINE_CAMPAIGN_CODES", ["poster", "radio", "search", "gp", "social"])

@@ -1,15 +1,15 @@
-"""Proof of work: the PBKDF2 puzzle's prices, schedule and challenges, abuse raises; the SHA-256 puzzle the
-mailbox uses; one-time tokens; the feedback endpoint."""
+"""Proof of work: the PBKDF2 puzzle's prices, schedule and challenges, abuse raises; one-time tokens; the
+feedback endpoint. (The mailbox's prices: tests/unit/test_mailbox_api.py.)"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import secrets
-import struct
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from chat import pow as proof_of_work
 from chat import tokens
 from chat.models import Chat
-from chat.protocol.crypto import WORK_MAX_ITERATIONS, b64d, b64e, pow_solve, work_check, work_solve
+from chat.protocol.crypto import WORK_MAX_ITERATIONS, b64d, b64e, work_check, work_solve
 
 # Using a token writes its used-marker to the database (chat.tokens).
 pytestmark = pytest.mark.django_db
@@ -28,38 +28,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _empty_cache() -> None:
     cache.clear()
-
-
-def solved(bits: int, now: float | None = None) -> dict[str, str]:
-    challenge = proof_of_work.make_challenge(now)
-    return {"challenge": challenge, "nonce": b64e(pow_solve(b64d(challenge), bits))}
-
-
-def test_challenge_layout() -> None:
-    raw = b64d(proof_of_work.make_challenge(now=1000))
-    assert len(raw) == 40
-    assert struct.unpack(">Q", raw[16:24])[0] == 1000 + proof_of_work.CHALLENGE_SECONDS
-
-
-def test_a_solution_is_good_once() -> None:
-    solution = solved(8)
-    assert proof_of_work.check_solution(solution, 8)
-    assert not proof_of_work.check_solution(solution, 8)
-
-
-def test_too_few_bits_fail_and_do_not_use_the_challenge() -> None:
-    solution = solved(1)
-    while proof_of_work.check_solution(solution, 16):  # pragma: no cover - a 1-bit answer rarely meets 16
-        solution = solved(1)
-    assert proof_of_work.check_solution(solution, 1)
-
-
-def test_expired_or_forged_challenges_fail() -> None:
-    assert not proof_of_work.check_solution(solved(0, now=0), 0)
-    good = b64d(proof_of_work.make_challenge())
-    forged = b64e(good[:16] + struct.pack(">Q", 2**40) + good[24:])
-    assert not proof_of_work.check_solution({"challenge": forged, "nonce": "AA"}, 0)
-    assert not proof_of_work.check_solution({"challenge": b64e(bytes(40)), "nonce": "AA"}, 0)
 
 
 def test_tokens_are_bound_to_their_purpose() -> None:
@@ -110,6 +78,19 @@ def test_pressure_is_nil_while_quiet_full_from_a_fifth_and_full_when_raised() ->
     assert PLAN.pressure(6, 30) == PLAN.pressure(30, 30) == 1
     assert PLAN.pressure(0, 30, raised=True) == 1
     assert PLAN.join_price(0) is None and PLAN.rent_price(0) is None
+
+
+@given(st.floats(min_value=0.01, max_value=60))
+def test_a_phone_price_costs_the_modelled_phone_about_its_seconds(seconds: float) -> None:
+    rate = django_settings.CHAT_POW_PHONE_RATE
+    price = proof_of_work.phone_price(seconds)
+    assert price.bits >= 1
+    if seconds * rate >= 2 * WORK_MAX_ITERATIONS:
+        assert 0.75 * seconds <= price.work / rate <= 1.25 * seconds
+
+
+def test_a_free_phone_price_is_one_attempt_any_nonce_answers() -> None:
+    assert proof_of_work.phone_price(0) == proof_of_work.Price(1, 0)
 
 
 def test_a_join_costs_at_most_its_budget_on_the_modelled_phone() -> None:
@@ -189,6 +170,17 @@ def test_a_challenge_is_bound_to_its_price_its_kind_and_its_time() -> None:
     old = work_answer(proof_of_work.JOIN, price, now=1000)
     assert proof_of_work.check_work(proof_of_work.JOIN, old) is None
     assert proof_of_work.check_work(proof_of_work.rent_kind("chat-a"), answer) == price
+
+
+def test_an_answer_pays_for_at_least_half_the_price_asked_once() -> None:
+    asked = proof_of_work.Price(16, 3)
+    assert proof_of_work.pays_for("mailbox write", work_answer("mailbox write", asked), asked)
+    assert proof_of_work.pays_for("mailbox write", work_answer("mailbox write", proof_of_work.Price(16, 2)), asked)
+    assert not proof_of_work.pays_for("mailbox write", work_answer("mailbox write", proof_of_work.Price(15, 2)), asked)
+    used = work_answer("mailbox write", asked)
+    assert proof_of_work.pays_for("mailbox write", used, asked)
+    assert not proof_of_work.pays_for("mailbox write", used, asked)
+    assert not proof_of_work.pays_for("mailbox reply", work_answer("mailbox write", asked), asked)
 
 
 @pytest.mark.parametrize("challenge", ["", "AA", b64e(bytes(45)), b64e(bytes(44)), b64e(b"\xff" * 4 + bytes(41))])

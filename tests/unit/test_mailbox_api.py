@@ -14,7 +14,10 @@ from django.test import Client
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 
+from chat import actions as chat_actions
 from chat import pow as proof_of_work
+from chat import tokens
+from chat.access import ChatRefused
 from chat.models import CounsellorDevice
 from chat.protocol.crypto import (
     b64d,
@@ -24,11 +27,13 @@ from chat.protocol.crypto import (
     pow_solve,
     private_key_from_scalar_hex,
     public_key_bytes,
+    work_check,
+    work_solve,
 )
 from helpline.accounts.actions import create_staff
 from helpline.accounts.models import SealedTOTPDevice
 from helpline.metrics.models import DailyCount
-from securemessages import actions, crypto, envelope
+from securemessages import actions, conf, crypto, envelope
 from securemessages.models import DeviceKey, Message, Thread, Wrap
 from tests.unit.conftest import load_protocol_vectors
 
@@ -81,11 +86,11 @@ def counsellor(username: str, role: str = "counsellor", *, register: bool = True
     return person
 
 
-def solved_pow() -> dict[str, str]:
-    challenge = proof_of_work.make_challenge()
-    from securemessages import conf
-
-    return {"challenge": challenge, "nonce": b64e(pow_solve(b64d(challenge), conf.pow_bits()) or b"\0")}
+def solved_pow(action: str) -> dict[str, str]:
+    """The answer to a fresh challenge of GET /mailbox/pow/?for=action, as a client finds it."""
+    asked = Client().get(f"/mailbox/pow/?for={action}").json()
+    nonce = work_solve(b64d(asked["challenge"]), asked["iterations"], asked["bits"])
+    return {"challenge": asked["challenge"], "nonce": b64e(nonce)}
 
 
 def visitor_post(path: str, body: Any) -> Any:
@@ -103,7 +108,7 @@ def new_thread_body(keys: crypto.CodenameKeys, text: str = "first message", lang
     msg = envelope.build_envelope(keys.thread, crypto.VISITOR, keys.sign_private, {"t": "text", "body": text},
                                   team_recipients(keys))
     return {"v": 1, "thread": keys.thread, "access": keys.access_b64, "lang": lang, "mk": keys.mk, "sk": keys.sk,
-            "msg": msg, "pow": solved_pow()}
+            "msg": msg, "pow": solved_pow("write")}
 
 
 def codename_keys(words: str = "tafel fiets molen kaas appel regen zomer wolk") -> crypto.CodenameKeys:
@@ -116,11 +121,6 @@ def counts(metric: str) -> dict[str, int]:
 
 def stored() -> tuple[int, int, int]:
     return Thread.objects.count(), Message.objects.count(), Wrap.objects.count()
-
-
-@pytest.fixture(autouse=True)
-def _light_pow(settings: Any) -> None:
-    settings.MAILBOX_POW_BITS = 4
 
 
 # --- a whole thread ------------------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ def test_a_thread_from_first_message_to_deletion() -> None:
     assert sam.client.get("/mailbox/staff/threads/").json()["threads"][0]["state"] == "answered"
 
     # The visitor comes back with the codename and reads the answer.
-    opened = visitor_post("/mailbox/open/", {"access": keys.access_b64, "pow": solved_pow()})
+    opened = visitor_post("/mailbox/open/", {"access": keys.access_b64, "pow": solved_pow("open")})
     assert opened.status_code == 200
     thread = opened.json()
     assert thread["thread"] == keys.thread and thread["mk"] == keys.mk and thread["sk"] == keys.sk
@@ -170,7 +170,7 @@ def test_a_thread_from_first_message_to_deletion() -> None:
     # The visitor writes back: waiting again; the counsellor closes with a wrap-up.
     again = envelope.build_envelope(keys.thread, "visitor", keys.sign_private, {"t": "text", "body": "Dank je"},
                                     team_recipients(keys))
-    assert visitor_post("/mailbox/reply/", {"access": keys.access_b64, "pow": solved_pow(), "msg": again}) \
+    assert visitor_post("/mailbox/reply/", {"access": keys.access_b64, "pow": solved_pow("reply"), "msg": again}) \
         .status_code == 201
     assert sam.client.get("/mailbox/staff/threads/").json()["threads"][0]["state"] == "waiting"
     closed = sam.post(f"/mailbox/staff/threads/{keys.thread}/close/", {"wrapup": {"contact": "self"}})
@@ -185,9 +185,9 @@ def test_a_thread_from_first_message_to_deletion() -> None:
     assert counts("mailbox.wrapup") == {"contact.self": 1}
 
     # The visitor deletes the thread: everything goes, and the codename opens nothing any more.
-    assert visitor_post("/mailbox/delete/", {"access": keys.access_b64, "pow": solved_pow()}).status_code == 204
+    assert visitor_post("/mailbox/delete/", {"access": keys.access_b64, "pow": solved_pow("delete")}).status_code == 204
     assert stored() == (0, 0, 0)
-    assert visitor_post("/mailbox/open/", {"access": keys.access_b64, "pow": solved_pow()}).status_code == 404
+    assert visitor_post("/mailbox/open/", {"access": keys.access_b64, "pow": solved_pow("open")}).status_code == 404
 
 
 def test_a_wrong_codename_a_deleted_thread_and_an_expired_one_get_the_same_answer(settings: Any) -> None:
@@ -195,13 +195,13 @@ def test_a_wrong_codename_a_deleted_thread_and_an_expired_one_get_the_same_answe
     deleted, expired = codename_keys("a b c d e f g h"), codename_keys("h g f e d c b a")
     for keys in (deleted, expired):
         assert visitor_post("/mailbox/threads/", new_thread_body(keys)).status_code == 201
-    assert visitor_post("/mailbox/delete/", {"access": deleted.access_b64, "pow": solved_pow()}).status_code == 204
+    assert visitor_post("/mailbox/delete/", {"access": deleted.access_b64, "pow": solved_pow("delete")}).status_code == 204
     Thread.objects.filter(pk=expired.thread).update(
         last_message_on=timezone.localdate() - dt.timedelta(days=settings.MAILBOX_RETENTION_DAYS))
     answers = []
     for access in (b64e(bytes(32)), deleted.access_b64, expired.access_b64):
         for path in ("/mailbox/open/", "/mailbox/delete/"):
-            response = visitor_post(path, {"access": access, "pow": solved_pow()})
+            response = visitor_post(path, {"access": access, "pow": solved_pow(path.split("/")[2])})
             answers.append((response.status_code, response.content, response["Content-Type"]))
     assert len(set(answers)) == 1 and answers[0][0] == 404
     assert b"codename" in answers[0][1]
@@ -214,7 +214,7 @@ def test_retention_keeps_a_thread_through_its_last_day_then_the_sweep_deletes_it
     today = timezone.localdate()
     last_day = today - dt.timedelta(days=settings.MAILBOX_RETENTION_DAYS - 1)
     Thread.objects.update(last_message_on=last_day)
-    assert visitor_post("/mailbox/open/", {"access": keys.access_b64, "pow": solved_pow()}).json()["expires"] == \
+    assert visitor_post("/mailbox/open/", {"access": keys.access_b64, "pow": solved_pow("open")}).json()["expires"] == \
         (last_day + dt.timedelta(days=settings.MAILBOX_RETENTION_DAYS)).isoformat() == (today + dt.timedelta(1)) \
         .isoformat()
     assert actions.purge_expired(today) == 0
@@ -251,7 +251,7 @@ def test_malformed_and_oversized_envelopes_get_400_and_nothing_is_written() -> N
     counsellor("sam")
     keys = codename_keys()
     for name, body in bad_bodies(keys).items():
-        raw = body if isinstance(body, str) else json.dumps({**body, "pow": solved_pow()} if "pow" in body else body)
+        raw = body if isinstance(body, str) else json.dumps({**body, "pow": solved_pow("write")} if "pow" in body else body)
         response = Client().post("/mailbox/threads/", raw, content_type="application/json")
         assert response.status_code == 400, name
         assert response.json()["error"] in {"bad_request", "bad_envelope", "too_large", "bad_signature",
@@ -262,21 +262,139 @@ def test_malformed_and_oversized_envelopes_get_400_and_nothing_is_written() -> N
     before = stored()
     for name, msg in {"bad sig": {**new_thread_body(keys)["msg"], "sig": b64e(bytes(64))},
                       "garbage": {"v": 1}}.items():
-        response = visitor_post("/mailbox/reply/", {"access": keys.access_b64, "pow": solved_pow(), "msg": msg})
+        response = visitor_post("/mailbox/reply/", {"access": keys.access_b64, "pow": solved_pow("reply"), "msg": msg})
         assert response.status_code == 400, name
     assert stored() == before
+
+
+# --- proof of work: the chat's PBKDF2 puzzle, one challenge per request, bound to it -------------------------
+
+
+def refused_pow(response: Any) -> bool:
+    return bool(response.status_code == 403 and response.json()["error"] == "pow_invalid")
 
 
 def test_proof_of_work_is_required_good_and_used_once() -> None:
     counsellor("sam")
     keys = codename_keys()
     body = new_thread_body(keys)
-    assert visitor_post("/mailbox/threads/", {**body, "pow": {"challenge": "AAAA", "nonce": "AA"}}).status_code == 403
+    assert refused_pow(visitor_post("/mailbox/threads/", {**body, "pow": {"challenge": "AAAA", "nonce": "AA"}}))
     assert visitor_post("/mailbox/threads/", body).status_code == 201
     again = new_thread_body(codename_keys("q w e r t y u i"))
-    assert visitor_post("/mailbox/threads/", {**again, "pow": body["pow"]}).status_code == 403
+    assert refused_pow(visitor_post("/mailbox/threads/", {**again, "pow": body["pow"]}))
+    opened = {"access": keys.access_b64, "pow": solved_pow("open")}
+    assert visitor_post("/mailbox/open/", opened).status_code == 200
+    assert refused_pow(visitor_post("/mailbox/open/", opened))
     assert Thread.objects.count() == 1
-    assert Client().get("/mailbox/pow/").json()["bits"] == 4
+
+
+def test_the_pow_endpoint_asks_each_requests_price_and_sets_no_cookie(settings: Any) -> None:
+    for action in ("write", "reply", "open", "delete"):
+        response = Client().get(f"/mailbox/pow/?for={action}")
+        assert response.status_code == 200 and not response.cookies
+        asked = response.json()
+        assert set(asked) == {"challenge", "iterations", "bits"}
+        assert proof_of_work.Price(asked["iterations"], asked["bits"]) == conf.pow_price(action)
+        assert proof_of_work.parse_challenge(asked["challenge"]) is not None
+    assert conf.pow_price("delete") == conf.pow_price("open")
+    for wrong in ("", "?for=join", "?for=WRITE"):
+        response = Client().get(f"/mailbox/pow/{wrong}")
+        assert response.status_code == 400 and response.json()["error"] == "bad_request", wrong
+
+
+def test_an_answer_to_the_old_sha256_puzzle_is_refused() -> None:
+    # What GET /mailbox/pow/ answered before: a bare token, solved as SHA-256(C ‖ nonce) with 14 zero bits.
+    counsellor("sam")
+    keys = codename_keys()
+    challenge = tokens.make_token("pow", 300)
+    old = {"challenge": challenge, "nonce": b64e(pow_solve(b64d(challenge), 14))}
+    assert refused_pow(visitor_post("/mailbox/threads/", {**new_thread_body(keys), "pow": old}))
+    assert stored() == (0, 0, 0)
+
+
+def test_a_chat_join_challenge_cannot_pay_for_a_mailbox_request_nor_the_other_way_round(settings: Any) -> None:
+    settings.CHAT_POW_BITS = 3  # joining costs something now
+    counsellor("sam")
+    keys = codename_keys()
+    asked = Client().get("/chat/pow/").json()
+    join = {"challenge": asked["challenge"],
+            "nonce": b64e(work_solve(b64d(asked["challenge"]), asked["iterations"], asked["bits"]))}
+    assert refused_pow(visitor_post("/mailbox/threads/", {**new_thread_body(keys), "pow": join}))
+    assert stored() == (0, 0, 0)
+    with pytest.raises(ChatRefused, match="pow_invalid"):
+        chat_actions.join_work(0, solved_pow("write"), timezone.now())
+
+
+@pytest.mark.parametrize(("paid", "asked"), [("open", "write"), ("delete", "write"), ("reply", "write"),
+                                             ("open", "reply"), ("open", "delete"), ("delete", "open")])
+def test_a_challenge_pays_only_for_the_request_it_was_made_for(paid: str, asked: str) -> None:
+    counsellor("sam")
+    keys = codename_keys()
+    assert visitor_post("/mailbox/threads/", new_thread_body(keys)).status_code == 201
+    msg = envelope.build_envelope(keys.thread, "visitor", keys.sign_private, {"t": "text", "body": "again"},
+                                  team_recipients(keys))
+    bodies = {"write": {**new_thread_body(codename_keys("q w e r t y u i")), "pow": solved_pow(paid)},
+              "reply": {"access": keys.access_b64, "msg": msg, "pow": solved_pow(paid)},
+              "open": {"access": keys.access_b64, "pow": solved_pow(paid)},
+              "delete": {"access": keys.access_b64, "pow": solved_pow(paid)}}
+    before = stored()
+    path = {"write": "/mailbox/threads/"}.get(asked, f"/mailbox/{asked}/")
+    assert refused_pow(visitor_post(path, bodies[asked]))
+    assert stored() == before
+
+
+def test_a_wrong_answer_uses_the_challenge_up() -> None:
+    counsellor("sam")
+    keys = codename_keys()
+    assert visitor_post("/mailbox/threads/", new_thread_body(keys)).status_code == 201
+    good = solved_pow("open")
+    price = conf.pow_price("open")
+    wrong = next(nonce for nonce in (bytes([n]) for n in range(256))
+                 if not work_check(b64d(good["challenge"]), nonce, price.iterations, price.bits))
+    assert refused_pow(visitor_post("/mailbox/open/", {"access": keys.access_b64,
+                                                       "pow": {**good, "nonce": b64e(wrong)}}))
+    assert refused_pow(visitor_post("/mailbox/open/", {"access": keys.access_b64, "pow": good}))
+
+
+def test_a_cheaper_answer_than_asked_is_refused(settings: Any) -> None:
+    counsellor("sam")
+    keys = codename_keys()
+    cheap = solved_pow("write")
+    settings.MAILBOX_POW_WRITE_SECONDS *= 4  # the price rose more than a step while the visitor worked
+    assert refused_pow(visitor_post("/mailbox/threads/", {**new_thread_body(keys), "pow": cheap}))
+
+
+# The shipped prices on the shipped phone model (helpline/settings/base.py; the economics: docs/threat-model.md,
+# secure messages), as the chat's are tested in tests/unit/test_chat_pow.py.
+SHIPPED_PHONE_RATE = 6_000_000
+ATTACKER_OVER_PHONE = 16.2 / 6.6  # one native core against the modelled phone (docs/performance.md, attack)
+
+
+@pytest.fixture
+def shipped_prices(settings: Any) -> None:
+    settings.CHAT_POW_PHONE_RATE = SHIPPED_PHONE_RATE
+    settings.MAILBOX_POW_WRITE_SECONDS, settings.MAILBOX_POW_REPLY_SECONDS = 3, 2
+    settings.MAILBOX_POW_OPEN_SECONDS = 1
+
+
+@pytest.mark.usefixtures("shipped_prices")
+def test_a_visitors_phone_pays_seconds_not_minutes() -> None:
+    seconds = {action: conf.pow_price(action).work / SHIPPED_PHONE_RATE for action in conf.POW_SETTINGS}
+    # On average; a search's luck puts 95 % within three times as long: writing (and then opening) within 12 s.
+    assert seconds["write"] + seconds["open"] <= 4 * 1.1
+    assert seconds["reply"] + seconds["open"] <= 3 * 1.1
+    assert seconds["write"] > seconds["reply"] > seconds["open"] == seconds["delete"] > 0
+
+
+@pytest.mark.usefixtures("shipped_prices")
+def test_opening_makes_each_online_codename_guess_cost_ten_times_the_key_derivation() -> None:
+    # A guesser pays crypto.PBKDF2_ITERATIONS to turn words into an access secret, then the open's puzzle.
+    assert conf.pow_price("open").work >= 0.99 * 10 * crypto.PBKDF2_ITERATIONS  # 0.99: the price's rounding
+    # One native core then tries about 2.5 codenames a second (each guess hits one of N live threads with
+    # probability N / 2^88).
+    guesses_per_second = ATTACKER_OVER_PHONE * SHIPPED_PHONE_RATE / (
+        conf.pow_price("open").work + crypto.PBKDF2_ITERATIONS)
+    assert guesses_per_second < 3
 
 
 def test_a_thread_has_a_size_cap(settings: Any) -> None:
@@ -288,7 +406,7 @@ def test_a_thread_has_a_size_cap(settings: Any) -> None:
     for text in ("two", "three"):
         msg = envelope.build_envelope(keys.thread, "visitor", keys.sign_private, {"t": "text", "body": text},
                                       team_recipients(keys))
-        statuses.append(visitor_post("/mailbox/reply/", {"access": keys.access_b64, "pow": solved_pow(),
+        statuses.append(visitor_post("/mailbox/reply/", {"access": keys.access_b64, "pow": solved_pow("reply"),
                                                          "msg": msg}))
     assert [r.status_code for r in statuses] == [201, 409]
     assert statuses[1].json()["error"] == "thread_full"
