@@ -24,7 +24,8 @@ def visitor_strings() -> dict[str, str]:
         "no_webcrypto": _("This browser cannot encrypt messages, so it cannot send one. Please use an up-to-date "
                           "browser such as Firefox, Chrome, Safari, Edge or Tor Browser."),
         "encrypting": _("Encrypting your message in this browser…"),
-        "pow": _("Checking that you are a person and not an automated program. This can take a few seconds…"),
+        "pow": _("Your device is doing a short task that keeps automated programs from flooding our inbox. This "
+                 "can take a few seconds; please keep this page open…"),
         "sending": _("Sending…"),
         "opening": _("Opening your conversation…"),
         "no_team": _("Messages cannot be received right now, because no counsellor can read them yet. Please try "

@@ -29,11 +29,13 @@ TEXT = {
     "en": {"question": "Mailbox canary: can I talk about my thoughts without giving my name? 6614",
            "answer": "Yes, you can. Thank you for writing to us. 6615", "counsellor": "Counsellor",
            "write": "Write a message", "have": "I have a codename", "deleted": "The conversation was deleted",
-           "new": "New", "closed": "closed this conversation"},
+           "new": "New", "closed": "closed this conversation", "reply": "Thank you, that helps. 6616",
+           "working": "keeps automated programs"},
     "nl": {"question": "Mailbox-kanarie: kan ik over mijn gedachten praten zonder mijn naam te geven? 7714",
            "answer": "Ja, dat kan. Dank je dat je ons schrijft. 7715", "counsellor": "Hulpverlener",
            "write": "Schrijf een bericht", "have": "Ik heb een codenaam", "deleted": "Het gesprek is verwijderd",
-           "new": "Nieuw", "closed": "dit gesprek afgesloten"},
+           "new": "Nieuw", "closed": "dit gesprek afgesloten", "reply": "Dank je, dat helpt. 7716",
+           "working": "automatische programma"},
 }
 
 
@@ -49,12 +51,18 @@ def fits_at_200_percent(page: Any) -> bool:
 
 
 class Wire:
-    """Every request body a page sends to /mailbox/."""
+    """Every request body a page sends to /mailbox/, and the paths it posts to."""
 
     def __init__(self, page: Any) -> None:
         self.bodies: list[str] = []
-        page.on("request", lambda request: self.bodies.append(request.post_data or "")
-                if "/mailbox/" in request.url else None)
+        self.posted: list[str] = []
+        page.on("request", self.seen)
+
+    def seen(self, request: Any) -> None:
+        if "/mailbox/" in request.url:
+            self.bodies.append(request.post_data or "")
+            if request.method == "POST":
+                self.posted.append(request.url)
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +160,11 @@ def test_write_answer_return_and_delete_through_the_pages(live_server: LiveServe
     assert fits_at_200_percent(visitor)
     shoot(visitor, f"{lang}-6-answer")
 
+    # The visitor writes back (a reply, then the thread read again: two more puzzles, each for its request).
+    visitor.fill("#mailbox-reply-text", text["reply"])
+    visitor.click("#mailbox-reply-send")
+    visitor.wait_for_selector(f"#mailbox-log :text('{text['reply']}')", timeout=TIMEOUT)
+
     # Delete, after a question.
     visitor.click("#mailbox-delete")
     visitor.wait_for_selector("#mailbox-delete-confirm:not([hidden])")
@@ -171,8 +184,45 @@ def test_write_answer_return_and_delete_through_the_pages(live_server: LiveServe
     context.close()
 
     for body in wire.bodies + wire_back.bodies:
-        for canary in (text["question"], text["answer"], codename):
+        for canary in (text["question"], text["answer"], text["reply"], codename):
             assert canary not in body, "plaintext or the codename went over the wire"
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_the_page_says_so_while_the_device_works_for_a_request(live_server: LiveServer, browser: Any,
+                                                               counsellor: Any, lang: str) -> None:
+    # The page starts on the write's puzzle when the form opens; the challenge is held back here, so the device
+    # is still at work when the visitor sends, as on a slow phone or a slow network.
+    open_inbox(counsellor, live_server, lang)
+    context = browser.new_context(**PHONE)
+    visitor = context.new_page()
+    held: list[Any] = []
+    asked: list[str] = []
+    visitor.on("request", lambda request: asked.append(request.url) if "/mailbox/pow/" in request.url else None)
+    visitor.route(lambda url: "/mailbox/pow/?for=write" in url, lambda route: held.append(route))
+    visitor.goto(f"{live_server.base_url}/{lang}/help/message/")
+    visitor.get_by_role("button", name=TEXT[lang]["write"]).click()
+    visitor.fill("#mailbox-text", TEXT[lang]["question"])
+    visitor.click("#mailbox-send")
+    visitor.wait_for_selector(f"#mailbox-write-status:has-text('{TEXT[lang]['working']}')", timeout=TIMEOUT)
+    assert visitor.is_visible("#mailbox-write-status-progress")
+    assert visitor.is_disabled("#mailbox-send")
+    assert axe_violations(visitor) == []
+    assert fits_at_200_percent(visitor)
+    shoot(visitor, f"{lang}-2b-working")
+    assert len(held) == 1  # one challenge, fetched when the form opened, not again for each key typed
+    held[0].continue_()
+    visitor.wait_for_selector("#mailbox-codename:not([hidden])", timeout=TIMEOUT)
+    assert not visitor.is_visible("#mailbox-write-status-progress")
+    visitor.check("#mailbox-noted")
+    visitor.click("#mailbox-codename-done")
+    visitor.wait_for_selector(f"#mailbox-log :text('{TEXT[lang]['question']}')", timeout=TIMEOUT)
+    visitor.click("#mailbox-delete")
+    visitor.click("#mailbox-delete-yes")
+    visitor.wait_for_selector("#mailbox-deleted:not([hidden])", timeout=TIMEOUT)
+    # Each request asked for a challenge of its own kind: the write, the open that "Continue" needs, the delete.
+    assert [url.split("for=")[1] for url in asked] == ["write", "open", "delete"]
+    context.close()
 
 
 def test_a_mistyped_codename_names_the_word_without_asking_the_server(live_server: LiveServer, browser: Any) -> None:
@@ -187,7 +237,7 @@ def test_a_mistyped_codename_names_the_word_without_asking_the_server(live_serve
     page.fill("#mailbox-codename-input", "abacus abide")
     page.keyboard.press("Enter")
     page.wait_for_selector("#mailbox-open-status:has-text('8 words')")
-    assert wire.bodies == []
+    assert wire.posted == []  # (the open's puzzle was fetched when the form opened: it names no thread)
     context.close()
 
 

@@ -4,7 +4,7 @@
 // in this page's memory; nothing is written to storage. Every counsellor device a message is sealed to is
 // checked against the organisation key pinned in this page (org-key.js, with an SRI hash), and every answer's
 // signature against the certificate of the device that wrote it: what does not verify is not shown.
-import { b64d, b64e, MAX_PLAINTEXT_BYTES, encodeMessage, powSolve } from "../chat/protocol.js";
+import { b64d, b64e, MAX_PLAINTEXT_BYTES, encodeMessage, workSolve } from "../chat/protocol.js";
 import { el, format, hasWebCrypto, loadStrings, show } from "../chat/ui.js";
 import {
   buildEnvelope,
@@ -52,24 +52,74 @@ async function orgPublicKey() {
   return (await import($("org-key-module").href)).ORG_PUBLIC_KEY;
 }
 
-async function proofOfWork(status) {
-  const { challenge, bits } = await request("GET", "/mailbox/pow/");
-  if (bits > 0) status(S.pow);
-  const nonce = await powSolve(b64d(challenge), bits);
-  return { challenge, nonce: b64e(nonce) };
+/** A status line (a `role=status` paragraph) and the progress bar after it, shown while the device works. */
+function statusLine(id) {
+  return (text, { progress = false } = {}) => {
+    $(id).textContent = text;
+    show($(`${id}-progress`), progress);
+  };
+}
+
+// --- proof of work (docs/mailbox.md §6) ------------------------------------------------------------------
+//
+// Every request pays with the chat's PBKDF2 puzzle (protocol.md §9), fetched for that request alone. The page
+// starts on it when the visitor opens the form it is for and renews it while they type, so the device mostly
+// works while they write. A challenge is good for five minutes: an answer older than four is not used.
+
+const WORK_FRESH_MS = 4 * 60 * 1000;
+const prepared = new Map(); // action (write, reply, open, delete) → {started, settled, abort, answer}
+
+function isFresh(job) {
+  return Boolean(job) && performance.now() - job.started < WORK_FRESH_MS;
+}
+
+/** Start solving for `action` unless a fresh answer is on its way. */
+function prepareWork(action) {
+  if (isFresh(prepared.get(action))) return;
+  prepared.get(action)?.abort.abort();
+  const job = { started: performance.now(), settled: false, abort: new AbortController() };
+  job.answer = (async () => {
+    try {
+      const { challenge, iterations, bits } = await request("GET", `/mailbox/pow/?for=${action}`);
+      const nonce = await workSolve(b64d(challenge), iterations, bits, { signal: job.abort.signal });
+      return { challenge, nonce: b64e(nonce) };
+    } finally {
+      job.settled = true;
+    }
+  })();
+  job.answer.catch(() => {}); // whoever takes the answer sees the failure
+  prepared.set(action, job);
+}
+
+/** The answer for one request, used once; `status` shows the progress sentence while the device still works. */
+async function proofOfWork(action, status) {
+  let job = prepared.get(action);
+  if (!isFresh(job) || (job.settled && !(await job.answer.then(() => true, () => false)))) {
+    prepared.delete(action); // stale, or failed (say the network dropped while the visitor typed): afresh
+    prepareWork(action);
+    job = prepared.get(action);
+  }
+  prepared.delete(action);
+  if (!job.settled) status(S.pow, { progress: true });
+  return job.answer;
+}
+
+function forgetWork() {
+  for (const job of prepared.values()) job.abort.abort();
+  prepared.clear();
 }
 
 class NoTeam extends Error {}
 
-/** The message sealed to the mailbox and to every team device that verifies, and a solved proof of work. */
-async function sealed(keys, text, status) {
+/** The message sealed to the mailbox and to every team device that verifies, and the answer that pays for it. */
+async function sealed(keys, text, action, status) {
   status(S.encrypting);
   const { devices } = await request("GET", "/mailbox/team/");
   const team = await verifiedTeam(devices, await orgPublicKey());
   if (!team.length) throw new NoTeam();
   const recipients = new Map([["mailbox", keys.mkRaw], ...team.map((member) => [member.device, member.ekRaw])]);
   const msg = await buildEnvelope(keys.thread, VISITOR, keys.signKey, { t: "text", body: text }, recipients);
-  return { msg, pow: await proofOfWork(status) };
+  return { msg, pow: await proofOfWork(action, status) };
 }
 
 function tooLong(text) {
@@ -94,7 +144,7 @@ async function sendFirst(event) {
   event.preventDefault();
   if (state.busy) return;
   const text = $("mailbox-text").value.trim();
-  const status = (line) => { $("mailbox-write-status").textContent = line; };
+  const status = statusLine("mailbox-write-status");
   if (!text) return;
   if (tooLong(text)) return status(S.too_long);
   state.busy = true;
@@ -104,7 +154,7 @@ async function sendFirst(event) {
     status(S.encrypting);
     const codename = makeCodename(WORDS[lang], CODENAME_WORDS);
     const keys = await deriveCodenameKeys(codename);
-    const { msg, pow } = await sealed(keys, text, status);
+    const { msg, pow } = await sealed(keys, text, "write", status);
     status(S.sending);
     await request("POST", "/mailbox/threads/", {
       v: ENVELOPE_VERSION, thread: keys.thread, access: keys.accessB64, lang, mk: keys.mk, sk: keys.sk, msg, pow,
@@ -116,6 +166,8 @@ async function sendFirst(event) {
     $("mailbox-noted").checked = false;
     $("mailbox-codename-done").disabled = true;
     $("mailbox-copy-status").textContent = "";
+    statusLine("mailbox-codename-status")("");
+    prepareWork("open"); // for "Continue", while the visitor writes the words down
     showOnly("mailbox-codename");
   } catch (error) {
     status("");
@@ -147,7 +199,7 @@ function codenameProblem(normalised) {
 async function openWithCodename(event) {
   event.preventDefault();
   if (state.busy) return;
-  const status = (line) => { $("mailbox-open-status").textContent = line; };
+  const status = statusLine("mailbox-open-status");
   const normalised = normaliseCodename($("mailbox-codename-input").value);
   const problem = codenameProblem(normalised);
   alertMessage("");
@@ -176,7 +228,7 @@ async function openWithCodename(event) {
 }
 
 async function fetchThread(keys, status) {
-  const pow = await proofOfWork(status);
+  const pow = await proofOfWork("open", status);
   try {
     return await request("POST", "/mailbox/open/", { access: keys.accessB64, pow });
   } catch (error) {
@@ -225,14 +277,14 @@ async function sendReply(event) {
   event.preventDefault();
   if (state.busy || !state.keys) return;
   const text = $("mailbox-reply-text").value.trim();
-  const status = (line) => { $("mailbox-reply-status").textContent = line; };
+  const status = statusLine("mailbox-reply-status");
   if (!text) return;
   if (tooLong(text)) return status(S.too_long);
   state.busy = true;
   $("mailbox-reply-send").disabled = true;
   try {
     const keys = state.keys;
-    const { msg, pow } = await sealed(keys, text, status);
+    const { msg, pow } = await sealed(keys, text, "reply", status);
     status(S.sending);
     await request("POST", "/mailbox/reply/", { access: keys.accessB64, pow, msg });
     $("mailbox-reply-text").value = "";
@@ -251,8 +303,11 @@ async function sendReply(event) {
 async function deleteThread() {
   if (state.busy || !state.keys) return;
   state.busy = true;
+  const status = statusLine("mailbox-delete-status");
+  $("mailbox-delete-yes").disabled = true;
   try {
-    const pow = await proofOfWork(() => {});
+    const pow = await proofOfWork("delete", status);
+    status("");
     await request("POST", "/mailbox/delete/", { access: state.keys.accessB64, pow });
     forget();
     showOnly("mailbox-deleted");
@@ -261,14 +316,17 @@ async function deleteThread() {
       forget();
       showOnly("mailbox-deleted");
     } else {
+      status("");
       alertMessage(failureText(error));
     }
   } finally {
     state.busy = false;
+    $("mailbox-delete-yes").disabled = false;
   }
 }
 
 function forget() {
+  forgetWork();
   state.keys = null;
   state.thread = null;
   $("mailbox-log").replaceChildren();
@@ -283,25 +341,44 @@ function start() {
     return;
   }
   if (!$("mailbox-new")) return;
-  $("mailbox-new").addEventListener("click", () => showOnly("mailbox-write"));
-  $("mailbox-have-codename").addEventListener("click", () => showOnly("mailbox-return"));
+  // The work for a request starts when its form opens and is renewed as the visitor types (prepareWork).
+  $("mailbox-new").addEventListener("click", () => {
+    prepareWork("write");
+    showOnly("mailbox-write");
+  });
+  $("mailbox-text").addEventListener("input", () => prepareWork("write"));
+  $("mailbox-have-codename").addEventListener("click", () => {
+    prepareWork("open");
+    showOnly("mailbox-return");
+  });
+  $("mailbox-codename-input").addEventListener("input", () => prepareWork("open"));
+  $("mailbox-reply-text").addEventListener("input", () => {
+    prepareWork("reply");
+    prepareWork("open"); // the thread is read again once the answer is sent
+  });
   $("mailbox-write-back").addEventListener("click", () => showOnly("mailbox-start"));
   $("mailbox-return-back").addEventListener("click", () => showOnly("mailbox-start"));
   $("mailbox-write-form").addEventListener("submit", sendFirst);
   $("mailbox-copy").addEventListener("click", copyCodename);
   $("mailbox-noted").addEventListener("change", () => { $("mailbox-codename-done").disabled = !$("mailbox-noted").checked; });
   $("mailbox-codename-done").addEventListener("click", async () => {
-    $("mailbox-codename-words").textContent = "";
+    const status = statusLine("mailbox-codename-status");
+    $("mailbox-codename-done").disabled = true;
     try {
-      const thread = await fetchThread(state.keys, () => {});
+      const thread = await fetchThread(state.keys, status);
+      status("");
+      $("mailbox-codename-words").textContent = "";
       if (thread) await showThread(thread);
     } catch (error) {
+      status("");
+      $("mailbox-codename-done").disabled = false;
       alertMessage(failureText(error));
     }
   });
   $("mailbox-open-form").addEventListener("submit", openWithCodename);
   $("mailbox-reply-form").addEventListener("submit", sendReply);
   $("mailbox-delete").addEventListener("click", () => {
+    prepareWork("delete"); // while the visitor answers the question
     show($("mailbox-delete-confirm"));
     $("mailbox-delete-no").focus();
   });
