@@ -1,4 +1,4 @@
-"""The mailbox's settings (helpline/settings/base.py, docs/mailbox.md §9), read at the moment they are needed,
+"""The mailbox's settings (helpline/settings/base.py, docs/mailbox.md §10), read at the moment they are needed,
 and what they make of them: the price of each visitor request."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from django.conf import settings
 
 from chat import pow as proof_of_work
 
-# The visitor requests that cost work, each paid for by a challenge made for it alone (docs/mailbox.md §6), and
+# The visitor requests that cost work, each paid for by a challenge made for it alone (docs/mailbox.md §9), and
 # the setting that prices each. Deleting costs what opening does: both need the access secret, neither adds
 # anything to keep.
 POW_SETTINGS: Final = {"write": "MAILBOX_POW_WRITE_SECONDS", "reply": "MAILBOX_POW_REPLY_SECONDS",

@@ -279,12 +279,12 @@ SERVICE_LEVEL_MINUTES = env_int("HELPLINE_SERVICE_LEVEL_MINUTES", 2, minimum=1)
 # The mailbox (docs/mailbox.md): days a thread is kept after its last message; the reply time visitors are
 # told (working days); the size cap of one thread. Every visitor request costs the chat's puzzle: writing a
 # new thread, replying, and opening or deleting one cost these seconds of the modelled phone's work on average
-# (CHAT_POW_PHONE_RATE; the economics: docs/threat-model.md, secure messages).
+# (CHAT_POW_PHONE_RATE; docs/mailbox.md §9; the economics: docs/threat-model.md, flooding the mailbox).
 MAILBOX_RETENTION_DAYS = env_int("HELPLINE_MAILBOX_RETENTION_DAYS", 30, minimum=1)
 MAILBOX_REPLY_DAYS = env_int("HELPLINE_MAILBOX_REPLY_DAYS", 3, minimum=1)
-MAILBOX_POW_WRITE_SECONDS: float = 3
-MAILBOX_POW_REPLY_SECONDS: float = 2
-MAILBOX_POW_OPEN_SECONDS: float = 1
+MAILBOX_POW_WRITE_SECONDS = env_int("HELPLINE_MAILBOX_POW_WRITE_SECONDS", 3, minimum=0, maximum=120)
+MAILBOX_POW_REPLY_SECONDS = env_int("HELPLINE_MAILBOX_POW_REPLY_SECONDS", 2, minimum=0, maximum=120)
+MAILBOX_POW_OPEN_SECONDS = env_int("HELPLINE_MAILBOX_POW_OPEN_SECONDS", 1, minimum=0, maximum=120)
 MAILBOX_THREAD_MAX_MESSAGES = 100
 MAILBOX_THREAD_MAX_CHARS = 600_000
 CAMPAIGN_CODES = env_list("HELPLINE_CAMPAIGN_CODES", ["poster", "radio", "search", "gp", "social"])

@@ -60,7 +60,7 @@ function statusLine(id) {
   };
 }
 
-// --- proof of work (docs/mailbox.md §6) ------------------------------------------------------------------
+// --- proof of work (docs/mailbox.md §9) ------------------------------------------------------------------
 //
 // Every request pays with the chat's PBKDF2 puzzle (protocol.md §9), fetched for that request alone. The page
 // starts on it when the visitor opens the form it is for and renews it while they type, so the device mostly
