@@ -57,6 +57,8 @@ def test_a_thread_through_a_real_server_then_deleted_without_a_trace(private_liv
         messages = await again.open(codename)
         assert [(m.sender == "visitor", m.text) for m in messages] == [(True, CANARY), (False, CANARY + " (answer)")]
         assert messages[1].pseudonym  # the counsellor's certificate verified under the pinned org key
+        await again.reply(CANARY + " (thanks)")  # the client pays each request's own puzzle: reply, then open
+        assert [m.text for m in await again.open()][-1] == CANARY + " (thanks)"
         with pytest.raises(MailboxNotFound):
             await MailboxVisitor(server.base_url, org_public_key=server.org_public_key).open(
                 codename.rsplit(" ", 1)[0] + " zzz")
@@ -72,7 +74,7 @@ def test_a_thread_through_a_real_server_then_deleted_without_a_trace(private_liv
     assert thread_id == independent["thread"]
     texts = [open_stored(independent["box"], thread_id, message_id, sender, ct, epk, wk)["body"]
              for message_id, sender, ct, epk, wk in outcome["stored"]]
-    assert texts == [CANARY, CANARY + " (answer)"]
+    assert texts == [CANARY, CANARY + " (answer)", CANARY + " (thanks)"]
 
     secrets_on_disk = [ct.encode() for _id, _sender, ct, _epk, _wk in outcome["stored"]]
     secrets_on_disk += [thread_id.encode(), access_hash.encode(), mailbox_key.encode()]
