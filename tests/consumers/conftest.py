@@ -153,9 +153,7 @@ class Counsellor(Socket):
     async def take(self, visitor: Visitor) -> tuple[dict[str, Any], dict[str, Any]]:
         """Become available, answer the offer (a rekey) for `visitor`'s chat; returns (rekey, connected)."""
         await self.send({"type": "available", "on": True})
-        # Long: a receive that times out cancels the application (asgiref), and on a loaded machine the
-        # offer can wait seconds for SQLite's write lock (see docs/performance.md).
-        rekey = await self.expect("rekey", timeout=30)
+        rekey = await self.expect("rekey")
         assert rekey["chat"] == visitor.chat
         assert rekey["vk"] == visitor.vk
         assert rekey["ik"] == b64e(public_key_bytes(visitor.identity))
@@ -273,15 +271,3 @@ def open_counsellor(opened: Opened, org_key: ec.EllipticCurvePrivateKey) -> Any:
         return counsellor
 
     return make
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Consumer tests only, and only on a timeout: rerun up to twice.
-
-    Under full-suite load a chat offer now and then waits on SQLite's write lock for longer than a
-    test's receive timeout (docs/performance.md). Until that is
-    fixed, a timeout here is retried rather than failing the run; any other failure fails at once.
-    """
-    for item in items:
-        if "tests/consumers/" in str(item.path):
-            item.add_marker(pytest.mark.flaky(reruns=2, only_rerun=["TimeoutError", "CancelledError"]))
