@@ -8,10 +8,14 @@ PORT ?= 8000
 USER ?= demo-counsellor
 
 .DEFAULT_GOAL := help
-.PHONY: help install run code test lint types unit audit bench messages clean
+# The test layers, each a folder of tests/ and a target of its own, run in this order by `make test`.
+LAYERS := unit consumers live browser scaled
+PYTEST := $(PY) -m pytest
+
+.PHONY: help install system-packages run code test lint types $(LAYERS) audit bench lock messages clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12 or newer is needed (see .python-version); found " + sys.version.split()[0])'
@@ -28,16 +32,42 @@ run: install ## run the embedded default on http://127.0.0.1:$(PORT)/ (SQLite, i
 code: install ## print the current second-factor code of a demo account: make code USER=demo-admin
 	@$(PY) manage.py demo_code $(USER)
 
-lint: install ## ruff and mypy
+lint: install ## ruff, then mypy (make types)
 	$(VENV)/bin/ruff check .
+	$(MAKE) --no-print-directory types
+
+types: install ## mypy over the project (strict for chat.protocol)
 	$(VENV)/bin/mypy .
+
+system-packages: ## install the Debian packages the tests need (as root or through sudo), or say how
+	@bash .ci/system-packages
+
+unit: system-packages install ## rules, models, views through Django's test client: no process, no server
+	$(PYTEST) tests/unit $(ARGS)
+
+consumers: system-packages install ## the chat sockets through the real ASGI app (Channels' communicator)
+	$(PYTEST) tests/consumers $(ARGS)
+
+live: system-packages install ## against a real Daphne process (and other real processes) on loopback
+	$(PYTEST) tests/live $(ARGS)
+
+browser: system-packages install ## Debian's Chromium through Playwright, against a real Daphne
+	$(PYTEST) tests/browser $(ARGS)
+
+scaled: system-packages install ## Redis, PostgreSQL, two Daphne processes and nginx
+	$(PYTEST) tests/scaled $(ARGS)
 
 audit: install ## known vulnerabilities in the installed dependencies (needs PyPI's JSON API or OSV)
 	$(VENV)/bin/pip-audit --progress-spinner off --skip-editable --strict
 
-test: install ## the whole suite: lint, types, then every test layer (unit, consumer, live, browser, scaled)
-	$(MAKE) lint
-	$(PY) -m pytest
+# Every layer runs even when one before it failed, so one run shows every failure; the exit code is
+# non-zero if anything failed. ARGS reaches pytest: make unit ARGS="-k queue -x".
+test: system-packages install ## the whole suite: ruff, mypy, then the layers unit, consumers, live, browser, scaled
+	@failed=""; \
+	for step in lint $(LAYERS); do \
+	  $(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: failed:$$failed"; exit 1; fi
 
 bench: install ## benchmarks; each prints a comparison table against its baseline
 	$(PY) -m bench
