@@ -30,7 +30,7 @@ from chat.access import COUNSELLOR, VISITOR, Act, ChatRefused, Role, SocketIdent
 from chat.hours import is_open_at
 from chat.models import Chat, CounsellorDevice, CounsellorPresence, ServiceSettings
 from chat.outcome import Outcome
-from chat.protocol.crypto import b64d, b64e, utc_today, verify_certificate, verify_handshake, verify_visitor_key
+from chat.protocol.crypto import b64e, utc_today, verify_certificate, verify_handshake, verify_visitor_key
 from chat.schema import wrapup_dimensions
 from chat.tokens import forget_expired, make_token, use_once
 from helpline.metrics.actions import increment, increment_hour_of_week
@@ -405,14 +405,9 @@ def silent_since(moment: dt.datetime) -> dt.datetime:
 
 
 def _org_public_raw() -> bytes | None:
-    text = settings.ORG_PUBLIC_KEY
-    if not text:
-        public_file = settings.VAR_DIR / "org_public_key.txt"
-        text = public_file.read_text().strip() if public_file.exists() else ""
-    try:
-        return b64d(text) if text else None
-    except ValueError:
-        return None
+    from chat.org_key import org_public_key_bytes
+
+    return org_public_key_bytes()
 
 
 def device_certificate(user_id: int | None, device_id: str, moment: dt.datetime) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from chat.org_key import org_public_key
 from helpline.accounts.access import COUNSEL, SUPERVISE, require_staff
 from helpline.assets import sri_sha384
 from helpline.disk_privacy import forget_on_disk
@@ -250,11 +251,8 @@ def org_key_id(org_public_key: str) -> str:
 
 
 def _org_public_key() -> str:
-    """The organisation key from settings; the embedded default may make its demo key after settings load."""
-    key = str(settings.ORG_PUBLIC_KEY or "")
-    if not key:
-        demo_file = Path(settings.VAR_DIR) / "org_public_key.txt"
-        key = demo_file.read_text().strip() if demo_file.exists() else ""
+    """The organisation key (chat.org_key); none at all is a 404."""
+    key = org_public_key()
     if not key:
         raise Http404
     return key

@@ -11,3 +11,6 @@ class HelplineConfig(AppConfig):
         from helpline import disk_privacy
 
         disk_privacy.connect()
+
+        # Registers the system check that refuses an unsafe production configuration.
+        from helpline.settings import checks  # noqa: F401

@@ -9,6 +9,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpline.settings.dev")
 django_http = get_asgi_application()
 
+from helpline.settings.checks import refuse_unsafe_production  # noqa: E402
+
+refuse_unsafe_production()  # production never serves on an unsafe configuration (settings/checks.py)
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry ready)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

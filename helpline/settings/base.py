@@ -17,6 +17,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Everything the embedded default writes (database, demo keys, secret) lives here, never in the repo.
 VAR_DIR = Path(env_str("HELPLINE_VAR_DIR", str(BASE_DIR / "var")))
 
+# prod.py sets it; helpline.settings.checks then refuses an unsafe configuration.
+PRODUCTION = False
 DEBUG = env_bool("HELPLINE_DEBUG", False)
 SECRET_KEY = env_str("HELPLINE_SECRET_KEY")
 ALLOWED_HOSTS = env_list("HELPLINE_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -121,10 +123,14 @@ def database_from_url(url: str, default_sqlite: Path) -> dict[str, object]:
     raise ImproperlyConfigured(f"HELPLINE_DATABASE_URL: unsupported scheme {parts.scheme!r} (use postgres:// or sqlite://)")
 
 
-DATABASES = {"default": database_from_url(env_str("HELPLINE_DATABASE_URL"), VAR_DIR / "helpline.sqlite3")}
+DATABASE_URL = env_str("HELPLINE_DATABASE_URL")
+DATABASES = {"default": database_from_url(DATABASE_URL, VAR_DIR / "helpline.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("HELPLINE_REDIS_URL")
+# How many server processes share the database. More than one needs Redis (settings/checks.py); the
+# embedded default is one process, production's default is deploy/'s two.
+SERVER_PROCESSES = env_int("HELPLINE_PROCESSES", 1, minimum=1)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -288,6 +294,23 @@ MAILBOX_POW_OPEN_SECONDS = env_int("HELPLINE_MAILBOX_POW_OPEN_SECONDS", 1, minim
 MAILBOX_THREAD_MAX_MESSAGES = 100
 MAILBOX_THREAD_MAX_CHARS = 600_000
 CAMPAIGN_CODES = env_list("HELPLINE_CAMPAIGN_CODES", ["poster", "radio", "search", "gp", "social"])
+# Demo only (dev.py turns it on): certify a counsellor device at once with the demo organisation key.
+DEMO_AUTOCERTIFY = False
+
+# The chat server's own limits: fixed here, changed by tests and benchmarks (never read with a default
+# elsewhere). Per socket (chat/consumers.py): a token bucket of CHAT_FRAMES_PER_SECOND with bursts of
+# CHAT_FRAME_BURST; CHAT_MAX_WRONG_FRAMES refused frames within CHAT_WRONG_FRAME_WINDOW seconds close the
+# socket (1008); past CHAT_INBOX_BACKLOG_LIMIT frames waiting in its inbox, relayed frames are refused as
+# busy rather than queued (docs/performance.md, overload). Per process (chat/process.py): heartbeat, sweep
+# and routing every CHAT_TICK_SECONDS; the sweep counts a socket gone after three silent ticks.
+# CHAT_POW_BITS: None lets the queue's load set the join puzzle's difficulty (chat/pow.py); a number fixes it.
+CHAT_FRAMES_PER_SECOND = 10.0
+CHAT_FRAME_BURST = 30.0
+CHAT_MAX_WRONG_FRAMES = 5
+CHAT_WRONG_FRAME_WINDOW = 60.0
+CHAT_INBOX_BACKLOG_LIMIT = 20
+CHAT_TICK_SECONDS = 5.0
+CHAT_POW_BITS: int | None = None
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from chat.org_key import read_demo_public_key
 from helpline.settings.base import *  # noqa: F403
 from helpline.settings.base import ORG_PUBLIC_KEY, SECRET_KEY, TOTP_SEED_KEY, VAR_DIR
 from helpline.settings.env import env_bool
@@ -25,9 +26,8 @@ if not TOTP_SEED_KEY:
     TOTP_SEED_KEY = _read_or_create_secret(VAR_DIR / "totp_seed_key")
 
 # The demo organisation key made by `manage.py demo_setup`; production sets HELPLINE_ORG_PUBLIC_KEY.
-_demo_org_public = VAR_DIR / "org_public_key.txt"
-if not ORG_PUBLIC_KEY and _demo_org_public.exists():
-    ORG_PUBLIC_KEY = _demo_org_public.read_text().strip()
+if not ORG_PUBLIC_KEY:
+    ORG_PUBLIC_KEY = read_demo_public_key(VAR_DIR)
 
 # `make run` collects static files here at start (helpline/embedded.py); whitenoise serves them, so the
 # files stay this user's only, like everything in var/.

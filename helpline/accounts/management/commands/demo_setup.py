@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from chat.org_key import DEMO_PUBLIC_KEY_FILE
 from helpline.accounts.actions import create_staff
 from helpline.accounts.management.commands.create_org_key import write_org_key
 from helpline.accounts.roles import ADMIN, COUNSELLOR, PROGRAMME_MANAGER, SUPERVISOR
@@ -36,7 +37,7 @@ DEMO_PSEUDONYMS = {
 
 def demo_org_key_paths() -> tuple[Path, Path]:
     var = Path(settings.VAR_DIR)
-    return var / "org_private_key.pem", var / "org_public_key.txt"
+    return var / "org_private_key.pem", var / DEMO_PUBLIC_KEY_FILE
 
 
 def ensure_demo_credentials() -> dict[str, str]:
