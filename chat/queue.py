@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from helpline.languages import LANGUAGE_CODES
+
 WEEK: dt.timedelta = dt.timedelta(days=7)
 
 
@@ -138,7 +140,7 @@ class Counsellor:
     user: int
     available_since: dt.datetime
     holding: int
-    languages: tuple[str, ...] = ("en", "nl")
+    languages: tuple[str, ...] = LANGUAGE_CODES
     available: bool = True
 
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chat.protocol.crypto import WORK_MAX_BITS, WORK_MAX_ITERATIONS, WORK_MIN_ITERATIONS, b64d, load_public_key
+from helpline.languages import LANGUAGE_CODES
 
 MAX_FRAME_BYTES: Final = 64 * 1024
 MAX_SAFE_INTEGER: Final = 2**53 - 1
-LANGS: Final = ("en", "nl")
+LANGS: Final = LANGUAGE_CODES  # helpline/languages.py
 ENDED_BY: Final = ("visitor", "counsellor", "timeout")
 ERROR_CODES: Final = ("bad_frame", "unknown_chat", "not_yours", "closed", "queue_full", "pow_required",
                       "pow_invalid", "rate_limited", "resume_invalid", "bad_signature", "undelivered")

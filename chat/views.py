@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -294,19 +294,16 @@ def org_key_modules() -> list[tuple[str, bytes]]:
 
 
 @cache
-def _intro_from_toml(lang: str) -> dict[str, str]:
-    import markdown
-    import nh3
+def _intro_from_toml(lang: str) -> dict[str, SafeString]:
+    from selfhelp.rendering import render_markdown
 
     if not CHAT_INTRO_TOML.exists():
         return {}
     content = tomllib.loads(CHAT_INTRO_TOML.read_text(encoding="utf-8"))
     texts = content.get(lang) or content.get("en") or {}
-    rendered = {"title": str(texts.get("title", ""))}
+    rendered = {"title": escape(str(texts.get("title", "")))}
     for name in INTRO_SECTIONS:
-        html = markdown.markdown(str(texts.get(name, "")))
-        rendered[name] = nh3.clean(html, tags={"p", "strong", "em", "a", "ul", "ol", "li"},
-                                   attributes={"a": {"href"}}, link_rel=None)
+        rendered[name] = render_markdown(str(texts.get(name, "")))
     return rendered
 
 
@@ -321,8 +318,7 @@ def chat_intro(lang: str) -> dict[str, SafeString]:
     if edited:
         edited["title"] = SafeString(escape(page_text("chat-intro", "title")))
         return edited
-    # Sanitised by nh3 above, from content shipped in the repository.
-    return {name: mark_safe(html) for name, html in _intro_from_toml(lang).items()}  # noqa: S308
+    return dict(_intro_from_toml(lang))
 
 
 def opening_hours() -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
+from helpline.languages import LANGUAGE_CODES
 from selfhelp.countries import COUNTRY_NAMES
 from selfhelp.models import (
     EXERCISE_KINDS,
@@ -29,7 +30,7 @@ from selfhelp.models import (
 )
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
-LANGUAGES = ("en", "nl")
+LANGUAGES = LANGUAGE_CODES  # helpline/languages.py
 AUDIENCE_CODES = {"self", "others", "professionals"}
 KIND_CODES = {code for code, _label in EXERCISE_KINDS}
 PLAN_CODES = {code for code, _label in PLAN_FIELDS}

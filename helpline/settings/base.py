@@ -8,8 +8,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.utils.csp import CSP
-from django.utils.translation import gettext_lazy as _
 
+from helpline.languages import LANGUAGES as SPOKEN
 from helpline.settings.env import env_bool, env_int, env_list, env_str
 from helpline.static_headers import add_static_headers
 
@@ -229,7 +229,7 @@ SECURE_CSP = {
 }
 
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English")), ("nl", _("Dutch"))]
+LANGUAGES = list(SPOKEN)  # helpline/languages.py
 USE_I18N = True
 TIME_ZONE = env_str("HELPLINE_TIME_ZONE", "Europe/Amsterdam")
 USE_TZ = True

@@ -26,9 +26,10 @@ from django.utils import translation
 from django.utils.regex_helper import normalize
 
 from helpline.accounts.roles import ADMIN, COUNSELLOR, PROGRAMME_MANAGER, SUPERVISOR
+from helpline.languages import LANGUAGE_CODES
 from tests.conftest import staff_client, staff_client_with_role
 
-LANGUAGES = ("en", "nl")
+LANGUAGES = LANGUAGE_CODES
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 # Django's default (2.5 MiB) unless the project sets its own; one byte more must be refused.
 UPLOAD_LIMIT = int(getattr(settings, "DATA_UPLOAD_MAX_MEMORY_SIZE", None) or 2_621_440)
