@@ -35,6 +35,35 @@ def wait_for_http(url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"server at {url} did not start within {timeout}s")
 
 
+# The test authenticator, run beside a server with its settings: an authenticator app whose clock is moved on to
+# the step after the one the server last accepted, when that is later than now. The server refuses a step it has
+# accepted (replay) and accepts one step ahead (django_otp's tolerance, which also moves the device's drift on),
+# so a test signs the same account in again at once instead of waiting up to 30 s for the next step; what the
+# server checks is unchanged. `make code` (manage.py demo_code) is what a person uses; it shows the current step.
+TEST_AUTHENTICATOR = """
+import sys, time, django
+django.setup()
+from django.contrib.auth import get_user_model
+from django_otp.oath import TOTP
+from helpline.accounts.actions import confirmed_totp_device
+device = confirmed_totp_device(get_user_model().objects.get(username=sys.argv[1]))
+totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+totp.time = time.time()
+steps_ahead = max(0, device.last_t + 1 - totp.t())
+totp.time += steps_ahead * device.step
+print(f"{totp.token():0{device.digits}d}")
+"""
+
+
+def next_demo_code(env: dict[str, str], username: str) -> str:
+    """The demo account's next code from the test authenticator, beside the server whose environment is `env`."""
+    result = subprocess.run([sys.executable, "-c", TEST_AUTHENTICATOR, username], cwd=REPO, env=env,
+                            capture_output=True, text=True, check=False, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"the test authenticator failed: {result.stdout}{result.stderr}")
+    return result.stdout.split()[0]
+
+
 @dataclass
 class LiveServer:
     """A Daphne process of ours, with its own data folder and captured output."""
@@ -96,18 +125,7 @@ class LiveServer:
         return self.stdout_path.read_text(errors="replace") + self.stderr_path.read_text(errors="replace")
 
     def demo_code(self, username: str) -> str:
-        """The demo account's current code, as `make code` prints it (retried: SQLite may be busy)."""
-        result = None
-        for _attempt in range(3):
-            result = subprocess.run(
-                [sys.executable, "manage.py", "demo_code", username],
-                cwd=REPO, env=self.env, capture_output=True, text=True, check=False,
-            )
-            if result.returncode == 0:
-                return result.stdout.split()[0]
-            time.sleep(1)
-        assert result is not None
-        raise RuntimeError(f"demo_code failed: {result.stdout}{result.stderr}")
+        return next_demo_code(self.env, username)
 
     def demo_password(self, username: str) -> str:
         import json
@@ -126,7 +144,7 @@ class LiveServer:
         from chat.client.http import sign_in_staff
 
         staff = await sign_in_staff(self.base_url, "demo-counsellor", self.demo_password("demo-counsellor"),
-                                    lambda: self.demo_code("demo-counsellor"))
+                                    lambda: self.demo_code("demo-counsellor"), code_attempts=1)
         counsellor = CounsellorClient(staff, await enrol_device(staff))
         await counsellor.open()
         await counsellor.set_available(True)

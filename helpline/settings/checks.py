@@ -76,8 +76,8 @@ def problems_in(settings: Any) -> list[str]:
         return []
     return production_problems(debug=settings.DEBUG, secret_key=settings.SECRET_KEY,
                                allowed_hosts=list(settings.ALLOWED_HOSTS), org_public_key=settings.ORG_PUBLIC_KEY,
-                               totp_seed_key=settings.TOTP_SEED_KEY, database_url=settings.DATABASE_URL, redis_url=settings.REDIS_URL,
-                               processes=settings.SERVER_PROCESSES)
+                               totp_seed_key=settings.TOTP_SEED_KEY, database_url=settings.DATABASE_URL,
+                               redis_url=settings.REDIS_URL, processes=settings.SERVER_PROCESSES)
 
 
 @checks.register(checks.Tags.security)

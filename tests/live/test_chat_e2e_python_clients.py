@@ -51,7 +51,7 @@ class Staff:
 def signed_in(live_server: LiveServer, username: str) -> Staff:
     async def go() -> Staff:
         session = await sign_in_staff(live_server.base_url, username, live_server.demo_password(username),
-                                      lambda: live_server.demo_code(username))
+                                      lambda: live_server.demo_code(username), code_attempts=1)
         with sqlite3.connect(live_server.database) as db:
             (user_pk,) = db.execute("SELECT id FROM auth_user WHERE username = ?", (username,)).fetchone()
         return Staff(session, await enrol_device(session), int(user_pk))

@@ -75,7 +75,7 @@ class Site:
 def embedded_site(server: LiveServer) -> Site:
     async def counsellor() -> tuple[StaffSession, Any]:
         session = await sign_in_staff(server.base_url, "demo-counsellor", server.demo_password("demo-counsellor"),
-                                      lambda: server.demo_code("demo-counsellor"))
+                                      lambda: server.demo_code("demo-counsellor"), code_attempts=1)
         return session, await enrol_device(session)  # the dev settings certify it at once (DEMO_AUTOCERTIFY)
 
     return Site(base_url=server.base_url, rows=lambda sql: query(server, sql), demo_password=server.demo_password,
@@ -163,7 +163,7 @@ def statistics_export(server: Site) -> None:
     async def go() -> int:
         staff_url = server.staff_url or server.base_url
         session = await sign_in_staff(staff_url, "demo-manager", server.demo_password("demo-manager"),
-                                      lambda: server.demo_code("demo-manager"))
+                                      lambda: server.demo_code("demo-manager"), code_attempts=1)
         request = urllib.request.Request(staff_url + "/en/staff/stats/export.csv",
                                          headers={**CANARY_HEADERS, "Cookie": session.cookie_header()})
         with urllib.request.urlopen(request, timeout=20) as response:

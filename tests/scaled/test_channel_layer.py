@@ -51,6 +51,22 @@ async def test_redis_keeps_nothing_of_a_message_nobody_reads(scaled: Deployment)
     assert not [entry for entry in stored if b"unread" in entry or b"asgi" in entry]
 
 
+async def test_an_idle_receive_outlives_the_redis_socket_timeout(scaled: Deployment) -> None:
+    """A socket's receive waits on the layer for as long as the socket is quiet, far beyond Redis's socket
+    timeout (the core layer's blocking read timed out with redis-py's 5 s default and closed idle sockets).
+    A 0.2 s timeout and five of them idle instead of the deployment's 30 s: the same promise, no long wait."""
+    layer = RedisPubSubChannelLayer(hosts=[{"address": scaled.redis.url, "socket_timeout": 0.2}], prefix="idle")
+    try:
+        channel = await layer.new_channel()
+        waiting = asyncio.ensure_future(layer.receive(channel))
+        await asyncio.sleep(1)  # nothing is sent
+        assert not waiting.done(), waiting
+        await layer.send(channel, {"type": "late"})
+        assert (await asyncio.wait_for(waiting, 10))["type"] == "late"
+    finally:
+        await layer.flush()
+
+
 def test_the_deployment_uses_the_pubsub_layer(scaled: Deployment) -> None:
     printed = scaled.manage("shell", "-c", "from channels.layers import get_channel_layer as get; "
                             "print(type(get()).__module__, type(get()).__name__)")
