@@ -1,9 +1,10 @@
-"""Unit-test fixtures: the chat protocol's fixed test vectors."""
+"""Unit-test fixtures: the chat protocol's fixed test vectors, and the rule that unit tests start no process."""
 
 from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,3 +40,23 @@ def clear_lockouts() -> Any:
     cache.clear()
     yield
     cache.clear()
+
+
+# Check tools that read a file and exit: msgfmt compiles a catalogue, node runs a page script's pure
+# function. Anything else (manage.py, a server, a database) makes a test a live or scaled one.
+TOOLS_ALLOWED = frozenset({"msgfmt", "node"})
+
+
+@pytest.fixture(autouse=True)
+def _no_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/unit starts no process and no server: that keeps the layer fast and its tests about rules."""
+    real_popen = subprocess.Popen
+
+    class OnlyTools(real_popen):  # type: ignore[misc, valid-type]
+        def __init__(self, args: Any, *rest: Any, **options: Any) -> None:
+            program = args[0] if isinstance(args, list | tuple) else str(args).split()[0]
+            if Path(str(program)).name not in TOOLS_ALLOWED:
+                raise AssertionError(f"a unit test started {program}: it belongs in tests/live or tests/scaled")
+            super().__init__(args, *rest, **options)
+
+    monkeypatch.setattr(subprocess, "Popen", OnlyTools)
