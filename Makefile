@@ -12,53 +12,33 @@ USER ?= demo-counsellor
 LAYERS := unit consumers live browser scaled
 PYTEST := $(PY) -m pytest
 
-.PHONY: help install system-packages run code test lint types $(LAYERS) audit bench lock messages clean
+.PHONY: help install lock system-packages run code test lint types $(LAYERS) audit bench messages clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# Everything comes from the hashed lock (requirements/dev.txt; docs/decisions/0010-hashed-lock-with-uv.md),
+# then our own package, editable, built with the locked setuptools: nothing unpinned is fetched.
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12 or newer is needed (see .python-version); found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --require-hashes -r requirements/dev.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-install: $(VENV)/.installed ## create the virtual environment and install everything
+install: $(VENV)/.installed ## create the virtual environment and install everything (from the lock)
 
-run: install ## run the embedded default on http://127.0.0.1:$(PORT)/ (SQLite, in-memory layer, demo staff)
-	$(PY) -m helpline.embedded --port $(PORT)
+# After changing a dependency in pyproject.toml: pin every package with its hashes, for any platform.
+LOCK = $(VENV)/bin/uv pip compile --generate-hashes --universal --python-version 3.12 \
+	--custom-compile-command "make lock" -q
+lock: install ## pin every dependency and its hashes into requirements/ (production; dev and client; build)
+	$(LOCK) pyproject.toml -o requirements/prod.txt
+	$(LOCK) pyproject.toml --extra client --extra dev -o requirements/dev.txt
+	echo "setuptools>=84.0,<84.1" | $(LOCK) - -o requirements/build.txt
 
-code: install ## print the current second-factor code of a demo account: make code USER=demo-admin
-	@$(PY) manage.py demo_code $(USER)
-
-lint: install ## ruff, then mypy (make types)
-	$(VENV)/bin/ruff check .
-	$(MAKE) --no-print-directory types
-
-types: install ## mypy over the project (strict for chat.protocol)
-	$(VENV)/bin/mypy .
-
-system-packages: ## install the Debian packages the tests need (as root or through sudo), or say how
-	@bash .ci/system-packages
-
-unit: system-packages install ## rules, models, views through Django's test client: no process, no server
-	$(PYTEST) tests/unit $(ARGS)
-
-consumers: system-packages install ## the chat sockets through the real ASGI app (Channels' communicator)
-	$(PYTEST) tests/consumers $(ARGS)
-
-live: system-packages install ## against a real Daphne process (and other real processes) on loopback
-	$(PYTEST) tests/live $(ARGS)
-
-browser: system-packages install ## Debian's Chromium through Playwright, against a real Daphne
-	$(PYTEST) tests/browser $(ARGS)
-
-scaled: system-packages install ## Redis, PostgreSQL, two Daphne processes and nginx
-	$(PYTEST) tests/scaled $(ARGS)
-
-audit: install ## known vulnerabilities in the installed dependencies (needs PyPI's JSON API or OSV)
-	$(VENV)/bin/pip-audit --progress-spinner off --skip-editable --strict
+audit: install ## known vulnerabilities in the locked dependencies (needs PyPI's JSON API or OSV)
+	$(VENV)/bin/pip-audit --progress-spinner off --strict --disable-pip --require-hashes \
+	  -r requirements/prod.txt -r requirements/dev.txt
 
 # Every layer runs even when one before it failed, so one run shows every failure; the exit code is
 # non-zero if anything failed. ARGS reaches pytest: make unit ARGS="-k queue -x".
