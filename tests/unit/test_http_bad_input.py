@@ -302,12 +302,24 @@ def is_admin_site(endpoint: Endpoint) -> bool:
 ROLES = (COUNSELLOR, SUPERVISOR, PROGRAMME_MANAGER, ADMIN)
 
 
-@pytest.fixture(autouse=True)
-def shipped_content(db: None) -> None:
-    """The self-help content as shipped, so the self-check form has its real question fields to abuse."""
+@pytest.fixture(scope="module", autouse=True)
+def shipped_content(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The self-help content as shipped, so the self-check form has its real question fields to abuse.
+
+    Loaded once for the module (it took longer than most sweeps), outside the tests' transactions, which
+    roll back whatever a test wrote; removed again afterwards, so other modules see the database they expect.
+    """
     from selfhelp.loader import load_all
 
-    load_all()
+    with django_db_blocker.unblock():
+        load_all()
+    yield
+    from django.core.management.color import no_style
+
+    tables = [model._meta.db_table for model in apps.get_app_config("selfhelp").get_models()]
+    with django_db_blocker.unblock():
+        # Rows and id sequences both: later modules count on ids starting at 1 again.
+        connection.ops.execute_sql_flush(connection.ops.sql_flush(no_style(), tables, reset_sequences=True))
 
 
 @pytest.mark.django_db
