@@ -99,7 +99,7 @@ def postgres_url(tmp_path: Path) -> Iterator[str]:
     initdb = _initdb()
     if initdb is None:
         if os.environ.get("CI"):
-            pytest.fail("PostgreSQL (initdb) is not installed; .ci/run installs it")
+            pytest.fail("PostgreSQL (initdb) is not installed; `make system-packages` (part of `make test`) installs it")
         pytest.skip("PostgreSQL is not installed here")
     bindir = Path(initdb).parent
     # Outside pytest's tmp_path, whose parents only root may enter.
