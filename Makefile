@@ -17,7 +17,7 @@ PYTEST := $(PY) -m pytest
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-# Everything comes from the hashed lock (requirements/dev.txt; docs/decisions/0010-hashed-lock-with-uv.md),
+# Everything comes from the hashed lock (requirements/dev.txt; docs/decisions/0011-hashed-lock-with-uv.md),
 # then our own package, editable, built with the locked setuptools: nothing unpinned is fetched.
 $(VENV)/.installed: pyproject.toml requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12 or newer is needed (see .python-version); found " + sys.version.split()[0])'

@@ -278,9 +278,8 @@ CHAT_POW_JOIN_SECONDS: float = 2.5
 CHAT_RENT_SECONDS = env_int("HELPLINE_CHAT_RENT_SECONDS", 60, minimum=0)
 CHAT_RENT_DUTY: float = 0.4
 CHAT_POW_ABUSE_SECONDS = env_int("HELPLINE_CHAT_POW_ABUSE_SECONDS", 1800, minimum=0)
-# A chat answered within this many minutes counts as within the service level (chat.service_level).
-SERVICE_LEVEL_MINUTES = 2
 SUPPRESSION_THRESHOLD = env_int("HELPLINE_SUPPRESSION_THRESHOLD", 5, minimum=1)
+# A chat answered within this many minutes counts as within the service level (chat.service_level).
 SERVICE_LEVEL_MINUTES = env_int("HELPLINE_SERVICE_LEVEL_MINUTES", 2, minimum=1)
 # The mailbox (docs/mailbox.md): days a thread is kept after its last message; the reply time visitors are
 # told (working days); the size cap of one thread. Every visitor request costs the chat's puzzle: writing a
@@ -296,21 +295,6 @@ MAILBOX_THREAD_MAX_CHARS = 600_000
 CAMPAIGN_CODES = env_list("HELPLINE_CAMPAIGN_CODES", ["poster", "radio", "search", "gp", "social"])
 # Demo only (dev.py turns it on): certify a counsellor device at once with the demo organisation key.
 DEMO_AUTOCERTIFY = False
-
-# The chat server's own limits: fixed here, changed by tests and benchmarks (never read with a default
-# elsewhere). Per socket (chat/consumers.py): a token bucket of CHAT_FRAMES_PER_SECOND with bursts of
-# CHAT_FRAME_BURST; CHAT_MAX_WRONG_FRAMES refused frames within CHAT_WRONG_FRAME_WINDOW seconds close the
-# socket (1008); past CHAT_INBOX_BACKLOG_LIMIT frames waiting in its inbox, relayed frames are refused as
-# busy rather than queued (docs/performance.md, overload). Per process (chat/process.py): heartbeat, sweep
-# and routing every CHAT_TICK_SECONDS; the sweep counts a socket gone after three silent ticks.
-# CHAT_POW_BITS: None lets the queue's load set the join puzzle's difficulty (chat/pow.py); a number fixes it.
-CHAT_FRAMES_PER_SECOND = 10.0
-CHAT_FRAME_BURST = 30.0
-CHAT_MAX_WRONG_FRAMES = 5
-CHAT_WRONG_FRAME_WINDOW = 60.0
-CHAT_INBOX_BACKLOG_LIMIT = 20
-CHAT_TICK_SECONDS = 5.0
-CHAT_POW_BITS: int | None = None
 
 LOGGING = {
     "version": 1,

@@ -273,7 +273,7 @@ def test_the_inbox_shares_older_messages_with_a_device_certified_later(live_serv
     async def new_colleague() -> MailboxCounsellor:
         staff = await sign_in_staff(live_server.base_url, "demo-counsellor",
                                     live_server.demo_password("demo-counsellor"),
-                                    lambda: live_server.demo_code("demo-counsellor"))
+                                    lambda: live_server.demo_code("demo-counsellor"), code_attempts=1)
         colleague = MailboxCounsellor(staff, await enrol_device(staff), org_public_key=live_server.org_public_key)
         await colleague.register()
         return colleague

@@ -24,7 +24,7 @@ CANARY = "mailbox canary: the otter paints 41907 blue"
 
 async def counsellor_of(server: LiveServer) -> MailboxCounsellor:
     staff = await sign_in_staff(server.base_url, "demo-counsellor", server.demo_password("demo-counsellor"),
-                                lambda: server.demo_code("demo-counsellor"))
+                                lambda: server.demo_code("demo-counsellor"), code_attempts=1)
     counsellor = MailboxCounsellor(staff, await enrol_device(staff), org_public_key=server.org_public_key)
     await counsellor.register()
     return counsellor
