@@ -36,4 +36,4 @@ def test_a_routing_pass_that_fails_part_way_leaves_every_chat_as_it_was() -> Non
         cursor.execute("DROP TRIGGER refuse_offer")
     outcome = actions.route(moment)  # the next pass offers both, and says so
     assert set(Chat.objects.values_list("state", flat=True)) == {Chat.OFFERED}
-    assert sorted(note.event["chat"] for note in outcome.notes) == sorted([first.id, second.id])
+    assert sorted(event.message["chat"] for event in outcome.events) == sorted([first.id, second.id])
