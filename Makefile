@@ -36,6 +36,37 @@ lock: install ## pin every dependency and its hashes into requirements/ (product
 	$(LOCK) pyproject.toml --extra client --extra dev -o requirements/dev.txt
 	echo "setuptools>=84.0,<84.1" | $(LOCK) - -o requirements/build.txt
 
+run: install ## run the embedded default on http://127.0.0.1:$(PORT)/ (SQLite, in-memory layer, demo staff)
+	$(PY) -m helpline.embedded --port $(PORT)
+
+code: install ## print the current second-factor code of a demo account: make code USER=demo-admin
+	@$(PY) manage.py demo_code $(USER)
+
+lint: install ## ruff, then mypy (make types)
+	$(VENV)/bin/ruff check .
+	$(MAKE) --no-print-directory types
+
+types: install ## mypy over the project (strict for chat.protocol)
+	$(VENV)/bin/mypy .
+
+system-packages: ## install the Debian packages the tests need (as root or through sudo), or say how
+	@bash .ci/system-packages
+
+unit: system-packages install ## rules, models, views through Django's test client: no process, no server
+	$(PYTEST) tests/unit $(ARGS)
+
+consumers: system-packages install ## the chat sockets through the real ASGI app (Channels' communicator)
+	$(PYTEST) tests/consumers $(ARGS)
+
+live: system-packages install ## against a real Daphne process (and other real processes) on loopback
+	$(PYTEST) tests/live $(ARGS)
+
+browser: system-packages install ## Debian's Chromium through Playwright, against a real Daphne
+	$(PYTEST) tests/browser $(ARGS)
+
+scaled: system-packages install ## Redis, PostgreSQL, two Daphne processes and nginx
+	$(PYTEST) tests/scaled $(ARGS)
+
 audit: install ## known vulnerabilities in the locked dependencies (needs PyPI's JSON API or OSV)
 	$(VENV)/bin/pip-audit --progress-spinner off --strict --disable-pip --require-hashes \
 	  -r requirements/prod.txt -r requirements/dev.txt
