@@ -677,7 +677,7 @@ def _hand_back(chat: Chat, moment: dt.datetime) -> Outcome | None:
     return outcome
 
 
-@transaction.atomic  # one write lock per pass, and a pass that fails part way keeps nothing (its notes are lost)
+@transaction.atomic  # one write lock per pass; a pass that fails part way keeps nothing (its events are lost)
 def route(moment: dt.datetime, *, sweeping: bool = True) -> Outcome:
     """Sweep (the clock's passes), then offer waiting chats to available counsellor sockets (queue.route
     decides who gets what). Passes asked for by a queue change skip the sweep: only time makes it find more."""
