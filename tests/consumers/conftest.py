@@ -209,6 +209,26 @@ async def opened(layer: Any) -> AsyncIterator[Opened]:
         # Closed by the server already, or cancelled by a receive that timed out.
         with contextlib.suppress(BaseException):
             await socket.communicator.disconnect()
+    await process_work_settled()
+
+
+async def process_work_settled(timeout: float = 10) -> None:
+    """Wait until this test's event loop has no routing pass, queue broadcast or leave-work still running.
+
+    A server's loop runs for as long as the server does; a test's ends with the test, and a routing pass
+    (one transaction, chat.actions.route) still running in the database thread would then hold the
+    in-memory database's table lock while the test's data is flushed ("database table is locked").
+    """
+    from chat.process import work
+
+    process = work()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        pending = [task for task in (process.router, process.broadcast_task, *process.background)
+                   if task is not None and not task.done()]
+        if not pending:
+            return
+        await asyncio.wait(pending, timeout=left)
 
 
 def with_inbox(communicator: WebsocketCommunicator) -> WebsocketCommunicator:
