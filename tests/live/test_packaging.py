@@ -32,10 +32,14 @@ django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 call_command("load_content", verbosity=0)
+call_command("collectstatic", interactive=False, verbosity=0)  # as `make run` does: pages name hashed files
 from django.test import Client
 import helpline, helpline.asgi
 client = Client(SERVER_NAME="localhost")  # an allowed host of the embedded default
-pages = {path: client.get(path) for path in ("/en/", "/nl/", "/en/help/modules/", "/static/helpline/site.css")}
+pages = {path: client.get(path) for path in ("/en/", "/nl/", "/en/help/modules/")}
+import re
+stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', pages["/en/"].content.decode()).group(1)
+pages["stylesheet"] = client.get(stylesheet)
 print(json.dumps({
     "helpline": helpline.__file__,
     "status": {path: response.status_code for path, response in pages.items()},
@@ -61,10 +65,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_holds_templates_static_files_catalogues_and_content(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    for app in ("helpline", "helpline/accounts", "helpline/metrics", "chat", "selfhelp"):
+    for app in ("helpline", "helpline/accounts", "helpline/metrics", "chat", "selfhelp", "securemessages"):
         assert f"{app}/locale/nl/LC_MESSAGES/django.mo" in names, app
     for expected in ("helpline/templates/base.html", "helpline/static/helpline/site.css",
-                     "chat/static/chat/visitor.js", "selfhelp/content/chat_intro.toml"):
+                     "chat/static/chat/visitor.js", "selfhelp/content/chat_intro.toml",
+                     "securemessages/wordlists/en.txt", "securemessages/wordlists/nl.txt"):
         assert expected in names, expected
     assert any(name.startswith("selfhelp/templates/") for name in names)
     assert not any(name.startswith(("tests/", "bench/", "docs/")) for name in names)
@@ -93,7 +98,7 @@ def test_a_clean_install_of_the_wheel_checks_and_serves_pages(wheel: Path, tmp_p
     assert served.returncode == 0, served.stderr[-3000:]
     result = json.loads(served.stdout.strip().splitlines()[-1])
     assert Path(result["helpline"]).is_relative_to(site), result["helpline"]  # the wheel, not this checkout
-    assert result["status"] == {"/en/": 200, "/nl/": 200, "/en/help/modules/": 200, "/static/helpline/site.css": 200}
+    assert result["status"] == {"/en/": 200, "/nl/": 200, "/en/help/modules/": 200, "stylesheet": 200}
     assert result["dutch"], "the Dutch catalogue is missing from the wheel"
     assert result["modules"] > 0, "the self-help content is missing from the wheel"
     assert not result["websockets"], "the server imported the Python chat client's websockets"
