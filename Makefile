@@ -11,6 +11,9 @@ USER ?= demo-counsellor
 # The test layers, each a folder of tests/ and a target of its own, run in this order by `make test`.
 LAYERS := unit consumers live browser scaled
 PYTEST := $(PY) -m pytest
+# The unit and consumer layers hold no process or port of their own, so they run on every core (pytest-xdist;
+# each worker has its own test database and in-memory channel layer). JOBS=0 runs them in one process.
+JOBS ?= auto
 
 .PHONY: help install lock system-packages run code test lint types $(LAYERS) audit bench messages clean
 
@@ -53,10 +56,10 @@ system-packages: ## install the Debian packages the tests need (as root or throu
 	@bash .ci/system-packages
 
 unit: system-packages install ## rules, models, views through Django's test client: no process, no server
-	$(PYTEST) tests/unit $(ARGS)
+	$(PYTEST) tests/unit -n $(JOBS) $(ARGS)
 
 consumers: system-packages install ## the chat sockets through the real ASGI app (Channels' communicator)
-	$(PYTEST) tests/consumers $(ARGS)
+	$(PYTEST) tests/consumers -n $(JOBS) $(ARGS)
 
 live: system-packages install ## against a real Daphne process (and other real processes) on loopback
 	$(PYTEST) tests/live $(ARGS)
