@@ -127,6 +127,15 @@ class LiveServer:
     def demo_code(self, username: str) -> str:
         return next_demo_code(self.env, username)
 
+    def end_every_chat(self) -> None:
+        """End every chat the server holds, as the periodic sweep would after everyone left (tests share one
+        server: a chat a test left behind would come back to the next console that signs in as the same person,
+        and count against that person's cap)."""
+        result = subprocess.run([sys.executable, "manage.py", "purge_chat_state", "--older-than-minutes", "0"],
+                                cwd=REPO, env=self.env, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"purge_chat_state failed: {result.stdout}{result.stderr}")
+
     def demo_password(self, username: str) -> str:
         import json
 

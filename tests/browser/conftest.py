@@ -36,6 +36,14 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def _no_chat_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test on the shared live server, no chat of it stays for the next test's console to take back."""
+    yield
+    if "live_server" in request.fixturenames:
+        request.getfixturevalue("live_server").end_every_chat()
+
+
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context()

@@ -28,7 +28,7 @@ import { ensureEncryptionKey } from "./device-ek.js";
 import { forgetDevice, loadDevice, saveDevice } from "./device-store.js";
 import { EpochSession } from "./session.js";
 import { TranscriptStore } from "./transcript-store.js";
-import { el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, websocketUrl } from "./ui.js";
+import { Chime, el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, websocketUrl } from "./ui.js";
 import { verifiedTeam } from "../securemessages/mailbox.js";
 import { requestJson } from "../securemessages/http.js";
 
@@ -59,7 +59,6 @@ const state = {
   handovers: new Map(), // chat -> what a colleague's hand-over bundle said: {from, note, transcript, failed}
   seenWaiting: new Set(),
   chatNumber: 0,
-  audio: null,
   baseTitle: document.title,
   countdown: null,
   pendingTransfer: null, // {chat, timer}: a transfer the server has not refused (yet)
@@ -171,24 +170,14 @@ function restorePrefs() {
 
 // --- alerts ------------------------------------------------------------------------------------------
 
+const chime = new Chime();
+
 function unlockAudio() {
-  // Browsers let a page make sound only after a person did something on it: this runs from a click.
-  if (!state.audio && window.AudioContext) state.audio = new AudioContext();
-  if (state.audio && state.audio.state === "suspended") state.audio.resume();
+  chime.unlock();
 }
 
 function beep(frequency = 880) {
-  if (!$("sound").checked || !state.audio || state.audio.state !== "running") return;
-  const now = state.audio.currentTime;
-  const tone = state.audio.createOscillator();
-  const gain = state.audio.createGain();
-  tone.frequency.value = frequency;
-  gain.gain.setValueAtTime(0.0001, now);
-  gain.gain.exponentialRampToValueAtTime(0.2, now + 0.02);
-  gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.35);
-  tone.connect(gain).connect(state.audio.destination);
-  tone.start(now);
-  tone.stop(now + 0.4);
+  if ($("sound").checked) chime.play(frequency);
 }
 
 function notificationsAllowed() {

@@ -43,6 +43,35 @@ export function timeOfDay(date = new Date()) {
 }
 
 /**
+ * A short tone for a cue, both chat pages' one sound. Browsers let a page make sound only after a person did
+ * something on it: call unlock() from a click or a change.
+ */
+export class Chime {
+  constructor() {
+    this.audio = null;
+  }
+
+  unlock() {
+    if (!this.audio && window.AudioContext) this.audio = new AudioContext();
+    if (this.audio && this.audio.state === "suspended") this.audio.resume();
+  }
+
+  play(frequency = 880, volume = 0.2) {
+    if (!this.audio || this.audio.state !== "running") return;
+    const now = this.audio.currentTime;
+    const tone = this.audio.createOscillator();
+    const gain = this.audio.createGain();
+    tone.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, now);
+    gain.gain.exponentialRampToValueAtTime(volume, now + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.35);
+    tone.connect(gain).connect(this.audio.destination);
+    tone.start(now);
+    tone.stop(now + 0.4);
+  }
+}
+
+/**
  * A websocket that reconnects after an unexpected close, waiting 1, 2, 4 … 30 seconds (with jitter).
  * Handlers: onOpen(isReconnect), onFrame(object), onDown(closeEvent): returning false from onDown stops
  * reconnecting (e.g. the server said the chat moved to another tab). stop() ends it for good.

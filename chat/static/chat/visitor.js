@@ -23,7 +23,7 @@ import {
 } from "./protocol.js";
 import { Conversation, DELIVERED, HELD } from "./conversation.js";
 import { EpochSession } from "./session.js";
-import { el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, timeOfDay, websocketUrl } from "./ui.js";
+import { Chime, el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, timeOfDay, websocketUrl } from "./ui.js";
 
 const STORED_KEY = "helpline.chat.resume"; // {resume, identity: {jwk, ik}} in sessionStorage
 const CLOSE_DISPLACED = 4409; // the server: this chat was resumed on another socket (another tab)
@@ -53,8 +53,8 @@ const state = {
   typingTimer: null,
   unseen: 0,
   baseTitle: document.title,
-  audio: null,
 };
+const chime = new Chime();
 
 const conversation = new Conversation({
   session: () => state.session,
@@ -123,23 +123,11 @@ function cue(kind) {
     state.unseen += 1;
     document.title = `(${state.unseen}) ${kind === "joined" ? S.title_joined : S.title_message} – ${state.baseTitle}`;
   }
-  if (!$("chat-sound").checked || !state.audio || state.audio.state !== "running") return;
-  const now = state.audio.currentTime;
-  const tone = state.audio.createOscillator();
-  const gain = state.audio.createGain();
-  tone.frequency.value = kind === "joined" ? 660 : 880;
-  gain.gain.setValueAtTime(0.0001, now);
-  gain.gain.exponentialRampToValueAtTime(0.15, now + 0.02);
-  gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.3);
-  tone.connect(gain).connect(state.audio.destination);
-  tone.start(now);
-  tone.stop(now + 0.35);
+  if ($("chat-sound").checked) chime.play(kind === "joined" ? 660 : 880, 0.15);
 }
 
 function unlockAudio() {
-  // Browsers let a page make sound only after a person did something on it: this runs from a click.
-  if (!state.audio && window.AudioContext) state.audio = new AudioContext();
-  if (state.audio && state.audio.state === "suspended") state.audio.resume();
+  chime.unlock();
 }
 
 document.addEventListener("visibilitychange", () => {
