@@ -60,6 +60,13 @@ class GroupWindow:
         self.share = used / wall if wall > 0 else 0.0
         return self.share
 
+    def rss_kib(self) -> int:
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                total += memory_kib(pid)[0]
+        return total
+
     def peak_kib(self) -> int:
         total = 0
         for pid in self.pids():

@@ -39,7 +39,13 @@ from chat.schema import (
     validate_frame,
 )
 from helpline.accounts.access import COUNSEL, SUPERVISE, Decision, socket_decision
-from helpline.upstream import CLOSE_POLICY, DispatchWithoutConnectionCleanup, socket_inbox, unread_seconds
+from helpline.upstream import (
+    CLOSE_POLICY,
+    DispatchWithoutConnectionCleanup,
+    OneInboxConsumer,
+    socket_inbox,
+    unread_seconds,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +79,7 @@ def busy_refusal(frame: Frame) -> dict[str, Any]:
             "seq": frame.fields["seq"]}
 
 
-class ChatSocket(DispatchWithoutConnectionCleanup, AsyncWebsocketConsumer):  # type: ignore[misc]  # no stubs
+class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsocketConsumer):  # type: ignore[misc]
     """What both sockets share: frame checks, limits, errors, relaying, and running actions."""
 
     role: ClassVar[Role]

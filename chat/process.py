@@ -46,6 +46,7 @@ QUEUE_BROADCAST_GAP: Final = 0.25
 GROUP_REFRESH_SECONDS: Final = 600
 
 
+@functools.cache  # asked on every layer call (every relayed message): the answer never changes
 def transient_layer_errors() -> tuple[type[BaseException], ...]:
     """Errors of a channel-layer call that a second try can cure.
 

@@ -9,20 +9,28 @@ keep to the tested minor versions.
 The pieces:
 - `allow_policy_close`: Daphne closes a websocket with 1008 (protocol.md §8) when asked.
 - `HelplineServer` and `PausingInbox`: Daphne's `create_application` with a bounded inbox per websocket
-  (backpressure), which also tells the consumer its backlog through the scope (`socket_inbox`).
+  (backpressure), which also tells the consumer its backlog through the scope (`socket_inbox`), and the
+  server's own send for the socket (`socket_sender`).
+- `send_at_once`: Twisted's TCP write, trying the socket at once when nothing waits to be written.
 - `DispatchWithoutConnectionCleanup`: Channels' consumer dispatch without a thread hop per message.
-- `EmbeddedChannelLayer`: Channels' in-memory layer with its expiry sweep run once a second.
+- `OneInboxConsumer`: Channels' consumer loop with the channel layer's messages for the socket put into the
+  socket's inbox, read in order with its frames, and websocket messages sent straight to the server.
+- `EmbeddedChannelLayer`: Channels' in-memory layer with its expiry sweep run once a second, which puts
+  messages for a socket straight into that socket's inbox.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Final
 
 from channels.consumer import get_handler_name
-from channels.layers import InMemoryChannelLayer
+from channels.exceptions import ChannelFull, StopConsumer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 # (module, qualified name) -> SHA-256 of `inspect.getsource` of the installed code this module relies on.
 RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
@@ -38,6 +46,22 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
     # EmbeddedChannelLayer overrides this private method; receive and group_send call it (4.3).
     ("channels.layers", "InMemoryChannelLayer._clean_expired"):
         frozenset({"604032dae1cc01d27a51d5b8faf45286c8881a14ce6f0abab7438087568ba6b6"}),
+    # EmbeddedChannelLayer.send and group_send do what these do, for a socket's inbox instead of a layer queue.
+    ("channels.layers", "InMemoryChannelLayer.send"):
+        frozenset({"a4dab1cd8aff886ec3763192f62126736e59801b4a3661f20db47e92651323e1"}),
+    ("channels.layers", "InMemoryChannelLayer.group_send"):
+        frozenset({"693c3172deb6431bc7f4995484071ccc24a03eaf0f6c783fe3e0349fe2a7c6d7"}),
+    # OneInboxConsumer.__call__ is a copy of it with one queue for frames and layer messages (4.3).
+    ("channels.consumer", "AsyncConsumer.__call__"):
+        frozenset({"e52238720872dbc3f854519bc971aa7eb41553e63c8729081549ce42465ee419"}),
+    # send_at_once relies on what write buffers (dataBuffer, _tempDataBuffer), when it refuses to write
+    # (connected, _writeDisconnected), and on doWrite sending what is buffered first (Twisted 26.10).
+    ("twisted.internet.abstract", "FileDescriptor.write"):
+        frozenset({"3e46c97fc173bc7e227065420969c27688f24903c27dcc165b63166a605d688c"}),
+    ("twisted.internet.abstract", "FileDescriptor.doWrite"):
+        frozenset({"a986d7b1b1054e431495d50528824683fa7ebb1ffcf3e57333bdd6f37f603141"}),
+    ("twisted.internet._newtls", "ConnectionMixin.write"):
+        frozenset({"ea311df0946d3f997a11838e59692e33a6734dcd42a0f29b3331e7ad3ca8117a"}),
     # PausingInbox overrides put_nowait and get_nowait, which asyncio.Queue's put and get end in
     # (Python 3.12, 3.13).
     ("asyncio.queues", "Queue.get"): frozenset({"35cbd848cd945f22399d3f4590263fdfd9bcacfa592784a7b089d5342b3e2f35",
@@ -102,8 +126,12 @@ def upstream_source_digest(module: str, qualified_name: str) -> str:
 UNREAD_PAUSE_AT: Final = 8
 UNREAD_RESUME_AT: Final = 2
 SOCKET_READ_BYTES: Final = 4096
-# Where our server puts a websocket's inbox in its scope (an ASGI extension of ours).
+# Where our server puts a websocket's inbox in its scope (an ASGI extension of ours): the queue the socket's
+# `receive` reads from, so whatever is put there reaches the consumer in order with the socket's frames.
 INBOX_EXTENSION: Final = "helpline.inbox"
+# And the server's own `send` for the socket: the consumer sends websocket messages with it directly, past
+# Channels' session middleware, whose `send` wrapper only ever acts on HTTP responses.
+SENDER_EXTENSION: Final = "helpline.send"
 
 
 class PausingInbox(asyncio.Queue[dict[str, Any]]):
@@ -155,6 +183,45 @@ def unread_seconds(inbox: asyncio.Queue[Any] | None) -> float:
     return inbox.unread_seconds if isinstance(inbox, PausingInbox) else 0.0
 
 
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def socket_sender(scope: Any) -> Send | None:
+    """The server's own send for this websocket, where our server put it in the scope; None elsewhere."""
+    sender = scope.get("extensions", {}).get(SENDER_EXTENSION) if isinstance(scope, dict) else None
+    return sender if callable(sender) else None
+
+
+def send_at_once(transport: Any) -> None:
+    """Have a Twisted TCP transport write to its socket at once when nothing else waits to be written.
+
+    Twisted's `write` only buffers: it registers the socket for writability, and the reactor's next pass
+    sends and unregisters it. For a relayed frame that is two epoll changes and a loop pass on top of the
+    send (a sixth of the server's CPU at saturation, docs/performance.md); asyncio's own transports try the
+    socket first, as this does. Whatever the socket does not take, or any error, goes Twisted's way, which
+    then sends it after everything already buffered, and finds out about a failing connection as it would.
+    """
+    if getattr(transport, "TLS", False) or not hasattr(transport, "socket") or \
+            getattr(transport.write, "sends_at_once", False):
+        return  # TLS (Twisted encrypts in write), a transport of another kind, or done already
+    buffered_write = transport.write
+    sock = transport.socket
+
+    def write(data: bytes) -> None:
+        if (data and transport.connected and not transport._writeDisconnected and not transport.dataBuffer
+                and not transport._tempDataBuffer and isinstance(data, bytes)):
+            try:
+                sent = sock.send(data)
+            except OSError:  # full (EWOULDBLOCK) or failing: the buffered write finds out which
+                sent = 0
+            data = data[sent:]
+        if data:
+            buffered_write(data)
+
+    write.sends_at_once = True  # type: ignore[attr-defined]
+    transport.write = write
+
+
 def daphne_server_class() -> type:
     # Imported here, not at the top: importing daphne.server installs Twisted's asyncio reactor, which
     # must not happen to every process that imports this module (the bench, the unit tests).
@@ -170,10 +237,12 @@ def daphne_server_class() -> type:
             # Daphne's own create_application (RELIES_ON), with the bounded inbox for its asyncio.Queue().
             assert "application_instance" not in self.connections[protocol]
             transport.bufferSize = SOCKET_READ_BYTES  # Twisted's TCP and unix transports read up to this at once
+            send_at_once(transport)
             inbox = PausingInbox(transport)
+            send = partial(self.handle_reply, protocol)
             scope.setdefault("asgi", {"version": "3.0"})
-            scope.setdefault("extensions", {})[INBOX_EXTENSION] = inbox
-            instance = self.application(scope=scope, receive=inbox.get, send=partial(self.handle_reply, protocol))
+            scope.setdefault("extensions", {}).update({INBOX_EXTENSION: inbox, SENDER_EXTENSION: send})
+            instance = self.application(scope=scope, receive=inbox.get, send=send)
             if protocol not in self.connections:
                 return None
             self.connections[protocol]["application_instance"] = asyncio.ensure_future(instance)
@@ -200,6 +269,74 @@ class DispatchWithoutConnectionCleanup:
         await handler(message)
 
 
+# --- Channels: one inbox per socket ---------------------------------------------------------------------------
+
+
+class OneInboxConsumer:
+    """Channels' `AsyncConsumer.__call__`, with the socket's channel-layer messages put into its inbox.
+
+    Channels waits on two things per socket, the websocket and the layer, with `asyncio.wait` over two tasks,
+    and starts a new task for every message taken (`await_many_dispatch`): per relayed message that was more
+    than the relay itself. Where our server gives the socket an inbox (`socket_inbox`, the queue `receive`
+    reads from), the layer's messages for the socket go into that inbox instead, and one loop reads both, in
+    the order they arrived: the embedded layer puts them there itself (`EmbeddedChannelLayer.deliver_into`),
+    any other layer through one task per socket that takes them from the layer as they come. Websocket
+    messages go straight to the server (`socket_sender`). Elsewhere (another server) it is Channels' own.
+    """
+
+    channel_layer_alias: str
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        inbox = socket_inbox(scope)
+        layer = get_channel_layer(self.channel_layer_alias)
+        if inbox is None or layer is None:
+            await super().__call__(scope, receive, send)  # type: ignore[misc]
+            return
+        # From here to the loop as AsyncConsumer.__call__ (RELIES_ON), but for the two awaited sources.
+        self.scope = scope
+        self.channel_layer = layer
+        self.channel_name = await layer.new_channel()
+        self.channel_receive = partial(layer.receive, self.channel_name)
+        self.base_send = socket_sender(scope) or send
+        stop_forwarding = forward_into(layer, self.channel_name, inbox)
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == LAYER_FAILED:
+                    raise message["error"]  # as Channels' loop raises what the layer's receive raised
+                await self.dispatch(message)  # type: ignore[attr-defined]
+        except StopConsumer:
+            pass
+        finally:
+            stop_forwarding()
+
+
+# Put into a socket's inbox when its layer's receive failed (Redis went away): the consumer's loop raises it.
+LAYER_FAILED: Final = "helpline.layer_failed"
+
+
+def forward_into(layer: Any, channel: str, inbox: asyncio.Queue[Any]) -> Callable[[], None]:
+    """Have the layer's messages for `channel` put into `inbox`; returns what stops it."""
+    deliver_into = getattr(layer, "deliver_into", None)  # EmbeddedChannelLayer's
+    if deliver_into is not None:
+        deliver_into(channel, inbox)
+        return partial(layer.stop_delivering, channel)
+
+    async def forward() -> None:
+        try:
+            while True:
+                inbox.put_nowait(await layer.receive(channel))
+        except Exception as error:
+            inbox.put_nowait({"type": LAYER_FAILED, "error": error})
+
+    task = asyncio.ensure_future(forward())
+
+    def stop() -> None:
+        task.cancel()
+
+    return stop
+
+
 # --- Channels: the embedded in-memory layer -----------------------------------------------------------------
 
 CLEAN_EVERY_SECONDS: Final = 1.0
@@ -218,6 +355,42 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]  # chann
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.cleaned_at = 0.0
+        # channel -> the inbox of the socket that reads it (OneInboxConsumer), while the socket is open.
+        self.inboxes: dict[str, asyncio.Queue[Any]] = {}
+
+    def deliver_into(self, channel: str, inbox: asyncio.Queue[Any]) -> None:
+        """From now on put messages for `channel` into `inbox` (the socket's own queue)."""
+        self.inboxes[channel] = inbox
+
+    def stop_delivering(self, channel: str) -> None:
+        self.inboxes.pop(channel, None)
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        """As Channels' `send` (RELIES_ON), straight into the socket's inbox where it has one.
+
+        The capacity counts the socket's waiting frames too; a message never expires there, since the socket
+        reads it or closes. The message is copied one level deep, not deeply: the layer's copy keeps a sender
+        that changes a message after sending it from changing what the receiver gets, and no socket changes
+        an event (a queue listing sent to every console is one list, read by all).
+        """
+        inbox = self.inboxes.get(channel)
+        if inbox is None:
+            await super().send(channel, message)
+            return
+        assert isinstance(message, dict), "message is not a dict"
+        if inbox.qsize() >= self.get_capacity(channel):
+            raise ChannelFull(channel)
+        inbox.put_nowait(dict(message))
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """As Channels' `group_send` (RELIES_ON), without a task per member: sending to an inbox never waits."""
+        assert isinstance(message, dict), "Message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        for channel in list(self.groups.get(group, {})):
+            with contextlib.suppress(ChannelFull):
+                await self.send(channel, message)
+
 
     def _clean_expired(self) -> None:
         moment = time.monotonic()
