@@ -45,6 +45,7 @@ from helpline.upstream import (
     OneInboxConsumer,
     socket_inbox,
     unread_seconds,
+    waited_seconds,
 )
 
 logger = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
             await self.refuse(ChatRefused("bad_frame", "Binary frames are refused."))
             return
         frame = validate_frame(self.inbound, text_data)
-        if isinstance(frame, Frame) and frame.type in RELAYED and self.overloaded():
+        if isinstance(frame, Frame) and frame.type in RELAYED and (self.overloaded() or self.too_late()):
             # Before the rate limit: a backlog drains faster than frames arrived, and a sender must not be
             # struck (and at five strikes closed) for the server having fallen behind.
             await self.not_delivered(frame)
@@ -174,6 +175,14 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
         name, keeps latency and memory bounded there too (docs/performance.md, overload).
         """
         return self.inbox is not None and self.inbox.qsize() > settings.CHAT_INBOX_BACKLOG_LIMIT
+
+    def too_late(self) -> bool:
+        """True when this frame waited past the relay deadline for its turn: the process is behind.
+
+        Delivered now it would arrive late and hold up the messages behind it; refused by name, its sender
+        sends it again in a moment. It also tells the process to shed new work for a while (chat.process).
+        """
+        return work().overload.late(waited_seconds(self.inbox))
 
     async def act(self, action: Callable[..., Outcome], *args: Any) -> None:
         """Run one action on the database with `args` and the moment (every action's last parameter), then

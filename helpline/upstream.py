@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Final
@@ -140,34 +141,76 @@ class PausingInbox(asyncio.Queue[dict[str, Any]]):
     `unread_seconds` adds up the time the socket was not read, so a rate limit can tell a sender who kept
     to it from one who did not: frames a sender sent while the server was not reading arrive together once
     it reads again (chat.limits.RateLimit).
+
+    `waited` is how long the item taken last had been waiting: since it was read from the socket (or put
+    here by the layer), or, for a frame that was already in TCP's buffer when reading resumed, since reading
+    paused. It tells the consumer that the process is behind (chat.limits.Overload).
     """
 
-    def __init__(self, transport: Any, pause_at: int = UNREAD_PAUSE_AT, resume_at: int = UNREAD_RESUME_AT) -> None:
+    def __init__(self, transport: Any, pause_at: int = UNREAD_PAUSE_AT, resume_at: int = UNREAD_RESUME_AT,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.transport = transport
         self.pause_at, self.resume_at = pause_at, resume_at
+        self.clock = clock
         self.paused_since: float | None = None
         self.unread_total = 0.0
+        self.arrivals: deque[float] = deque()  # when each waiting item arrived, in the queue's order
+        self.waited = 0.0
+        # Bytes TCP held when reading resumed, and since when: the frames read from them are dated then.
+        self.held_bytes, self.held_since = 0, 0.0
 
     @property
     def unread_seconds(self) -> float:
         """Seconds this socket has not been read, in total, including a pause still going on."""
-        ongoing = time.monotonic() - self.paused_since if self.paused_since is not None else 0.0
+        ongoing = self.clock() - self.paused_since if self.paused_since is not None else 0.0
         return self.unread_total + ongoing
 
     def put_nowait(self, item: dict[str, Any]) -> None:
         super().put_nowait(item)
+        moment = self.clock()
+        if self.held_bytes > 0 and item.get("type") == "websocket.receive":
+            self.held_bytes -= frame_bytes(item)
+            self.arrivals.append(self.held_since)
+        else:
+            self.arrivals.append(moment)
         if self.paused_since is None and self.qsize() >= self.pause_at and item.get("type") == "websocket.receive":
-            self.paused_since = time.monotonic()
+            self.paused_since = moment
             self.transport.pauseProducing()
 
     def get_nowait(self) -> dict[str, Any]:  # asyncio.Queue.get ends here too
         item = super().get_nowait()
+        moment = self.clock()
+        self.waited = moment - self.arrivals.popleft()
         if self.paused_since is not None and self.qsize() <= self.resume_at:
-            self.unread_total += time.monotonic() - self.paused_since
+            self.unread_total += moment - self.paused_since
+            self.held_bytes, self.held_since = bytes_waiting(self.transport), self.paused_since
             self.paused_since = None
             self.transport.resumeProducing()  # a no-op once the connection is closing
         return item
+
+
+# A websocket frame's bytes beyond its text: header (2-4 bytes for chat frames) and the client's mask (4).
+FRAME_OVERHEAD_BYTES: Final = 8
+
+
+def frame_bytes(item: dict[str, Any]) -> int:
+    """About how many bytes of TCP a received frame took (text frames of chat JSON are ASCII)."""
+    payload = item.get("text") or item.get("bytes") or ""
+    return len(payload) + FRAME_OVERHEAD_BYTES
+
+
+def bytes_waiting(transport: Any) -> int:
+    """Bytes in the socket's receive buffer (FIONREAD), 0 where that cannot be asked."""
+    import fcntl
+    import struct
+    import termios
+
+    try:
+        answer = fcntl.ioctl(transport.socket.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (AttributeError, OSError, ValueError):
+        return 0
+    return int(struct.unpack("i", answer)[0])
 
 
 def socket_inbox(scope: Any) -> asyncio.Queue[Any] | None:
@@ -181,6 +224,11 @@ def socket_inbox(scope: Any) -> asyncio.Queue[Any] | None:
 def unread_seconds(inbox: asyncio.Queue[Any] | None) -> float:
     """Seconds a socket has not been read in all (PausingInbox), 0 for an inbox that never pauses."""
     return inbox.unread_seconds if isinstance(inbox, PausingInbox) else 0.0
+
+
+def waited_seconds(inbox: asyncio.Queue[Any] | None) -> float:
+    """How long the frame being handled waited in the server (PausingInbox.waited), 0 where unknown."""
+    return inbox.waited if isinstance(inbox, PausingInbox) else 0.0
 
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
