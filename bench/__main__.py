@@ -127,19 +127,27 @@ async def one_run(name: str, target: Target, shape: Shape, columns: int, samples
     generator = one_process(os.getpid())
     meters = [generator, *target.meters]
     slug = f"{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}-{shape.pairs}"
-    recordings = [Recording(pid, profile / f"{slug}-{pid}.txt") for pid in target.meters[0].pids()] \
-        if profile is not None and target.profiled else []
+    # Two recordings per server process: while the pairs connect, then while they talk.
+    profiled = profile is not None and target.profiled
+    setup = [Recording(pid, profile / f"{slug}-setup-{pid}.txt") for pid in target.meters[0].pids()] \
+        if profile is not None and profiled else []
+    steady = [Recording(pid, profile / f"{slug}-{pid}.txt") for pid in target.meters[0].pids()] \
+        if profile is not None and profiled else []
+    for recording in setup:
+        recording.start()
 
     def start() -> None:
+        for recording in setup:
+            recording.stop()
         for meter in meters:
             meter.start()
-        for recording in recordings:
+        for recording in steady:
             recording.start()
 
     def stop() -> None:
         for meter in meters:
             meter.stop()
-        for recording in recordings:
+        for recording in steady:
             recording.stop()
 
     stats, elapsed = await run_shape(target.factory(shape.chat_setup_concurrency), shape, start, stop)

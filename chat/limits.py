@@ -8,7 +8,6 @@ tests/unit/test_backpressure.py proves their rules without a socket.
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Final
 
@@ -61,14 +60,14 @@ class Strikes:
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit, self.window = limit, window
-        self.times: deque[float] = deque()
+        # A list, not a deque: nearly every socket keeps it empty, and an empty deque takes a 0.5 KiB block.
+        self.times: list[float] = []
 
     def add(self) -> bool:
         """Record one; True when the socket has now had too many."""
         moment = time.monotonic()
+        self.times = [at for at in self.times if at >= moment - self.window]
         self.times.append(moment)
-        while self.times and self.times[0] < moment - self.window:
-            self.times.popleft()
         return len(self.times) >= self.limit
 
 

@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from channels.consumer import get_handler_name
 from channels.exceptions import ChannelFull, StopConsumer
@@ -38,7 +38,8 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
     # allow_policy_close replaces it and calls the original for every code but 1008 (daphne 4.2).
     ("daphne.ws_protocol", "WebSocketProtocol.serverClose"):
         frozenset({"8302150efac698d62de45c277e79a177c67ae5ea3c4f437064000bbdb6545a7b"}),
-    # HelplineServer.create_application is a copy of it with a PausingInbox for its asyncio.Queue() (4.2).
+    # HelplineServer.create_application is a copy of it with a PausingInbox for its asyncio.Queue() (4.2);
+    # Daphne's websocket protocol only ever calls put_nowait on it.
     ("daphne.server", "Server.create_application"):
         frozenset({"f1e300b4ecf636c85e1a66250e32af2ebb67728f01919678d43e80c794a79a87"}),
     # DispatchWithoutConnectionCleanup.dispatch is a copy of it without `aclose_old_connections()` (4.3).
@@ -63,12 +64,6 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
         frozenset({"a986d7b1b1054e431495d50528824683fa7ebb1ffcf3e57333bdd6f37f603141"}),
     ("twisted.internet._newtls", "ConnectionMixin.write"):
         frozenset({"ea311df0946d3f997a11838e59692e33a6734dcd42a0f29b3331e7ad3ca8117a"}),
-    # PausingInbox overrides put_nowait and get_nowait, which asyncio.Queue's put and get end in
-    # (Python 3.12, 3.13).
-    ("asyncio.queues", "Queue.get"): frozenset({"35cbd848cd945f22399d3f4590263fdfd9bcacfa592784a7b089d5342b3e2f35",
-                                                "9cb239f233b0dc1cf94ab67afc544be540e32d6d55d0e064188443ef2a74c92a"}),
-    ("asyncio.queues", "Queue.put"): frozenset({"b22b303fff5980e805a1844189db7155997c5cf21e2a497b35eef64e25a9d2f3",
-                                                "3c10b1a4ff0bda54378eba202c68aba3e8526ad3858d57fa189d16343060bdb9"}),
 }
 
 CLOSE_POLICY: Final = 1008
@@ -135,7 +130,17 @@ INBOX_EXTENSION: Final = "helpline.inbox"
 SENDER_EXTENSION: Final = "helpline.send"
 
 
-class PausingInbox(asyncio.Queue[dict[str, Any]]):
+class Inbox(Protocol):
+    """What a socket's inbox offers: the server and the layer put, the socket's one loop gets (asyncio.Queue is one)."""
+
+    def put_nowait(self, item: dict[str, Any]) -> None: ...
+
+    async def get(self) -> dict[str, Any]: ...
+
+    def qsize(self) -> int: ...
+
+
+class PausingInbox:
     """A websocket's frames waiting for its consumer: past a bound, the socket is not read until it drains.
 
     `unread_seconds` adds up the time the socket was not read, so a rate limit can tell a sender who kept
@@ -145,20 +150,30 @@ class PausingInbox(asyncio.Queue[dict[str, Any]]):
     `waited` is how long the item taken last had been waiting: since it was read from the socket (or put
     here by the layer), or, for a frame that was already in TCP's buffer when reading resumed, since reading
     paused. It tells the consumer that the process is behind (chat.limits.Overload).
+
+    A queue for one reader (the socket's loop) and any number of writers that never wait, with each item's
+    arrival kept beside it: one deque per socket, where an asyncio.Queue keeps three (memory per chat,
+    docs/performance.md).
     """
 
     def __init__(self, transport: Any, pause_at: int = UNREAD_PAUSE_AT, resume_at: int = UNREAD_RESUME_AT,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__()
         self.transport = transport
         self.pause_at, self.resume_at = pause_at, resume_at
         self.clock = clock
+        self.items: deque[tuple[float, dict[str, Any]]] = deque()  # (arrival, item), oldest first
+        self.reader: asyncio.Future[None] | None = None  # set while the reader waits for an item
         self.paused_since: float | None = None
         self.unread_total = 0.0
-        self.arrivals: deque[float] = deque()  # when each waiting item arrived, in the queue's order
         self.waited = 0.0
         # Bytes TCP held when reading resumed, and since when: the frames read from them are dated then.
         self.held_bytes, self.held_since = 0, 0.0
+
+    def qsize(self) -> int:
+        return len(self.items)
+
+    def empty(self) -> bool:
+        return not self.items
 
     @property
     def unread_seconds(self) -> float:
@@ -167,22 +182,38 @@ class PausingInbox(asyncio.Queue[dict[str, Any]]):
         return self.unread_total + ongoing
 
     def put_nowait(self, item: dict[str, Any]) -> None:
-        super().put_nowait(item)
         moment = self.clock()
-        if self.held_bytes > 0 and item.get("type") == "websocket.receive":
+        received = item.get("type") == "websocket.receive"
+        if self.held_bytes > 0 and received:
             self.held_bytes -= frame_bytes(item)
-            self.arrivals.append(self.held_since)
+            self.items.append((self.held_since, item))
         else:
-            self.arrivals.append(moment)
-        if self.paused_since is None and self.qsize() >= self.pause_at and item.get("type") == "websocket.receive":
+            self.items.append((moment, item))
+        if self.reader is not None and not self.reader.done():
+            self.reader.set_result(None)
+        if self.paused_since is None and received and len(self.items) >= self.pause_at:
             self.paused_since = moment
             self.transport.pauseProducing()
 
-    def get_nowait(self) -> dict[str, Any]:  # asyncio.Queue.get ends here too
-        item = super().get_nowait()
+    async def put(self, item: dict[str, Any]) -> None:  # as asyncio.Queue's (asgiref's test communicator uses it)
+        self.put_nowait(item)
+
+    async def get(self) -> dict[str, Any]:
+        while not self.items:
+            self.reader = asyncio.get_running_loop().create_future()
+            try:
+                await self.reader
+            finally:
+                self.reader = None
+        return self.get_nowait()
+
+    def get_nowait(self) -> dict[str, Any]:
+        if not self.items:
+            raise asyncio.QueueEmpty
+        arrived, item = self.items.popleft()
         moment = self.clock()
-        self.waited = moment - self.arrivals.popleft()
-        if self.paused_since is not None and self.qsize() <= self.resume_at:
+        self.waited = moment - arrived
+        if self.paused_since is not None and len(self.items) <= self.resume_at:
             self.unread_total += moment - self.paused_since
             self.held_bytes, self.held_since = bytes_waiting(self.transport), self.paused_since
             self.paused_since = None
@@ -213,20 +244,20 @@ def bytes_waiting(transport: Any) -> int:
     return int(struct.unpack("i", answer)[0])
 
 
-def socket_inbox(scope: Any) -> asyncio.Queue[Any] | None:
+def socket_inbox(scope: Any) -> Inbox | None:
     """The queue of frames waiting for this websocket's consumer, as our server puts it in the scope (a test's
     communicator may put its own there); None under any other server, where nothing bounds a socket's backlog
     but `overloaded` in chat.consumers, which then sees no backlog."""
     inbox = scope.get("extensions", {}).get(INBOX_EXTENSION) if isinstance(scope, dict) else None
-    return inbox if isinstance(inbox, asyncio.Queue) else None
+    return inbox if isinstance(inbox, PausingInbox | asyncio.Queue) else None
 
 
-def unread_seconds(inbox: asyncio.Queue[Any] | None) -> float:
+def unread_seconds(inbox: Inbox | None) -> float:
     """Seconds a socket has not been read in all (PausingInbox), 0 for an inbox that never pauses."""
     return inbox.unread_seconds if isinstance(inbox, PausingInbox) else 0.0
 
 
-def waited_seconds(inbox: asyncio.Queue[Any] | None) -> float:
+def waited_seconds(inbox: Inbox | None) -> float:
     """How long the frame being handled waited in the server (PausingInbox.waited), 0 where unknown."""
     return inbox.waited if isinstance(inbox, PausingInbox) else 0.0
 
@@ -363,7 +394,7 @@ class OneInboxConsumer:
 LAYER_FAILED: Final = "helpline.layer_failed"
 
 
-def forward_into(layer: Any, channel: str, inbox: asyncio.Queue[Any]) -> Callable[[], None]:
+def forward_into(layer: Any, channel: str, inbox: Inbox) -> Callable[[], None]:
     """Have the layer's messages for `channel` put into `inbox`; returns what stops it."""
     deliver_into = getattr(layer, "deliver_into", None)  # EmbeddedChannelLayer's
     if deliver_into is not None:
@@ -404,9 +435,9 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]  # chann
         super().__init__(*args, **kwargs)
         self.cleaned_at = 0.0
         # channel -> the inbox of the socket that reads it (OneInboxConsumer), while the socket is open.
-        self.inboxes: dict[str, asyncio.Queue[Any]] = {}
+        self.inboxes: dict[str, Inbox] = {}
 
-    def deliver_into(self, channel: str, inbox: asyncio.Queue[Any]) -> None:
+    def deliver_into(self, channel: str, inbox: Inbox) -> None:
         """From now on put messages for `channel` into `inbox` (the socket's own queue)."""
         self.inboxes[channel] = inbox
 

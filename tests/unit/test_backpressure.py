@@ -161,3 +161,18 @@ def test_a_frame_past_the_deadline_marks_the_process_overloaded_for_a_while() ->
     assert overload.active
     clock.now += 1.0
     assert not overload.active and overload.seconds_left == 0.0
+
+
+async def test_a_reader_waiting_on_an_empty_inbox_gets_the_next_item() -> None:
+    inbox = PausingInbox(ReadSwitch())
+    reading = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    assert not reading.done()
+    inbox.put_nowait(frame(1))
+    assert (await asyncio.wait_for(reading, 5))["text"] == "1"
+    assert inbox.empty() and inbox.reader is None
+    cancelled = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    cancelled.cancel()  # a socket closing while its loop waits: the next reader still works
+    inbox.put_nowait(frame(2))
+    assert (await inbox.get())["text"] == "2"
