@@ -243,11 +243,17 @@ class ProcessWork:
 
 
 _work: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProcessWork] = weakref.WeakKeyDictionary()
+# The loop asked about last and its ProcessWork: a server has one loop, and asks for every frame.
+_last: tuple[weakref.ref[asyncio.AbstractEventLoop], ProcessWork] | None = None
 
 
 def work() -> ProcessWork:
     """This event loop's ProcessWork (tests run many loops in one process; a server runs one)."""
+    global _last
     loop = asyncio.get_running_loop()
+    if _last is not None and _last[0]() is loop:
+        return _last[1]
     if loop not in _work:
         _work[loop] = ProcessWork()
-    return _work[loop]
+    _last = (weakref.ref(loop), _work[loop])
+    return _last[1]

@@ -8,6 +8,7 @@ keep to the tested minor versions.
 
 The pieces:
 - `allow_policy_close`: Daphne closes a websocket with 1008 (protocol.md §8) when asked.
+- `defer_autobahn_log_formatting`: autobahn's per-frame debug log arguments formatted only when logged.
 - `HelplineServer` and `PausingInbox`: Daphne's `create_application` with a bounded inbox per websocket
   (backpressure), which also tells the consumer its backlog through the scope (`socket_inbox`), and the
   server's own send for the socket (`socket_sender`).
@@ -42,6 +43,9 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
     # Daphne's websocket protocol only ever calls put_nowait on it.
     ("daphne.server", "Server.create_application"):
         frozenset({"f1e300b4ecf636c85e1a66250e32af2ebb67728f01919678d43e80c794a79a87"}),
+    # defer_autobahn_log_formatting: sendData, the per-frame caller, uses hltype and hlval as log arguments only.
+    ("autobahn.websocket.protocol", "WebSocketProtocol.sendData"):
+        frozenset({"5dcca425b048b07eb27d56a625a790d7a8e48fbe958753074cb1e55e174b2423"}),
     # DispatchWithoutConnectionCleanup.dispatch is a copy of it without `aclose_old_connections()` (4.3).
     ("channels.consumer", "AsyncConsumer.dispatch"):
         frozenset({"39f34e7d4fb0f6552de4ade665b943fe78137379702af6b58c79a14c49a75520"}),
@@ -109,6 +113,43 @@ def upstream_source_digest(module: str, qualified_name: str) -> str:
         target = getattr(target, part)
     target = getattr(target, "replaces", target)
     return hashlib.sha256(inspect.getsource(target).encode()).hexdigest()
+
+
+# --- Autobahn: debug log arguments formatted only when logged ------------------------------------------------
+
+
+class Formatted:
+    """A log argument computed when the log line is written, not when the call is made."""
+
+    __slots__ = ("args", "function", "kwargs")
+
+    def __init__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self.function, self.args, self.kwargs = function, args, kwargs
+
+    def __str__(self) -> str:
+        return str(self.function(*self.args, **self.kwargs))
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+def defer_autobahn_log_formatting() -> None:
+    """Autobahn's `sendData` formats three debug log arguments for every frame it sends (`hltype`, `hlval`:
+    qualified names with terminal colours), whether or not debug logging is on: 3 % of the server's CPU when
+    relaying (docs/performance.md). Here they are formatted only if a log line is written. Safe to call
+    more than once; autobahn's websocket protocol uses both only as log arguments."""
+    from autobahn.websocket import protocol
+
+    for name in ("hltype", "hlval"):
+        original = getattr(protocol, name)
+        if getattr(original, "deferred", False):
+            continue
+
+        def deferred(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Formatted:
+            return Formatted(_original, *args, **kwargs)
+
+        deferred.deferred = True  # type: ignore[attr-defined]
+        setattr(protocol, name, deferred)
 
 
 # --- Daphne: a bounded inbox per websocket (backpressure) -------------------------------------------------
@@ -342,10 +383,17 @@ class DispatchWithoutConnectionCleanup:
     """
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        handler = getattr(self, get_handler_name(message), None)
+        name = HANDLER_NAMES.get(message.get("type"))  # type: ignore[arg-type]
+        if name is None:
+            name = get_handler_name(message)  # checks the type; then remembered (a handful of types)
+            HANDLER_NAMES[message["type"]] = name
+        handler = getattr(self, name, None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+
+HANDLER_NAMES: dict[str, str] = {}  # message type -> handler name, as get_handler_name answers
 
 
 # --- Channels: one inbox per socket ---------------------------------------------------------------------------

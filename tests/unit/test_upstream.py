@@ -196,3 +196,15 @@ async def test_one_loop_reads_frames_and_layer_messages_in_the_order_they_came()
     assert sent == [{"type": "websocket.send", "text": "hello"}]
     assert isinstance(consumer.channel_layer, upstream.EmbeddedChannelLayer)  # the test settings' layer
     assert consumer.channel_name not in consumer.channel_layer.inboxes  # the socket stopped reading its channel
+
+
+def test_autobahns_log_arguments_are_formatted_only_when_a_line_is_written() -> None:
+    from autobahn.util import hltype, hlval
+    from autobahn.websocket import protocol
+
+    upstream.defer_autobahn_log_formatting()
+    upstream.defer_autobahn_log_formatting()  # twice: still one wrapper
+    argument = protocol.hltype(test_autobahns_log_arguments_are_formatted_only_when_a_line_is_written)
+    assert isinstance(argument, upstream.Formatted)
+    assert f"{argument}" == hltype(test_autobahns_log_arguments_are_formatted_only_when_a_line_is_written)
+    assert "{v}".format(v=protocol.hlval(42, color="red")) == hlval(42, color="red")
