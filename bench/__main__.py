@@ -49,7 +49,7 @@ from bench.scaled import bench_deployment, daphne_pids, stack_pids
 from bench.stack import Missing
 
 HEADER = ["server", "pairs", "ok", "connect p50 ms", "connect p95 ms", "relay p50 ms", "relay p95 ms",
-          "relay p99 ms", "msgs/s", "frames/s", "refused", "lost", "frame B", "load CPU %", "CPU %",
+          "relay p99 ms", "msgs/s", "frames/s", "refused", "lost", "frame B", "load CPU %", "load lag p99 ms", "CPU %",
           "CPU ms/1k frames", "x baseline", "peak RSS MiB", "KiB/chat"]
 # The scaled mode's whole stack, beside its two Daphnes (which fill the CPU % and peak RSS columns).
 STACK_HEADER = ["stack CPU %", "stack peak RSS MiB"]
@@ -57,7 +57,9 @@ RATIO_NOTE = ("frames/s: relayed frames that reached a client, messages and thei
               "with a receipt; the baseline's pairs send one back too, so both relay the same frames). CPU ms/1k "
               "frames: the server's CPU per 1,000 relayed frames; x baseline: that divided by the baseline's in the "
               "same run and shape (per message the ratio is the same, both relaying two frames per message). "
-              "KiB/chat: (peak RSS - RSS when idle before the first run) / pairs.")
+              "KiB/chat: (peak RSS - RSS when idle before the first run) / pairs, where the run set the peak. "
+              "load lag p99: how late the load generator's own loop ran a 50 ms timer, latency that is the "
+              "generator's, not the server's.")
 SCALED_NOTE = ("ours scaled: CPU % and peak RSS are summed over its two Daphne processes; the stack columns add "
                "Redis, PostgreSQL (postmaster and backends) and nginx (master and workers). CPU % is of one core; "
                "a peak RSS sum adds each process's own peak.")
@@ -73,6 +75,7 @@ class Target:
     prepare: Callable[[], Awaitable[None]] | None = None
     pages: tuple[str, int] | None = None  # (title, port) of the page benchmark
     idle_kib: int = 0  # meters[0]'s RSS once prepared, before the first run
+    peak_kib: int = 0  # meters[0]'s peak RSS after the runs so far
     profiled: bool = False  # sampled by py-spy during each run when --profile is given (ours, not the baseline)
 
 
@@ -109,8 +112,10 @@ def chat_row(name: str, pairs: int, stats: Stats, elapsed: float, generator: Gro
            f"{percentile(stats.relay_ms, 0.95):.2f}", f"{percentile(stats.relay_ms, 0.99):.2f}",
            f"{stats.received / elapsed:.1f}", f"{stats.frames / elapsed:.1f}", str(stats.refused),
            str(stats.sent - stats.received - stats.refused), frame, f"{generator.share * 100:.0f}",
-           f"{server.share * 100:.0f}", f"{figures.cpu_ms_per_thousand_frames:.1f}", "-", f"{peak / 1024:.0f}",
-           f"{max(0, peak - target.idle_kib) / pairs:.0f}",
+           f"{percentile(stats.loop_lag_ms, 0.99):.1f}", f"{server.share * 100:.0f}",
+           f"{figures.cpu_ms_per_thousand_frames:.1f}", "-", f"{peak / 1024:.0f}",
+           # Only where this run set the process's high-water mark: a later, smaller run finds it set already.
+           f"{max(0, peak - target.idle_kib) / pairs:.0f}" if peak > target.peak_kib else "-",
            *(cell for meter in target.meters[1:]
              for cell in (f"{meter.share * 100:.0f}", f"{meter.peak_kib() / 1024:.0f}")),
            *["-"] * (columns - 2 * len(target.meters[1:]))]
@@ -155,6 +160,7 @@ async def one_run(name: str, target: Target, shape: Shape, columns: int, samples
         samples.mkdir(parents=True, exist_ok=True)
         (samples / f"{slug}.csv").write_text(stats.timeline())
     row, figures = chat_row(name, shape.pairs, stats, elapsed, generator, target, columns)
+    target.peak_kib = max(target.peak_kib, target.meters[0].peak_kib())
     return row, figures, stats.errors
 
 
@@ -219,7 +225,7 @@ async def chat_benchmark(args: argparse.Namespace, targets: list[Target]) -> lis
     for target in targets:
         if target.prepare is not None:
             await target.prepare()
-        target.idle_kib = target.meters[0].rss_kib()
+        target.idle_kib = target.peak_kib = target.meters[0].rss_kib()
     scaled = any(len(target.meters) > 1 for target in targets)
     header = HEADER + STACK_HEADER if scaled else HEADER
     columns = len(header) - len(HEADER) + 2

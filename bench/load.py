@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 FRAME_BYTES = 360
 KEY_LENGTH = 16
+LAG_PROBE_SECONDS = 0.05
 
 
 @dataclass
@@ -31,6 +32,9 @@ class Stats:
     sent: int = 0
     received: int = 0
     frames: int = 0  # relayed frames that reached a client: messages and receipts
+    # How late the load generator's own event loop ran a 50 ms timer while the pairs talked: latency that is
+    # the generator's (it shares the cores, and encrypts and decrypts every frame of ours), not the server's.
+    loop_lag_ms: list[float] = field(default_factory=list)
     refused: int = 0  # the server said it did not deliver these (busy): not lost, the sender knows
     failed_pairs: int = 0
     errors: list[str] = field(default_factory=list)
@@ -142,9 +146,17 @@ async def run_shape(make_pair: PairFactory, shape: Shape, on_steady: Callable[[]
                 return
             await asyncio.sleep(shape.interval)
 
+    async def probe_lag() -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(LAG_PROBE_SECONDS)
+            stats.loop_lag_ms.append((time.perf_counter() - before - LAG_PROBE_SECONDS) * 1000)
+
     on_steady()
     started = stats.steady_at = time.perf_counter()
+    probe = asyncio.create_task(probe_lag())
     await asyncio.gather(*(talk(pair, side) for pair in pairs for side in (0, 1)))
+    probe.cancel()
     await drain(stats, shape)
     elapsed = time.perf_counter() - started
     on_done()
