@@ -43,13 +43,23 @@ from bench.ours import (
     temporary_folder,
 )
 from bench.procstats import GroupWindow
+from bench.profiler import ProfilerUnavailable, Recording, py_spy
+from bench.quota import CpuQuota, QuotaUnavailable, check_available
 from bench.scaled import bench_deployment, daphne_pids, stack_pids
 from bench.stack import Missing
 
 HEADER = ["server", "pairs", "ok", "connect p50 ms", "connect p95 ms", "relay p50 ms", "relay p95 ms",
-          "relay p99 ms", "msgs/s", "refused", "lost", "frame B", "load CPU %", "CPU %", "peak RSS MiB"]
+          "relay p99 ms", "msgs/s", "frames/s", "refused", "lost", "frame B", "load CPU %", "load lag p99 ms", "CPU %",
+          "CPU ms/1k frames", "x baseline", "peak RSS MiB", "KiB/chat"]
 # The scaled mode's whole stack, beside its two Daphnes (which fill the CPU % and peak RSS columns).
 STACK_HEADER = ["stack CPU %", "stack peak RSS MiB"]
+RATIO_NOTE = ("frames/s: relayed frames that reached a client, messages and their receipts (v2 confirms every text "
+              "with a receipt; the baseline's pairs send one back too, so both relay the same frames). CPU ms/1k "
+              "frames: the server's CPU per 1,000 relayed frames; x baseline: that divided by the baseline's in the "
+              "same run and shape (per message the ratio is the same, both relaying two frames per message). "
+              "KiB/chat: (peak RSS - RSS when idle before the first run) / pairs, where the run set the peak. "
+              "load lag p99: how late the load generator's own loop ran a 50 ms timer, latency that is the "
+              "generator's, not the server's.")
 SCALED_NOTE = ("ours scaled: CPU % and peak RSS are summed over its two Daphne processes; the stack columns add "
                "Redis, PostgreSQL (postmaster and backends) and nginx (master and workers). CPU % is of one core; "
                "a peak RSS sum adds each process's own peak.")
@@ -64,6 +74,21 @@ class Target:
     meters: list[GroupWindow]
     prepare: Callable[[], Awaitable[None]] | None = None
     pages: tuple[str, int] | None = None  # (title, port) of the page benchmark
+    idle_kib: int = 0  # meters[0]'s RSS once prepared, before the first run
+    peak_kib: int = 0  # meters[0]'s peak RSS after the runs so far
+    profiled: bool = False  # sampled by py-spy during each run when --profile is given (ours, not the baseline)
+
+
+@dataclass
+class RunFigures:
+    """What a run's row needs to be compared with the baseline's row of the same shape."""
+
+    cpu_seconds: float
+    frames: int
+
+    @property
+    def cpu_ms_per_thousand_frames(self) -> float:
+        return 1e6 * self.cpu_seconds / self.frames if self.frames else float("nan")
 
 
 def one_process(pid: int) -> GroupWindow:
@@ -76,39 +101,67 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
 
 
-def chat_row(name: str, pairs: int, stats: Stats, elapsed: float, generator: GroupWindow, meters: list[GroupWindow],
-             columns: int) -> list[str]:
+def chat_row(name: str, pairs: int, stats: Stats, elapsed: float, generator: GroupWindow, target: Target,
+             columns: int) -> tuple[list[str], RunFigures]:
     frame = f"{median([float(b) for b in stats.frame_bytes]):.0f}" if stats.frame_bytes else "-"
-    return [name, str(pairs), str(pairs - stats.failed_pairs), f"{median(stats.connect_ms):.1f}",
-            f"{percentile(stats.connect_ms, 0.95):.1f}", f"{median(stats.relay_ms):.2f}",
-            f"{percentile(stats.relay_ms, 0.95):.2f}", f"{percentile(stats.relay_ms, 0.99):.2f}",
-            f"{stats.received / elapsed:.1f}", str(stats.refused),
-            str(stats.sent - stats.received - stats.refused), frame, f"{generator.share * 100:.0f}",
-            *(cell for meter in meters for cell in (f"{meter.share * 100:.0f}", f"{meter.peak_kib() / 1024:.0f}")),
-            *["-"] * (columns - 2 * len(meters))]
+    server = target.meters[0]
+    figures = RunFigures(cpu_seconds=server.share * elapsed, frames=stats.frames)
+    peak = server.peak_kib()
+    row = [name, str(pairs), str(pairs - stats.failed_pairs), f"{median(stats.connect_ms):.1f}",
+           f"{percentile(stats.connect_ms, 0.95):.1f}", f"{median(stats.relay_ms):.2f}",
+           f"{percentile(stats.relay_ms, 0.95):.2f}", f"{percentile(stats.relay_ms, 0.99):.2f}",
+           f"{stats.received / elapsed:.1f}", f"{stats.frames / elapsed:.1f}", str(stats.refused),
+           str(stats.sent - stats.received - stats.refused), frame, f"{generator.share * 100:.0f}",
+           f"{percentile(stats.loop_lag_ms, 0.99):.1f}", f"{server.share * 100:.0f}",
+           f"{figures.cpu_ms_per_thousand_frames:.1f}", "-", f"{peak / 1024:.0f}",
+           # Only where this run set the process's high-water mark: a later, smaller run finds it set already.
+           f"{max(0, peak - target.idle_kib) / pairs:.0f}" if peak > target.peak_kib else "-",
+           *(cell for meter in target.meters[1:]
+             for cell in (f"{meter.share * 100:.0f}", f"{meter.peak_kib() / 1024:.0f}")),
+           *["-"] * (columns - 2 * len(target.meters[1:]))]
+    return row, figures
 
 
-async def one_run(name: str, target: Target, shape: Shape, columns: int,
-                  samples: Path | None = None) -> tuple[list[str], list[str]]:
+RATIO_COLUMN = HEADER.index("x baseline")
+
+
+async def one_run(name: str, target: Target, shape: Shape, columns: int, samples: Path | None = None,
+                  profile: Path | None = None) -> tuple[list[str], RunFigures, list[str]]:
     # The load generator is this process: on the same cores as the server, its share says how much of the
     # latency may be the generator's own (ours encrypts and decrypts every frame; the baseline's does not).
     generator = one_process(os.getpid())
     meters = [generator, *target.meters]
+    slug = f"{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}-{shape.pairs}"
+    # Two recordings per server process: while the pairs connect, then while they talk.
+    profiled = profile is not None and target.profiled
+    setup = [Recording(pid, profile / f"{slug}-setup-{pid}.txt") for pid in target.meters[0].pids()] \
+        if profile is not None and profiled else []
+    steady = [Recording(pid, profile / f"{slug}-{pid}.txt") for pid in target.meters[0].pids()] \
+        if profile is not None and profiled else []
+    for recording in setup:
+        recording.start()
 
     def start() -> None:
+        for recording in setup:
+            recording.stop()
         for meter in meters:
             meter.start()
+        for recording in steady:
+            recording.start()
 
     def stop() -> None:
         for meter in meters:
             meter.stop()
+        for recording in steady:
+            recording.stop()
 
     stats, elapsed = await run_shape(target.factory(shape.chat_setup_concurrency), shape, start, stop)
     if samples is not None:
         samples.mkdir(parents=True, exist_ok=True)
-        (samples / f"{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}-{shape.pairs}.csv").write_text(
-            stats.timeline())
-    return chat_row(name, shape.pairs, stats, elapsed, generator, target.meters, columns), stats.errors
+        (samples / f"{slug}.csv").write_text(stats.timeline())
+    row, figures = chat_row(name, shape.pairs, stats, elapsed, generator, target, columns)
+    target.peak_kib = max(target.peak_kib, target.meters[0].peak_kib())
+    return row, figures, stats.errors
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -120,8 +173,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--saturation-pairs", type=int, default=100,
                         help="pairs of the saturation run (the overload run uses twice as many)")
     parser.add_argument("--saturation-seconds", type=float, default=5)
-    parser.add_argument("--saturation-rate", type=float, default=9,
-                        help="frames/s per side (our server allows 10 a second per socket, bursts of 30)")
+    parser.add_argument("--saturation-rate", type=float, default=4.5,
+                        help="messages/s per side; each brings a receipt back, so a socket sends twice as many "
+                             "frames (our server allows 10 a second per socket, bursts of 30)")
     parser.add_argument("--setup-concurrency", type=int, default=1,
                         help="our pairs set up at once (1: each counsellor socket holds exactly one chat)")
     parser.add_argument("--page-requests", type=int, default=200)
@@ -134,6 +188,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=["embedded", "scaled", "both"], default="embedded",
                         help="our server as the embedded default, the scaled mode (nginx, 2 Daphne, Redis, "
                              "PostgreSQL), or both")
+    parser.add_argument("--cpu-quota", type=float, default=None, metavar="PERCENT",
+                        help="run every server under test (baseline and ours) with at most PERCENT of one core, "
+                             "e.g. 50 for a machine half as fast (cgroup v1 cpu controller; needs root)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="sample our server with py-spy during each run; collapsed stacks in DIR "
+                             "(python -m bench.profiler DIR/<file> summarises one)")
     args = parser.parse_args(argv)
     args.ladder = [int(n) for n in args.pairs.split(",") if n.strip()]
     if any(n < 1 or n > 2000 for n in args.ladder):
@@ -165,6 +225,7 @@ async def chat_benchmark(args: argparse.Namespace, targets: list[Target]) -> lis
     for target in targets:
         if target.prepare is not None:
             await target.prepare()
+        target.idle_kib = target.peak_kib = target.meters[0].rss_kib()
     scaled = any(len(target.meters) > 1 for target in targets)
     header = HEADER + STACK_HEADER if scaled else HEADER
     columns = len(header) - len(HEADER) + 2
@@ -180,17 +241,24 @@ async def chat_benchmark(args: argparse.Namespace, targets: list[Target]) -> lis
     runs = [("", Shape(pairs=n, seconds=args.seconds, interval=args.interval,
                       chat_setup_concurrency=args.setup_concurrency)) for n in args.ladder] + heavy
     for suffix, shape in runs:
+        baseline_figures: RunFigures | None = None
         for target in targets:
             label = f"{target.name} ({suffix})" if suffix else target.name
             print(f"  {label}: {shape.pairs} pairs …", file=sys.stderr, flush=True)
-            row, run_errors = await one_run(label, target, shape, columns, args.samples)
+            row, figures, run_errors = await one_run(label, target, shape, columns, args.samples, args.profile)
             waited = await settle(target)
             print(f"    settled in {waited:.0f} s", file=sys.stderr, flush=True)
+            if baseline_figures is None:
+                baseline_figures = figures  # the first target is the baseline
+            base = baseline_figures.cpu_ms_per_thousand_frames
+            row[RATIO_COLUMN] = f"{figures.cpu_ms_per_thousand_frames / base:.2f}" if base > 0 else "-"
             rows.append(row)
             errors.extend(f"{label} {shape.pairs}: {error}" for error in run_errors)
-    out = [f"Chat relay: ~360-byte frames, one per side every {args.interval:g} s, {args.seconds:g} s per rung; "
-           f"each run starts once the server used under {SETTLED_SHARE:.0%} of a core for a second",
-           *([SCALED_NOTE] if scaled else []), "", table(header, rows)]
+    quota = (f"; every server process under a CPU quota of {args.cpu_quota:g} % of one core (bench/quota.py)"
+             if args.cpu_quota else "")
+    out = [f"Chat relay: ~360-byte messages, one per side every {args.interval:g} s, {args.seconds:g} s per rung, "
+           f"each confirmed by a receipt; each run starts once the server used under {SETTLED_SHARE:.0%} of a core "
+           f"for a second{quota}", RATIO_NOTE, *([SCALED_NOTE] if scaled else []), "", table(header, rows)]
     if errors:
         out += ["", "Errors (first few):", *(f"  {error}" for error in errors[:10])]
     return out
@@ -213,17 +281,23 @@ def page_benchmark(args: argparse.Namespace, title: str, port: int) -> list[str]
             "Page weight (HTML plus everything it makes the browser fetch)", "", table(weight_header, weights)]
 
 
-def embedded_target(args: argparse.Namespace, cleanup: contextlib.ExitStack, folder: Path) -> Target:
+def embedded_target(args: argparse.Namespace, cleanup: contextlib.ExitStack, folder: Path, quotas: Quotas) -> Target:
     ours = start_our_server(folder)
     cleanup.callback(ours.stop)
+    quotas.limit("ours", [ours.pid])
     base_url = f"http://127.0.0.1:{ours.port}"
     counsellors = Counsellors(base_url, ours.env)
     return Target("ours", lambda setup: chat_factory(base_url, org_public_key(ours), counsellors, setup),
-                  [one_process(ours.pid)], counsellors.sign_in, ("Pages from our Daphne", ours.port))
+                  [one_process(ours.pid)], counsellors.sign_in, ("Pages from our Daphne", ours.port), profiled=True)
 
 
-def scaled_target(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> Target:
+def scaled_target(args: argparse.Namespace, cleanup: contextlib.ExitStack, quotas: Quotas) -> Target:
     deployment = cleanup.enter_context(bench_deployment())
+    # Each Daphne as slow as the embedded default's one process; Redis, PostgreSQL and nginx share one more.
+    daphnes = daphne_pids(deployment)
+    for index, pid in enumerate(daphnes, start=1):
+        quotas.limit(f"daphne{index}", [pid])
+    quotas.limit("support", [pid for pid in stack_pids(deployment) if pid not in daphnes])
     base_url = deployment.nginx.base_url
     counsellors = Counsellors(base_url, deployment.env, org_private_key=deployment.org_private_key)
     return Target("ours scaled",
@@ -231,7 +305,36 @@ def scaled_target(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> Ta
                   [GroupWindow(lambda: daphne_pids(deployment)), GroupWindow(lambda: stack_pids(deployment))],
                   counsellors.sign_in,
                   ("Pages through nginx to the scaled mode's two Daphnes (nginx serves the static file)",
-                   deployment.nginx.port))
+                   deployment.nginx.port), profiled=True)
+
+
+@dataclass
+class Quotas:
+    """The CPU quota groups of this run (--cpu-quota), one per server process or group of processes."""
+
+    percent: float | None
+    groups: list[CpuQuota]
+
+    def limit(self, name: str, pids: list[int]) -> None:
+        if self.percent is None:
+            return
+        group = CpuQuota(f"helpline-bench-{os.getpid()}-{name}", self.percent).create()
+        self.groups.append(group)
+        group.add(pids)
+
+    def remove(self) -> None:
+        for group in self.groups:
+            group.remove()
+
+    def report(self) -> list[str]:
+        if not self.groups:
+            return []
+        lines = [f"CPU quota {self.percent:g} % of one core per group; time each group was held back over the "
+                 "whole invocation:"]
+        for group in self.groups:
+            periods, seconds = group.throttled()
+            lines.append(f"  {group.name.rsplit('-', 1)[-1]}: throttled in {periods} periods, {seconds:.1f} s")
+        return lines
 
 
 def report_head() -> list[str]:
@@ -249,6 +352,9 @@ async def main_async(args: argparse.Namespace) -> int:
     folder = temporary_folder()
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
+        # Removed last, once every server in them has stopped (an ExitStack unwinds in reverse).
+        quotas = Quotas(args.cpu_quota, [])
+        cleanup.callback(quotas.remove)
         port = free_port()
         baseline = Server([sys.executable, "-m", "bench.baseline_relay", "--port", str(port)],
                           our_env(folder / "var"), port, folder / "baseline.log")
@@ -256,12 +362,13 @@ async def main_async(args: argparse.Namespace) -> int:
         targets = []
         if args.mode in ("embedded", "both"):
             print("starting our server (embedded default) …", file=sys.stderr, flush=True)
-            targets.append(embedded_target(args, cleanup, folder))
+            targets.append(embedded_target(args, cleanup, folder, quotas))
         if args.mode in ("scaled", "both"):
             print("starting the scaled mode (Redis, PostgreSQL, 2 Daphne, nginx) …", file=sys.stderr, flush=True)
-            targets.append(scaled_target(args, cleanup))
+            targets.append(scaled_target(args, cleanup, quotas))
         print("starting the baseline relay …", file=sys.stderr, flush=True)
         baseline.start_listening()  # it answers HTTP with 426: a listening port is the sign
+        quotas.limit("baseline", [baseline.pid])
         baseline_url = f"ws://127.0.0.1:{baseline.port}"
         targets.insert(0, Target("baseline", lambda _setup: baseline_factory(baseline_url),
                                  [one_process(baseline.pid)]))
@@ -276,6 +383,7 @@ async def main_async(args: argparse.Namespace) -> int:
             out += [*chat_end.benchmark(folder), ""]
         if args.only in (None, "chat"):
             out += await chat_benchmark(args, targets)
+        out += quotas.report()
         print("\n".join(out))
         return 0
 
@@ -286,6 +394,14 @@ def main(argv: list[str] | None = None) -> int:
     # Stopped with SIGTERM (timeout, kill): unwind, so that `finally` stops the servers this run started.
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
     args = parse_args(argv)
+    try:  # before anything starts: a flag that cannot work here says so at once
+        if args.cpu_quota is not None:
+            check_available()
+        if args.profile is not None:
+            py_spy()
+    except (QuotaUnavailable, ProfilerUnavailable) as error:
+        print(f"python -m bench: {error}", file=sys.stderr)
+        return 2
     # The load generator holds thousands of sockets too: with CPython's default thresholds its own
     # collections stopped it for up to a second at 2,000 pairs, and that showed as relay latency of
     # whichever server was measured. It collects the way our server does (helpline/serve.py).
@@ -296,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(main_async(args))
     except Missing as error:
         print(f"--mode {args.mode} needs redis-server, PostgreSQL and nginx: {error}", file=sys.stderr)
+        return 2
+    except QuotaUnavailable as error:
+        print(f"python -m bench: {error}", file=sys.stderr)
         return 2
 
 

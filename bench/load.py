@@ -1,7 +1,12 @@
-"""The chat load shape, driven against any relay: N pairs, ~360-byte frames, one per side every 5 s.
+"""The chat load shape, driven against any relay: N pairs, ~360-byte messages, one per side every 5 s.
 
-A pair is two sockets that forward to each other. Every frame carries a key; the receiving side looks up
+A pair is two sockets that forward to each other. Every message carries a key; the receiving side looks up
 when it was sent, so relay latency is measured end to end on one clock (everything runs on loopback).
+
+Protocol v2 confirms every text with a receipt from the other side (docs/protocol.md §6), so each message
+costs a relay two frames: the text, then the receipt back. The baseline's pairs do the same (a receipt frame of
+the same size back for every message), so both relays carry the same frames for the same messages; `frames`
+counts every relayed frame a client received (texts and receipts), `received` the messages.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 
 FRAME_BYTES = 360
 KEY_LENGTH = 16
+LAG_PROBE_SECONDS = 0.05
 
 
 @dataclass
@@ -25,6 +31,10 @@ class Stats:
     relay_at: list[float] = field(default_factory=list)  # when each of relay_ms arrived (perf_counter)
     sent: int = 0
     received: int = 0
+    frames: int = 0  # relayed frames that reached a client: messages and receipts
+    # How late the load generator's own event loop ran a 50 ms timer while the pairs talked: latency that is
+    # the generator's (it shares the cores, and encrypts and decrypts every frame of ours), not the server's.
+    loop_lag_ms: list[float] = field(default_factory=list)
     refused: int = 0  # the server said it did not deliver these (busy): not lost, the sender knows
     failed_pairs: int = 0
     errors: list[str] = field(default_factory=list)
@@ -92,10 +102,11 @@ PairFactory = Callable[[int, Stats], Awaitable[Pair]]
 class Shape:
     pairs: int
     seconds: float
-    interval: float = 5.0  # seconds between frames, per side
+    interval: float = 5.0  # seconds between messages, per side (each also brings a receipt back)
     connect_concurrency: int = 20  # pairs being set up at once (our chat factory sets up one at a time)
     # Our chats set up at once (--setup-concurrency); above 1 a counsellor socket may hold two chats. The
-    # saturation runs keep 1: two chats at 9 frames/s each would break the per-socket limit of 10/s.
+    # saturation runs keep 1: two chats at 9 frames/s each (texts and receipts) would break the per-socket
+    # limit of 10/s.
     chat_setup_concurrency: int = 1
     drain_seconds: float = 5.0  # after the senders stop: how long nothing may arrive before the rest is lost
     drain_limit: float = 120.0  # and the longest wait for stragglers in all
@@ -135,9 +146,17 @@ async def run_shape(make_pair: PairFactory, shape: Shape, on_steady: Callable[[]
                 return
             await asyncio.sleep(shape.interval)
 
+    async def probe_lag() -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(LAG_PROBE_SECONDS)
+            stats.loop_lag_ms.append((time.perf_counter() - before - LAG_PROBE_SECONDS) * 1000)
+
     on_steady()
     started = stats.steady_at = time.perf_counter()
+    probe = asyncio.create_task(probe_lag())
     await asyncio.gather(*(talk(pair, side) for pair in pairs for side in (0, 1)))
+    probe.cancel()
     await drain(stats, shape)
     elapsed = time.perf_counter() - started
     on_done()
@@ -171,6 +190,9 @@ def padding_for(key: str, overhead: int) -> str:
 # --- the baseline relay --------------------------------------------------------------------------------
 
 
+RECEIPT_MARK = "R"  # a baseline frame starting with it is a receipt (keys are hex: never "R")
+
+
 class BaselinePair(Pair):
     def __init__(self, sockets: list, readers: list[asyncio.Task[None]]) -> None:  # type: ignore[type-arg]
         self.sockets = sockets
@@ -202,8 +224,15 @@ def baseline_factory(url: str) -> PairFactory:
         async def read(socket) -> None:  # type: ignore[no-untyped-def]
             try:
                 async for frame in socket:
+                    stats.frames += 1
+                    if str(frame).startswith(RECEIPT_MARK):
+                        continue
                     stats.frame_bytes.append(len(frame))
-                    stats.note_received(str(frame)[:KEY_LENGTH])
+                    key = str(frame)[:KEY_LENGTH]
+                    stats.note_received(key)
+                    # As a v2 client does: confirm the message with a frame of its own (ours pads a receipt to
+                    # the size of a short text, so it is the same size on the wire).
+                    await socket.send(RECEIPT_MARK + padding_for(key, 1))
             except ConnectionClosed:
                 pass
 

@@ -159,12 +159,14 @@ async def read_events(client: Any, stats: Stats, registry: dict[str, asyncio.Fut
                 event = await client.wait_for(Event, timeout=3600)
             except Exception:
                 return
+            # Every relayed frame (texts and receipts) reached this client as a `msg`.
+            stats.frames += sum(1 for frame in client.received_frames if frame.get("type") == "msg")
+            if isinstance(event, MessageReceived) and client.received_frames:
+                stats.frame_bytes.append(len(json.dumps(client.received_frames[-1], separators=(",", ":"))))
+            client.received_frames.clear()
+            client.sent_frames.clear()
             if isinstance(event, MessageReceived):
                 stats.note_received(event.text[:KEY_LENGTH])
-                if client.received_frames:
-                    stats.frame_bytes.append(len(json.dumps(client.received_frames[-1], separators=(",", ":"))))
-                client.received_frames.clear()
-                client.sent_frames.clear()
             elif isinstance(event, ServerError) and event.code == "rate_limited" and event.seq is not None:
                 stats.note_refused(stats.sent_as.pop((id(client), event.chat, event.seq), None))
             elif isinstance(event, Connected) and registry is not None:

@@ -60,9 +60,15 @@ class GroupWindow:
         self.share = used / wall if wall > 0 else 0.0
         return self.share
 
-    def peak_kib(self) -> int:
+    def _memory_kib(self, which: int) -> int:
         total = 0
         for pid in self.pids():
             with contextlib.suppress(OSError):
-                total += memory_kib(pid)[1]
+                total += memory_kib(pid)[which]
         return total
+
+    def rss_kib(self) -> int:
+        return self._memory_kib(0)
+
+    def peak_kib(self) -> int:
+        return self._memory_kib(1)

@@ -39,7 +39,14 @@ from chat.schema import (
     validate_frame,
 )
 from helpline.accounts.access import COUNSEL, SUPERVISE, Decision, socket_decision
-from helpline.upstream import CLOSE_POLICY, DispatchWithoutConnectionCleanup, socket_inbox, unread_seconds
+from helpline.upstream import (
+    CLOSE_POLICY,
+    DispatchWithoutConnectionCleanup,
+    OneInboxConsumer,
+    socket_inbox,
+    unread_seconds,
+    waited_seconds,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +80,7 @@ def busy_refusal(frame: Frame) -> dict[str, Any]:
             "seq": frame.fields["seq"]}
 
 
-class ChatSocket(DispatchWithoutConnectionCleanup, AsyncWebsocketConsumer):  # type: ignore[misc]  # no stubs
+class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsocketConsumer):  # type: ignore[misc]
     """What both sockets share: frame checks, limits, errors, relaying, and running actions."""
 
     role: ClassVar[Role]
@@ -134,7 +141,7 @@ class ChatSocket(DispatchWithoutConnectionCleanup, AsyncWebsocketConsumer):  # t
             await self.refuse(ChatRefused("bad_frame", "Binary frames are refused."))
             return
         frame = validate_frame(self.inbound, text_data)
-        if isinstance(frame, Frame) and frame.type in RELAYED and self.overloaded():
+        if isinstance(frame, Frame) and frame.type in RELAYED and (self.overloaded() or self.too_late()):
             # Before the rate limit: a backlog drains faster than frames arrived, and a sender must not be
             # struck (and at five strikes closed) for the server having fallen behind.
             await self.not_delivered(frame)
@@ -168,6 +175,14 @@ class ChatSocket(DispatchWithoutConnectionCleanup, AsyncWebsocketConsumer):  # t
         name, keeps latency and memory bounded there too (docs/performance.md, overload).
         """
         return self.inbox is not None and self.inbox.qsize() > settings.CHAT_INBOX_BACKLOG_LIMIT
+
+    def too_late(self) -> bool:
+        """True when this frame waited past the relay deadline for its turn: the process is behind.
+
+        Delivered now it would arrive late and hold up the messages behind it; refused by name, its sender
+        sends it again in a moment. It also tells the process to shed new work for a while (chat.process).
+        """
+        return work().overload.late(waited_seconds(self.inbox))
 
     async def act(self, action: Callable[..., Outcome], *args: Any) -> None:
         """Run one action on the database with `args` and the moment (every action's last parameter), then

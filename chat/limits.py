@@ -1,13 +1,23 @@
-"""Per-socket limits as plain objects: a token-bucket rate limit and a count of wrong frames (strikes).
+"""Limits as plain objects: per socket a token-bucket rate limit and a count of wrong frames (strikes); per
+process the overload that sheds new work.
 
-The chat consumers keep one of each per socket (docs/protocol.md, abuse limits); tests/unit/test_backpressure.py
-proves the rate limit's rules without a socket.
+The chat consumers keep one of each per socket (docs/protocol.md, abuse limits), chat.process one `Overload`;
+tests/unit/test_backpressure.py proves their rules without a socket.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections.abc import Callable
+from typing import Final
+
+# A relayed message that waited longer than this in the server before its turn came (the process is behind)
+# is refused by name instead of delivered late: its sender shows it as not delivered and sends it again, and
+# the messages after it are not held up behind it (docs/performance.md, overload).
+RELAY_DEADLINE_SECONDS: Final = 0.25
+# After such a wait the process counts as overloaded for this long, and sheds new work meanwhile: it offers
+# no waiting chat to a counsellor (the chat stays in the queue, at its true place).
+OVERLOAD_HOLD_SECONDS: Final = 3.0
 
 
 class RateLimit:
@@ -50,12 +60,35 @@ class Strikes:
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit, self.window = limit, window
-        self.times: deque[float] = deque()
+        # A list, not a deque: nearly every socket keeps it empty, and an empty deque takes a 0.5 KiB block.
+        self.times: list[float] = []
 
     def add(self) -> bool:
         """Record one; True when the socket has now had too many."""
         moment = time.monotonic()
+        self.times = [at for at in self.times if at >= moment - self.window]
         self.times.append(moment)
-        while self.times and self.times[0] < moment - self.window:
-            self.times.popleft()
         return len(self.times) >= self.limit
+
+
+class Overload:
+    """Whether this process is behind: a frame waited past the deadline within the last `hold` seconds."""
+
+    def __init__(self, hold: float = OVERLOAD_HOLD_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.hold, self.clock = hold, clock
+        self.until = 0.0
+
+    def late(self, waited: float, deadline: float = RELAY_DEADLINE_SECONDS) -> bool:
+        """A frame waited `waited` seconds for its turn: too late to relay? (Then the process is overloaded.)"""
+        if waited <= deadline:
+            return False
+        self.until = self.clock() + self.hold
+        return True
+
+    @property
+    def active(self) -> bool:
+        return self.clock() < self.until
+
+    @property
+    def seconds_left(self) -> float:
+        return max(0.0, self.until - self.clock())

@@ -1,13 +1,16 @@
 """What one server process does once for all its chat sockets, rather than once per socket.
 
-Three jobs, each run by at most one task per event loop (one Daphne process has one loop):
+Three jobs, each run by at most one task per event loop (one Daphne process has one loop); all three shed new
+work while the process is overloaded (chat.limits.Overload: a relayed frame waited past its deadline):
 
 - **Clock.** Every CHAT_TICK_SECONDS: one heartbeat for every socket of this process (two UPDATEs, not one
   per socket), one sweep, one routing pass. Sweeps need a clock; with a clock per socket the work grew with
   the number of open sockets even when nothing happened (docs/performance.md).
 - **Routing.** A queue change (join, accept, end, transfer…) asks for a routing pass. Passes never overlap:
   changes that arrive while one runs are handled by the next, so a burst of joins costs a few passes rather
-  than one each, and SQLite sees one writer from routing at a time.
+  than one each, and SQLite sees one writer from routing at a time. While the process is overloaded no
+  waiting chat is offered (the clock still sweeps): conversations in progress keep the process, new ones
+  wait in the queue at their true place, and routing resumes once the overload has passed.
 - **Queue broadcast.** After routing, the queue listing is read once and sent to the queue group (counsellor
   sockets, and visitor sockets while they wait) in the event, so no socket queries the database for it.
   Broadcasts are at most one per QUEUE_BROADCAST_GAP seconds; the last change is always sent.
@@ -34,6 +37,7 @@ from django.conf import settings
 
 from chat import actions, delivery
 from chat.access import VISITOR
+from chat.limits import Overload
 from chat.outcome import Outcome
 from chat.schema import SERVER_TO_COUNSELLOR, server_frame
 
@@ -46,6 +50,7 @@ QUEUE_BROADCAST_GAP: Final = 0.25
 GROUP_REFRESH_SECONDS: Final = 600
 
 
+@functools.cache  # asked on every layer call (every relayed message): the answer never changes
 def transient_layer_errors() -> tuple[type[BaseException], ...]:
     """Errors of a channel-layer call that a second try can cure.
 
@@ -92,6 +97,8 @@ class ProcessWork:
         self.last_broadcast = 0.0
         self.last_group_refresh = time.monotonic()
         self.background: set[asyncio.Task[None]] = set()
+        self.overload = Overload()
+        self.routing_held: asyncio.Task[None] | None = None
 
     @property
     def layer(self) -> Any:
@@ -160,6 +167,10 @@ class ProcessWork:
     async def route_until_settled(self) -> None:
         while self.route_again:
             self.route_again = False
+            if self.overload.active:
+                self.route_after_overload()
+                self.broadcast_queue()  # waiting visitors still learn their place
+                continue
             try:
                 outcome = await database_sync_to_async(actions.route)(actions.now(), sweeping=False)
             except Exception:  # the database was busy: the clock's next pass routes again
@@ -168,6 +179,18 @@ class ProcessWork:
             outcome.queue_changed = False  # this pass is the routing a queue change asks for
             await delivery.deliver(outcome)
             self.broadcast_queue()
+
+    def route_after_overload(self) -> None:
+        """Ask for a routing pass once the overload has passed (a later late frame makes it wait longer)."""
+        if self.routing_held is not None and not self.routing_held.done():
+            return
+
+        async def wait_then_route() -> None:
+            while self.overload.active:
+                await asyncio.sleep(min(self.overload.seconds_left, 0.5) + 0.01)
+            self.queue_changed()
+
+        self.routing_held = asyncio.create_task(wait_then_route())
 
     def broadcast_queue(self) -> None:
         """Send the queue listing soon: now if the last broadcast is old enough, else once the gap has passed."""
@@ -203,11 +226,14 @@ class ProcessWork:
             moment = actions.now()
             await database_sync_to_async(actions.heartbeat_many)(sorted(self.visitors), sorted(self.counsellors),
                                                                  moment)
-            outcome = await database_sync_to_async(actions.route)(moment)
+            # Overloaded: time's sweeps only; the offers wait for route_after_overload.
+            outcome = await database_sync_to_async(actions.sweep if self.overload.active else actions.route)(moment)
             changed, outcome.queue_changed = outcome.queue_changed, False  # this pass routed already
             await delivery.deliver(outcome)
             if changed:
                 self.broadcast_queue()
+                if self.overload.active:
+                    self.route_after_overload()
             if time.monotonic() - self.last_group_refresh > GROUP_REFRESH_SECONDS:
                 self.last_group_refresh = time.monotonic()
                 for channel in sorted(self.queue_members):
@@ -217,11 +243,17 @@ class ProcessWork:
 
 
 _work: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProcessWork] = weakref.WeakKeyDictionary()
+# The loop asked about last and its ProcessWork: a server has one loop, and asks for every frame.
+_last: tuple[weakref.ref[asyncio.AbstractEventLoop], ProcessWork] | None = None
 
 
 def work() -> ProcessWork:
     """This event loop's ProcessWork (tests run many loops in one process; a server runs one)."""
+    global _last
     loop = asyncio.get_running_loop()
+    if _last is not None and _last[0]() is loop:
+        return _last[1]
     if loop not in _work:
         _work[loop] = ProcessWork()
-    return _work[loop]
+    _last = (weakref.ref(loop), _work[loop])
+    return _last[1]

@@ -8,7 +8,7 @@ import logging
 import os
 from typing import Any
 
-from helpline.upstream import allow_policy_close, daphne_server_class
+from helpline.upstream import allow_policy_close, daphne_server_class, defer_autobahn_log_formatting
 
 logger = logging.getLogger("helpline.access")
 
@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
 
     forget_sockets_of_an_earlier_boot()
     allow_policy_close()
+    defer_autobahn_log_formatting()
     tune_garbage_collection()
 
     if args.unix_socket:

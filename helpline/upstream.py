@@ -8,42 +8,66 @@ keep to the tested minor versions.
 
 The pieces:
 - `allow_policy_close`: Daphne closes a websocket with 1008 (protocol.md §8) when asked.
+- `defer_autobahn_log_formatting`: autobahn's per-frame debug log arguments formatted only when logged.
 - `HelplineServer` and `PausingInbox`: Daphne's `create_application` with a bounded inbox per websocket
-  (backpressure), which also tells the consumer its backlog through the scope (`socket_inbox`).
+  (backpressure), which also tells the consumer its backlog through the scope (`socket_inbox`), and the
+  server's own send for the socket (`socket_sender`).
+- `send_at_once`: Twisted's TCP write, trying the socket at once when nothing waits to be written.
 - `DispatchWithoutConnectionCleanup`: Channels' consumer dispatch without a thread hop per message.
-- `EmbeddedChannelLayer`: Channels' in-memory layer with its expiry sweep run once a second.
+- `OneInboxConsumer`: Channels' consumer loop with the channel layer's messages for the socket put into the
+  socket's inbox, read in order with its frames, and websocket messages sent straight to the server.
+- `EmbeddedChannelLayer`: Channels' in-memory layer with its expiry sweep run once a second, which puts
+  messages for a socket straight into that socket's inbox.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections import deque
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from channels.consumer import get_handler_name
-from channels.layers import InMemoryChannelLayer
+from channels.exceptions import ChannelFull, StopConsumer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 # (module, qualified name) -> SHA-256 of `inspect.getsource` of the installed code this module relies on.
 RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
     # allow_policy_close replaces it and calls the original for every code but 1008 (daphne 4.2).
     ("daphne.ws_protocol", "WebSocketProtocol.serverClose"):
         frozenset({"8302150efac698d62de45c277e79a177c67ae5ea3c4f437064000bbdb6545a7b"}),
-    # HelplineServer.create_application is a copy of it with a PausingInbox for its asyncio.Queue() (4.2).
+    # HelplineServer.create_application is a copy of it with a PausingInbox for its asyncio.Queue() (4.2);
+    # Daphne's websocket protocol only ever calls put_nowait on it.
     ("daphne.server", "Server.create_application"):
         frozenset({"f1e300b4ecf636c85e1a66250e32af2ebb67728f01919678d43e80c794a79a87"}),
+    # defer_autobahn_log_formatting: sendData, the per-frame caller, uses hltype and hlval as log arguments only.
+    ("autobahn.websocket.protocol", "WebSocketProtocol.sendData"):
+        frozenset({"5dcca425b048b07eb27d56a625a790d7a8e48fbe958753074cb1e55e174b2423"}),
     # DispatchWithoutConnectionCleanup.dispatch is a copy of it without `aclose_old_connections()` (4.3).
     ("channels.consumer", "AsyncConsumer.dispatch"):
         frozenset({"39f34e7d4fb0f6552de4ade665b943fe78137379702af6b58c79a14c49a75520"}),
     # EmbeddedChannelLayer overrides this private method; receive and group_send call it (4.3).
     ("channels.layers", "InMemoryChannelLayer._clean_expired"):
         frozenset({"604032dae1cc01d27a51d5b8faf45286c8881a14ce6f0abab7438087568ba6b6"}),
-    # PausingInbox overrides put_nowait and get_nowait, which asyncio.Queue's put and get end in
-    # (Python 3.12, 3.13).
-    ("asyncio.queues", "Queue.get"): frozenset({"35cbd848cd945f22399d3f4590263fdfd9bcacfa592784a7b089d5342b3e2f35",
-                                                "9cb239f233b0dc1cf94ab67afc544be540e32d6d55d0e064188443ef2a74c92a"}),
-    ("asyncio.queues", "Queue.put"): frozenset({"b22b303fff5980e805a1844189db7155997c5cf21e2a497b35eef64e25a9d2f3",
-                                                "3c10b1a4ff0bda54378eba202c68aba3e8526ad3858d57fa189d16343060bdb9"}),
+    # EmbeddedChannelLayer.send and group_send do what these do, for a socket's inbox instead of a layer queue.
+    ("channels.layers", "InMemoryChannelLayer.send"):
+        frozenset({"a4dab1cd8aff886ec3763192f62126736e59801b4a3661f20db47e92651323e1"}),
+    ("channels.layers", "InMemoryChannelLayer.group_send"):
+        frozenset({"693c3172deb6431bc7f4995484071ccc24a03eaf0f6c783fe3e0349fe2a7c6d7"}),
+    # OneInboxConsumer.__call__ is a copy of it with one queue for frames and layer messages (4.3).
+    ("channels.consumer", "AsyncConsumer.__call__"):
+        frozenset({"e52238720872dbc3f854519bc971aa7eb41553e63c8729081549ce42465ee419"}),
+    # send_at_once relies on what write buffers (dataBuffer, _tempDataBuffer), when it refuses to write
+    # (connected, _writeDisconnected), and on doWrite sending what is buffered first (Twisted 26.10).
+    ("twisted.internet.abstract", "FileDescriptor.write"):
+        frozenset({"3e46c97fc173bc7e227065420969c27688f24903c27dcc165b63166a605d688c"}),
+    ("twisted.internet.abstract", "FileDescriptor.doWrite"):
+        frozenset({"a986d7b1b1054e431495d50528824683fa7ebb1ffcf3e57333bdd6f37f603141"}),
+    ("twisted.internet._newtls", "ConnectionMixin.write"):
+        frozenset({"ea311df0946d3f997a11838e59692e33a6734dcd42a0f29b3331e7ad3ca8117a"}),
 }
 
 CLOSE_POLICY: Final = 1008
@@ -91,6 +115,43 @@ def upstream_source_digest(module: str, qualified_name: str) -> str:
     return hashlib.sha256(inspect.getsource(target).encode()).hexdigest()
 
 
+# --- Autobahn: debug log arguments formatted only when logged ------------------------------------------------
+
+
+class Formatted:
+    """A log argument computed when the log line is written, not when the call is made."""
+
+    __slots__ = ("args", "function", "kwargs")
+
+    def __init__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self.function, self.args, self.kwargs = function, args, kwargs
+
+    def __str__(self) -> str:
+        return str(self.function(*self.args, **self.kwargs))
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+def defer_autobahn_log_formatting() -> None:
+    """Autobahn's `sendData` formats three debug log arguments for every frame it sends (`hltype`, `hlval`:
+    qualified names with terminal colours), whether or not debug logging is on: 3 % of the server's CPU when
+    relaying (docs/performance.md). Here they are formatted only if a log line is written. Safe to call
+    more than once; autobahn's websocket protocol uses both only as log arguments."""
+    from autobahn.websocket import protocol
+
+    for name in ("hltype", "hlval"):
+        original = getattr(protocol, name)
+        if getattr(original, "deferred", False):
+            continue
+
+        def deferred(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Formatted:
+            return Formatted(_original, *args, **kwargs)
+
+        deferred.deferred = True  # type: ignore[attr-defined]
+        setattr(protocol, name, deferred)
+
+
 # --- Daphne: a bounded inbox per websocket (backpressure) -------------------------------------------------
 
 # Backpressure (docs/performance.md, overload; docs/decisions). Daphne reads every socket as fast as data
@@ -102,57 +163,183 @@ def upstream_source_digest(module: str, qualified_name: str) -> str:
 UNREAD_PAUSE_AT: Final = 8
 UNREAD_RESUME_AT: Final = 2
 SOCKET_READ_BYTES: Final = 4096
-# Where our server puts a websocket's inbox in its scope (an ASGI extension of ours).
+# Where our server puts a websocket's inbox in its scope (an ASGI extension of ours): the queue the socket's
+# `receive` reads from, so whatever is put there reaches the consumer in order with the socket's frames.
 INBOX_EXTENSION: Final = "helpline.inbox"
+# And the server's own `send` for the socket: the consumer sends websocket messages with it directly, past
+# Channels' session middleware, whose `send` wrapper only ever acts on HTTP responses.
+SENDER_EXTENSION: Final = "helpline.send"
 
 
-class PausingInbox(asyncio.Queue[dict[str, Any]]):
+class Inbox(Protocol):
+    """What a socket's inbox offers: the server and the layer put, the socket's one loop gets (asyncio.Queue is one)."""
+
+    def put_nowait(self, item: dict[str, Any]) -> None: ...
+
+    async def get(self) -> dict[str, Any]: ...
+
+    def qsize(self) -> int: ...
+
+
+class PausingInbox:
     """A websocket's frames waiting for its consumer: past a bound, the socket is not read until it drains.
 
     `unread_seconds` adds up the time the socket was not read, so a rate limit can tell a sender who kept
     to it from one who did not: frames a sender sent while the server was not reading arrive together once
     it reads again (chat.limits.RateLimit).
+
+    `waited` is how long the item taken last had been waiting: since it was read from the socket (or put
+    here by the layer), or, for a frame that was already in TCP's buffer when reading resumed, since reading
+    paused. It tells the consumer that the process is behind (chat.limits.Overload).
+
+    A queue for one reader (the socket's loop) and any number of writers that never wait, with each item's
+    arrival kept beside it: one deque per socket, where an asyncio.Queue keeps three (memory per chat,
+    docs/performance.md).
     """
 
-    def __init__(self, transport: Any, pause_at: int = UNREAD_PAUSE_AT, resume_at: int = UNREAD_RESUME_AT) -> None:
-        super().__init__()
+    def __init__(self, transport: Any, pause_at: int = UNREAD_PAUSE_AT, resume_at: int = UNREAD_RESUME_AT,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.transport = transport
         self.pause_at, self.resume_at = pause_at, resume_at
+        self.clock = clock
+        self.items: deque[tuple[float, dict[str, Any]]] = deque()  # (arrival, item), oldest first
+        self.reader: asyncio.Future[None] | None = None  # set while the reader waits for an item
         self.paused_since: float | None = None
         self.unread_total = 0.0
+        self.waited = 0.0
+        # Bytes TCP held when reading resumed, and since when: the frames read from them are dated then.
+        self.held_bytes, self.held_since = 0, 0.0
+
+    def qsize(self) -> int:
+        return len(self.items)
+
+    def empty(self) -> bool:
+        return not self.items
 
     @property
     def unread_seconds(self) -> float:
         """Seconds this socket has not been read, in total, including a pause still going on."""
-        ongoing = time.monotonic() - self.paused_since if self.paused_since is not None else 0.0
+        ongoing = self.clock() - self.paused_since if self.paused_since is not None else 0.0
         return self.unread_total + ongoing
 
     def put_nowait(self, item: dict[str, Any]) -> None:
-        super().put_nowait(item)
-        if self.paused_since is None and self.qsize() >= self.pause_at and item.get("type") == "websocket.receive":
-            self.paused_since = time.monotonic()
+        moment = self.clock()
+        received = item.get("type") == "websocket.receive"
+        if self.held_bytes > 0 and received:
+            self.held_bytes -= frame_bytes(item)
+            self.items.append((self.held_since, item))
+        else:
+            self.items.append((moment, item))
+        if self.reader is not None and not self.reader.done():
+            self.reader.set_result(None)
+        if self.paused_since is None and received and len(self.items) >= self.pause_at:
+            self.paused_since = moment
             self.transport.pauseProducing()
 
-    def get_nowait(self) -> dict[str, Any]:  # asyncio.Queue.get ends here too
-        item = super().get_nowait()
-        if self.paused_since is not None and self.qsize() <= self.resume_at:
-            self.unread_total += time.monotonic() - self.paused_since
+    async def put(self, item: dict[str, Any]) -> None:  # as asyncio.Queue's (asgiref's test communicator uses it)
+        self.put_nowait(item)
+
+    async def get(self) -> dict[str, Any]:
+        while not self.items:
+            self.reader = asyncio.get_running_loop().create_future()
+            try:
+                await self.reader
+            finally:
+                self.reader = None
+        return self.get_nowait()
+
+    def get_nowait(self) -> dict[str, Any]:
+        if not self.items:
+            raise asyncio.QueueEmpty
+        arrived, item = self.items.popleft()
+        moment = self.clock()
+        self.waited = moment - arrived
+        if self.paused_since is not None and len(self.items) <= self.resume_at:
+            self.unread_total += moment - self.paused_since
+            self.held_bytes, self.held_since = bytes_waiting(self.transport), self.paused_since
             self.paused_since = None
             self.transport.resumeProducing()  # a no-op once the connection is closing
         return item
 
 
-def socket_inbox(scope: Any) -> asyncio.Queue[Any] | None:
+# A websocket frame's bytes beyond its text: header (2-4 bytes for chat frames) and the client's mask (4).
+FRAME_OVERHEAD_BYTES: Final = 8
+
+
+def frame_bytes(item: dict[str, Any]) -> int:
+    """About how many bytes of TCP a received frame took (text frames of chat JSON are ASCII)."""
+    payload = item.get("text") or item.get("bytes") or ""
+    return len(payload) + FRAME_OVERHEAD_BYTES
+
+
+def bytes_waiting(transport: Any) -> int:
+    """Bytes in the socket's receive buffer (FIONREAD), 0 where that cannot be asked."""
+    import fcntl
+    import struct
+    import termios
+
+    try:
+        answer = fcntl.ioctl(transport.socket.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (AttributeError, OSError, ValueError):
+        return 0
+    return int(struct.unpack("i", answer)[0])
+
+
+def socket_inbox(scope: Any) -> Inbox | None:
     """The queue of frames waiting for this websocket's consumer, as our server puts it in the scope (a test's
     communicator may put its own there); None under any other server, where nothing bounds a socket's backlog
     but `overloaded` in chat.consumers, which then sees no backlog."""
     inbox = scope.get("extensions", {}).get(INBOX_EXTENSION) if isinstance(scope, dict) else None
-    return inbox if isinstance(inbox, asyncio.Queue) else None
+    return inbox if isinstance(inbox, PausingInbox | asyncio.Queue) else None
 
 
-def unread_seconds(inbox: asyncio.Queue[Any] | None) -> float:
+def unread_seconds(inbox: Inbox | None) -> float:
     """Seconds a socket has not been read in all (PausingInbox), 0 for an inbox that never pauses."""
     return inbox.unread_seconds if isinstance(inbox, PausingInbox) else 0.0
+
+
+def waited_seconds(inbox: Inbox | None) -> float:
+    """How long the frame being handled waited in the server (PausingInbox.waited), 0 where unknown."""
+    return inbox.waited if isinstance(inbox, PausingInbox) else 0.0
+
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def socket_sender(scope: Any) -> Send | None:
+    """The server's own send for this websocket, where our server put it in the scope; None elsewhere."""
+    sender = scope.get("extensions", {}).get(SENDER_EXTENSION) if isinstance(scope, dict) else None
+    return sender if callable(sender) else None
+
+
+def send_at_once(transport: Any) -> None:
+    """Have a Twisted TCP transport write to its socket at once when nothing else waits to be written.
+
+    Twisted's `write` only buffers: it registers the socket for writability, and the reactor's next pass
+    sends and unregisters it. For a relayed frame that is two epoll changes and a loop pass on top of the
+    send (a sixth of the server's CPU at saturation, docs/performance.md); asyncio's own transports try the
+    socket first, as this does. Whatever the socket does not take, or any error, goes Twisted's way, which
+    then sends it after everything already buffered, and finds out about a failing connection as it would.
+    """
+    if getattr(transport, "TLS", False) or not hasattr(transport, "socket") or \
+            getattr(transport.write, "sends_at_once", False):
+        return  # TLS (Twisted encrypts in write), a transport of another kind, or done already
+    buffered_write = transport.write
+    sock = transport.socket
+
+    def write(data: bytes) -> None:
+        if (data and transport.connected and not transport._writeDisconnected and not transport.dataBuffer
+                and not transport._tempDataBuffer and isinstance(data, bytes)):
+            try:
+                sent = sock.send(data)
+            except OSError:  # full (EWOULDBLOCK) or failing: the buffered write finds out which
+                sent = 0
+            data = data[sent:]
+        if data:
+            buffered_write(data)
+
+    write.sends_at_once = True  # type: ignore[attr-defined]
+    transport.write = write
 
 
 def daphne_server_class() -> type:
@@ -170,10 +357,12 @@ def daphne_server_class() -> type:
             # Daphne's own create_application (RELIES_ON), with the bounded inbox for its asyncio.Queue().
             assert "application_instance" not in self.connections[protocol]
             transport.bufferSize = SOCKET_READ_BYTES  # Twisted's TCP and unix transports read up to this at once
+            send_at_once(transport)
             inbox = PausingInbox(transport)
+            send = partial(self.handle_reply, protocol)
             scope.setdefault("asgi", {"version": "3.0"})
-            scope.setdefault("extensions", {})[INBOX_EXTENSION] = inbox
-            instance = self.application(scope=scope, receive=inbox.get, send=partial(self.handle_reply, protocol))
+            scope.setdefault("extensions", {}).update({INBOX_EXTENSION: inbox, SENDER_EXTENSION: send})
+            instance = self.application(scope=scope, receive=inbox.get, send=send)
             if protocol not in self.connections:
                 return None
             self.connections[protocol]["application_instance"] = asyncio.ensure_future(instance)
@@ -194,10 +383,85 @@ class DispatchWithoutConnectionCleanup:
     """
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        handler = getattr(self, get_handler_name(message), None)
+        name = HANDLER_NAMES.get(message.get("type"))  # type: ignore[arg-type]
+        if name is None:
+            name = get_handler_name(message)  # checks the type; then remembered (a handful of types)
+            HANDLER_NAMES[message["type"]] = name
+        handler = getattr(self, name, None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+
+HANDLER_NAMES: dict[str, str] = {}  # message type -> handler name, as get_handler_name answers
+
+
+# --- Channels: one inbox per socket ---------------------------------------------------------------------------
+
+
+class OneInboxConsumer:
+    """Channels' `AsyncConsumer.__call__`, with the socket's channel-layer messages put into its inbox.
+
+    Channels waits on two things per socket, the websocket and the layer, with `asyncio.wait` over two tasks,
+    and starts a new task for every message taken (`await_many_dispatch`): per relayed message that was more
+    than the relay itself. Where our server gives the socket an inbox (`socket_inbox`, the queue `receive`
+    reads from), the layer's messages for the socket go into that inbox instead, and one loop reads both, in
+    the order they arrived: the embedded layer puts them there itself (`EmbeddedChannelLayer.deliver_into`),
+    any other layer through one task per socket that takes them from the layer as they come. Websocket
+    messages go straight to the server (`socket_sender`). Elsewhere (another server) it is Channels' own.
+    """
+
+    channel_layer_alias: str
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        inbox = socket_inbox(scope)
+        layer = get_channel_layer(self.channel_layer_alias)
+        if inbox is None or layer is None:
+            await super().__call__(scope, receive, send)  # type: ignore[misc]
+            return
+        # From here to the loop as AsyncConsumer.__call__ (RELIES_ON), but for the two awaited sources.
+        self.scope = scope
+        self.channel_layer = layer
+        self.channel_name = await layer.new_channel()
+        self.channel_receive = partial(layer.receive, self.channel_name)
+        self.base_send = socket_sender(scope) or send
+        stop_forwarding = forward_into(layer, self.channel_name, inbox)
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == LAYER_FAILED:
+                    raise message["error"]  # as Channels' loop raises what the layer's receive raised
+                await self.dispatch(message)  # type: ignore[attr-defined]
+        except StopConsumer:
+            pass
+        finally:
+            stop_forwarding()
+
+
+# Put into a socket's inbox when its layer's receive failed (Redis went away): the consumer's loop raises it.
+LAYER_FAILED: Final = "helpline.layer_failed"
+
+
+def forward_into(layer: Any, channel: str, inbox: Inbox) -> Callable[[], None]:
+    """Have the layer's messages for `channel` put into `inbox`; returns what stops it."""
+    deliver_into = getattr(layer, "deliver_into", None)  # EmbeddedChannelLayer's
+    if deliver_into is not None:
+        deliver_into(channel, inbox)
+        return partial(layer.stop_delivering, channel)
+
+    async def forward() -> None:
+        try:
+            while True:
+                inbox.put_nowait(await layer.receive(channel))
+        except Exception as error:
+            inbox.put_nowait({"type": LAYER_FAILED, "error": error})
+
+    task = asyncio.ensure_future(forward())
+
+    def stop() -> None:
+        task.cancel()
+
+    return stop
 
 
 # --- Channels: the embedded in-memory layer -----------------------------------------------------------------
@@ -218,6 +482,42 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]  # chann
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.cleaned_at = 0.0
+        # channel -> the inbox of the socket that reads it (OneInboxConsumer), while the socket is open.
+        self.inboxes: dict[str, Inbox] = {}
+
+    def deliver_into(self, channel: str, inbox: Inbox) -> None:
+        """From now on put messages for `channel` into `inbox` (the socket's own queue)."""
+        self.inboxes[channel] = inbox
+
+    def stop_delivering(self, channel: str) -> None:
+        self.inboxes.pop(channel, None)
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        """As Channels' `send` (RELIES_ON), straight into the socket's inbox where it has one.
+
+        The capacity counts the socket's waiting frames too; a message never expires there, since the socket
+        reads it or closes. The message is copied one level deep, not deeply: the layer's copy keeps a sender
+        that changes a message after sending it from changing what the receiver gets, and no socket changes
+        an event (a queue listing sent to every console is one list, read by all).
+        """
+        inbox = self.inboxes.get(channel)
+        if inbox is None:
+            await super().send(channel, message)
+            return
+        assert isinstance(message, dict), "message is not a dict"
+        if inbox.qsize() >= self.get_capacity(channel):
+            raise ChannelFull(channel)
+        inbox.put_nowait(dict(message))
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """As Channels' `group_send` (RELIES_ON), without a task per member: sending to an inbox never waits."""
+        assert isinstance(message, dict), "Message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        for channel in list(self.groups.get(group, {})):
+            with contextlib.suppress(ChannelFull):
+                await self.send(channel, message)
+
 
     def _clean_expired(self) -> None:
         moment = time.monotonic()

@@ -231,16 +231,19 @@ async def process_work_settled(timeout: float = 10) -> None:
         await asyncio.wait(pending, timeout=left)
 
 
-def with_inbox(communicator: WebsocketCommunicator) -> WebsocketCommunicator:
-    """Tell the consumer its inbox as our server does (helpline.upstream.INBOX_EXTENSION), so tests can fill it."""
+def with_inbox(communicator: WebsocketCommunicator, inbox: asyncio.Queue[Any] | None = None) -> WebsocketCommunicator:
+    """Tell the consumer its inbox as our server does (helpline.upstream.INBOX_EXTENSION), so tests can fill it;
+    `inbox` (a PausingInbox, say) replaces the communicator's own queue, which `receive` then reads."""
+    if inbox is not None:
+        communicator._input_queue = inbox  # asgiref binds the queue when the application starts
     communicator.scope["extensions"] = {INBOX_EXTENSION: communicator.input_queue}
     return communicator
 
 
 @pytest.fixture
 def open_visitor(opened: Opened) -> Any:
-    async def make() -> Visitor:
-        communicator = with_inbox(WebsocketCommunicator(application(), "/ws/visitor/", headers=[ORIGIN]))
+    async def make(inbox: asyncio.Queue[Any] | None = None) -> Visitor:
+        communicator = with_inbox(WebsocketCommunicator(application(), "/ws/visitor/", headers=[ORIGIN]), inbox)
         connected, _code = await communicator.connect()
         assert connected
         visitor = Visitor(communicator=communicator, direction=SERVER_TO_VISITOR)

@@ -3,6 +3,8 @@
 - A socket remembers the peer an accept connected it to, or the gate allowed; a transfer, a resume or an end
   makes it ask again.
 - A socket whose frames queue up faster than the process handles them refuses messages, naming each one.
+- A message that waited past its deadline in the server is refused by name, and the process then sheds new
+  work: a visitor who joins waits in the queue at their true place until the overload has passed.
 - A socket whose channel layer fails under it still runs its disconnect: its chats wait for it as usual.
 - One heartbeat per process covers every socket of that process.
 """
@@ -19,9 +21,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
 
 from chat import actions, process
+from chat.limits import OVERLOAD_HOLD_SECONDS, RELAY_DEADLINE_SECONDS
 from chat.models import Chat, CounsellorPresence
 from chat.protocol.crypto import b64e
 from helpline.accounts.roles import SUPERVISOR
+from helpline.upstream import PausingInbox
 
 from .conftest import resume_frame
 from .test_chat_lifecycle import active
@@ -171,6 +175,8 @@ async def test_a_socket_whose_channel_layer_fails_still_leaves_properly(open_vis
         return waiting.result()
 
     monkeypatch.setattr(layer, "receive", receive_until_broken)
+    # Read through `receive`, as the scaled mode's layer is (the embedded one puts messages into the inbox).
+    monkeypatch.setattr(layer, "deliver_into", None)
     visitor, counsellor = await active(open_visitor, open_counsellor)
     channel = await sync_to_async(lambda: Chat.objects.get(pk=visitor.chat).counsellor_channel)()
     assert await sync_to_async(CounsellorPresence.objects.filter(channel=channel).exists)()
@@ -236,3 +242,60 @@ async def test_a_backlog_is_not_held_against_the_sender_by_the_rate_limit(open_v
     assert relayed == list(range(frames - INBOX_BACKLOG_LIMIT - 1, frames))
     sent = await visitor.send(msg(visitor.chat, frames))
     assert await counsellor.expect_text(sent)  # still open: no 1008
+
+
+class Clock:
+    """A monotonic clock the test moves: how long frames waited, and how long an overload lasts."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Transport:
+    """What a PausingInbox calls on Twisted's transport; reading is not what is tested here."""
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+
+async def test_a_late_message_is_refused_by_name_and_new_chats_wait_until_the_overload_passes(
+        open_visitor: Any, open_counsellor: Any, monkeypatch: Any) -> None:
+    clock = Clock()
+    monkeypatch.setattr(process.work().overload, "clock", clock)
+    inbox = PausingInbox(Transport(), clock=clock)
+    visitor = await open_visitor(inbox)
+    await visitor.join()
+    counsellor = await open_counsellor("counsellor-1")
+    await counsellor.take(visitor)
+    await counsellor.send({"type": "available", "on": False})
+    await counsellor.drain()
+
+    # A message the process took up only after the deadline (it was behind): refused by name, not struck.
+    inbox.put_nowait({"type": "websocket.receive", "text": json.dumps(msg(visitor.chat, 0))})
+    clock.now += RELAY_DEADLINE_SECONDS + 0.05
+    refused = await visitor.error("rate_limited")
+    assert (refused["chat"], refused["seq"]) == (visitor.chat, 0)
+    assert refused["message"].startswith("The service is very busy")
+    assert process.work().overload.active
+    # The sender sends it again (a new seq), in time now: it is relayed, and the socket is still open.
+    sent = await visitor.send(msg(visitor.chat, 1))
+    assert await counsellor.expect_text(sent)
+
+    # New work waits: a visitor who joins now is queued at their place, and nobody is offered the chat.
+    other = await open_counsellor("counsellor-2")
+    await other.send({"type": "available", "on": True})
+    newcomer = await open_visitor()
+    queued = await newcomer.join()
+    assert queued["position"] == 1
+    await other.nothing_but_queue_listings(timeout=1)
+    assert await sync_to_async(Chat.objects.filter(pk=newcomer.chat, state=Chat.QUEUED).exists)()
+
+    # The overload passes: routing resumes by itself and offers the waiting chat.
+    clock.now += OVERLOAD_HOLD_SECONDS
+    assert (await other.expect("rekey"))["chat"] == newcomer.chat

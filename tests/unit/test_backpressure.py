@@ -1,12 +1,13 @@
-"""The rules of backpressure as plain units: when a socket's inbox stops reading it, and how the rate limit
-counts frames that waited while it was not read (helpline.upstream.PausingInbox, chat.limits.RateLimit).
+"""The rules of backpressure as plain units: when a socket's inbox stops reading it, how long a frame waited,
+how the rate limit counts frames that waited while it was not read, and when the process counts as overloaded
+(helpline.upstream.PausingInbox, chat.limits.RateLimit, chat.limits.Overload).
 A real Daphne holding back a real sender is tests/live/test_chat_backpressure.py."""
 
 from __future__ import annotations
 
 import asyncio
 
-from chat.limits import RateLimit
+from chat.limits import RELAY_DEADLINE_SECONDS, Overload, RateLimit
 from helpline.upstream import PausingInbox
 
 
@@ -105,3 +106,73 @@ def test_a_paused_socket_stays_below_the_backlog_where_messages_are_refused() ->
 
     assert upstream.UNREAD_PAUSE_AT + upstream.SOCKET_READ_BYTES // 435 < settings.CHAT_INBOX_BACKLOG_LIMIT
     assert upstream.UNREAD_RESUME_AT < upstream.UNREAD_PAUSE_AT
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_inbox_says_how_long_each_frame_waited_for_its_turn() -> None:
+    clock = Clock()
+    inbox = PausingInbox(ReadSwitch(), pause_at=10, resume_at=1, clock=clock)
+    inbox.put_nowait(frame(1))
+    clock.now += 0.5
+    inbox.put_nowait(frame(2))
+    clock.now += 0.25
+    assert (await inbox.get())["text"] == "1" and inbox.waited == 0.75
+    assert (await inbox.get())["text"] == "2" and inbox.waited == 0.25
+
+
+async def test_frames_tcp_held_while_the_socket_was_not_read_count_as_waiting_since_the_pause() -> None:
+    import socket
+
+    clock = Clock()
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+
+        class Transport(ReadSwitch):
+            socket = ours
+
+        inbox = PausingInbox(Transport(), pause_at=2, resume_at=0, clock=clock)
+        inbox.put_nowait(frame(1))
+        inbox.put_nowait(frame(2))  # paused at 100.0
+        theirs.sendall(b"x" * (len("3") + 8))  # one more frame's bytes arrive in TCP meanwhile
+        clock.now += 2.0
+        await inbox.get()
+        await inbox.get()  # drained at 102.0: reading resumes, with one frame's bytes held in TCP
+        inbox.put_nowait(frame(3))  # what the next read brings: it was sent during the pause
+        inbox.put_nowait(frame(4))  # beyond what TCP held: it arrived just now
+        clock.now += 0.1
+        assert (await inbox.get())["text"] == "3" and abs(inbox.waited - 2.1) < 1e-9
+        assert (await inbox.get())["text"] == "4" and abs(inbox.waited - 0.1) < 1e-9
+
+
+def test_a_frame_past_the_deadline_marks_the_process_overloaded_for_a_while() -> None:
+    clock = Clock()
+    overload = Overload(hold=3.0, clock=clock)
+    assert not overload.late(RELAY_DEADLINE_SECONDS) and not overload.active
+    assert overload.late(RELAY_DEADLINE_SECONDS + 0.01)
+    assert overload.active and overload.seconds_left == 3.0
+    clock.now += 2.0
+    assert overload.active
+    clock.now += 1.0
+    assert not overload.active and overload.seconds_left == 0.0
+
+
+async def test_a_reader_waiting_on_an_empty_inbox_gets_the_next_item() -> None:
+    inbox = PausingInbox(ReadSwitch())
+    reading = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    assert not reading.done()
+    inbox.put_nowait(frame(1))
+    assert (await asyncio.wait_for(reading, 5))["text"] == "1"
+    assert inbox.empty() and inbox.reader is None
+    cancelled = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    cancelled.cancel()  # a socket closing while its loop waits: the next reader still works
+    inbox.put_nowait(frame(2))
+    assert (await inbox.get())["text"] == "2"

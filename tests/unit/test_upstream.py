@@ -83,3 +83,133 @@ async def test_dispatch_skips_the_connection_cleanup_and_refuses_unknown_types(m
     assert cleaned == []
     with pytest.raises(ValueError, match="No handler"):
         await Consumer().dispatch({"type": "chat.other"})
+
+
+class BufferingTransport:
+    """What send_at_once reads of Twisted's TCP transport, over a real socket; `write` records what it buffers."""
+
+    def __init__(self, sock: Any) -> None:
+        self.socket = sock
+        self.connected = True
+        self._writeDisconnected = False
+        self.dataBuffer = b""
+        self._tempDataBuffer: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self._tempDataBuffer.append(data)
+
+
+def test_a_write_goes_to_the_socket_at_once_when_nothing_waits_and_twisteds_way_otherwise() -> None:
+    import socket
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.setblocking(False)
+        transport = BufferingTransport(ours)
+        upstream.send_at_once(transport)
+        upstream.send_at_once(transport)  # twice: still one wrapper
+        transport.write(b"first")
+        assert transport._tempDataBuffer == []
+        assert theirs.recv(100) == b"first"
+        # Something already waits to be written: the next write queues behind it, in order.
+        transport.dataBuffer = b"waiting"
+        transport.write(b"second")
+        assert transport._tempDataBuffer == [b"second"]
+        transport.dataBuffer, transport._tempDataBuffer = b"", []
+        # The socket takes only part (its buffer is full): the rest is buffered, nothing is lost.
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        big = bytes(range(256)) * 4096
+        transport.write(big)
+        assert transport._tempDataBuffer, "the socket cannot have taken a MiB at once"
+        taken = len(big) - len(transport._tempDataBuffer[0])
+        assert big[taken:] == transport._tempDataBuffer[0]
+        # A closed connection writes nothing itself; Twisted's write decides (it drops the data).
+        transport._tempDataBuffer = []
+        transport.connected = False
+        transport.write(b"late")
+        assert transport._tempDataBuffer == [b"late"]
+
+
+async def test_the_embedded_layer_puts_a_sockets_messages_into_its_inbox_up_to_the_capacity() -> None:
+    from channels.exceptions import ChannelFull
+
+    layer = upstream.EmbeddedChannelLayer(capacity=3)
+    channel = await layer.new_channel()
+    inbox: asyncio.Queue[Any] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.receive", "text": "a frame"})
+    layer.deliver_into(channel, inbox)
+    event = {"type": "chat.relay", "text": "x"}
+    await layer.send(channel, event)
+    event["text"] = "changed after sending"
+    await layer.group_add("queue", channel)
+    await layer.group_send("queue", {"type": "queue.changed"})
+    with pytest.raises(ChannelFull):  # the frame counts: three things wait
+        await layer.send(channel, {"type": "chat.relay", "text": "y"})
+    await layer.group_send("queue", {"type": "queue.changed"})  # a full member is skipped, as Channels does
+    assert [inbox.get_nowait() for _ in range(inbox.qsize())] == [
+        {"type": "websocket.receive", "text": "a frame"}, {"type": "chat.relay", "text": "x"},
+        {"type": "queue.changed"}]
+    assert layer.channels == {}  # nothing went through the layer's own queues
+    layer.stop_delivering(channel)
+    await layer.send(channel, {"type": "chat.relay", "text": "z"})
+    assert inbox.empty()
+    assert await layer.receive(channel) == {"type": "chat.relay", "text": "z"}
+
+
+async def test_one_loop_reads_frames_and_layer_messages_in_the_order_they_came() -> None:
+    from channels.exceptions import StopConsumer
+    from channels.generic.websocket import AsyncWebsocketConsumer
+
+    handled: list[str] = []
+    sent: list[dict[str, Any]] = []
+
+    class Socket(upstream.OneInboxConsumer, upstream.DispatchWithoutConnectionCleanup, AsyncWebsocketConsumer):
+        async def websocket_connect(self, message: dict[str, Any]) -> None:
+            handled.append("connect")
+            await self.send(text_data="hello")
+
+        async def websocket_receive(self, message: dict[str, Any]) -> None:
+            handled.append(message["text"])
+            await self.channel_layer.send(self.channel_name, {"type": "chat.echo", "text": message["text"]})
+
+        async def chat_echo(self, event: dict[str, Any]) -> None:
+            handled.append("echo " + event["text"])
+
+        async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+            # Channels' own closes old database connections first: a unit test has no database.
+            raise StopConsumer
+
+    async def never_send(message: dict[str, Any]) -> None:
+        raise AssertionError("websocket messages go to the server's own send")
+
+    async def server_send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    inbox: asyncio.Queue[Any] = asyncio.Queue()
+    scope = {"type": "websocket", "extensions": {upstream.INBOX_EXTENSION: inbox,
+                                                 upstream.SENDER_EXTENSION: server_send}}
+    for message in ({"type": "websocket.connect"}, {"type": "websocket.receive", "text": "one"},
+                    {"type": "websocket.receive", "text": "two"}):
+        inbox.put_nowait(message)
+    consumer = Socket()
+    running = asyncio.ensure_future(consumer(scope, inbox.get, never_send))
+    while len(handled) < 5:
+        await asyncio.sleep(0.01)
+    inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+    await asyncio.wait_for(running, 5)
+    assert handled == ["connect", "one", "two", "echo one", "echo two"]
+    assert sent == [{"type": "websocket.send", "text": "hello"}]
+    assert isinstance(consumer.channel_layer, upstream.EmbeddedChannelLayer)  # the test settings' layer
+    assert consumer.channel_name not in consumer.channel_layer.inboxes  # the socket stopped reading its channel
+
+
+def test_autobahns_log_arguments_are_formatted_only_when_a_line_is_written() -> None:
+    from autobahn.util import hltype, hlval
+    from autobahn.websocket import protocol
+
+    upstream.defer_autobahn_log_formatting()
+    upstream.defer_autobahn_log_formatting()  # twice: still one wrapper
+    argument = protocol.hltype(test_autobahns_log_arguments_are_formatted_only_when_a_line_is_written)
+    assert isinstance(argument, upstream.Formatted)
+    assert f"{argument}" == hltype(test_autobahns_log_arguments_are_formatted_only_when_a_line_is_written)
+    assert "{v}".format(v=protocol.hlval(42, color="red")) == hlval(42, color="red")
