@@ -11,8 +11,10 @@ USER ?= demo-counsellor
 # The test layers, each a folder of tests/ and a target of its own, run in this order by `make test`.
 LAYERS := unit consumers live browser scaled
 PYTEST := $(PY) -m pytest
-# The unit and consumer layers hold no process or port of their own, so they run on every core (pytest-xdist;
-# each worker has its own test database and in-memory channel layer). JOBS=0 runs them in one process.
+# Every layer but scaled runs on every core (pytest-xdist): a unit or consumer worker has its own test database
+# and in-memory channel layer; a live or browser worker starts its own Daphne processes (and Chromium), on ports
+# from a block of its own (tests/conftest.py, free_port). The scaled layer's one deployment (PostgreSQL, Redis,
+# two Daphnes, nginx) is shared by its tests, so it runs in one process. JOBS=0 runs each layer in one process.
 JOBS ?= auto
 
 .PHONY: help install lock system-packages run code test lint types $(LAYERS) audit bench messages clean
@@ -62,10 +64,10 @@ consumers: system-packages install ## the chat sockets through the real ASGI app
 	$(PYTEST) tests/consumers -n $(JOBS) $(ARGS)
 
 live: system-packages install ## against a real Daphne process (and other real processes) on loopback
-	$(PYTEST) tests/live $(ARGS)
+	$(PYTEST) tests/live -n $(JOBS) $(ARGS)
 
 browser: system-packages install ## Debian's Chromium through Playwright, against a real Daphne
-	$(PYTEST) tests/browser $(ARGS)
+	$(PYTEST) tests/browser -n $(JOBS) $(ARGS)
 
 scaled: system-packages install ## Redis, PostgreSQL, two Daphne processes and nginx
 	$(PYTEST) tests/scaled $(ARGS)

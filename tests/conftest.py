@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -18,10 +19,31 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+# Under pytest-xdist each worker takes ports from a block of its own, below Linux's ephemeral range
+# (32768-60999), so two workers never pick the same port (bind-to-0 could hand both the same one between a
+# probe and a server's bind) and no outgoing connection holds one.
+WORKER_PORT_BLOCK = 200  # 64 workers fit below 32768
+_ports_taken: list[int] = []
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    first = 20000 + int(worker[2:]) * WORKER_PORT_BLOCK
+    for port in range(first, first + WORKER_PORT_BLOCK):
+        if port in _ports_taken:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_taken.append(port)
+        return port
+    raise RuntimeError(f"no free port left in {worker}'s block from {first}")
 
 
 def wait_for_http(url: str, timeout: float = 60.0) -> None:
@@ -131,10 +153,21 @@ class LiveServer:
         """End every chat the server holds, as the periodic sweep would after everyone left (tests share one
         server: a chat a test left behind would come back to the next console that signs in as the same person,
         and count against that person's cap)."""
+        if not self.holds_chats():
+            return  # most tests leave none: a management command costs ~3 s of Django start-up
         result = subprocess.run([sys.executable, "manage.py", "purge_chat_state", "--older-than-minutes", "0"],
                                 cwd=REPO, env=self.env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"purge_chat_state failed: {result.stdout}{result.stderr}")
+
+    def holds_chats(self) -> bool:
+        """Whether the server's database has any chat row (an ended chat's row is deleted), read directly."""
+        import sqlite3
+
+        if not self.database.exists():
+            return False
+        with contextlib.closing(sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10)) as db:
+            return bool(db.execute("SELECT EXISTS (SELECT 1 FROM chat_chat)").fetchone()[0])
 
     def demo_password(self, username: str) -> str:
         import json
