@@ -35,5 +35,11 @@ def test_each_layer_target_runs_its_own_folder() -> None:
 def test_make_test_runs_lint_and_every_layer_after_installing_what_they_need() -> None:
     head = re.search(r"^test: ([^#\n]*)##", MAKEFILE, flags=re.MULTILINE)
     assert head and head.group(1).split() == ["system-packages", "install"]
-    assert "for step in lint $(LAYERS)" in recipe("test")
+    assert "for step in lint $(IN_TURN)" in recipe("test")
+    in_turn = re.search(r"^IN_TURN := ([^\n]*)$", MAKEFILE, flags=re.MULTILINE)
+    assert in_turn and in_turn.group(1).split() == ["unit", "consumers", "live"]
+    # The last two layers run side by side, and each one's failure fails `make test`.
+    assert "$(MAKE) --no-print-directory scaled >$$held 2>&1 & beside=$$!" in recipe("test")
+    assert 'wait $$beside || failed="$$failed scaled"' in recipe("test")
+    assert '$(MAKE) --no-print-directory browser || failed="$$failed browser"' in recipe("test")
     assert (REPO / ".ci" / "run").read_text(encoding="utf-8").rstrip().endswith("make test")
