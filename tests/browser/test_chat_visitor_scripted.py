@@ -58,6 +58,35 @@ def connected_frame(join: dict[str, Any], org_key: Any, *, sign_with: Any = None
     return {"type": "connected", "chat": CHAT, "epoch": 0, "ck": ck, "sig": sig, "cert": cert}
 
 
+def end_a_scripted_chat(live_server: LiveServer, page: Any, lang: str = "en") -> tuple[list[dict[str, Any]],
+                                                                                      list[dict[str, Any]]]:
+    """Join a scripted chat that connects at once, then End it (and confirm) as the visitor would; returns the
+    frames the page sent and the feedback bodies it will post (answered 204)."""
+    def answer(frame: dict[str, Any]) -> list[dict[str, Any]]:
+        if frame["type"] == "join":
+            return [{"type": "queued", "chat": CHAT, "resume": RESUME, "position": 1},
+                    connected_frame(frame, org_private_key(live_server))]
+        if frame["type"] == "leave":
+            return [{"type": "ended", "chat": CHAT, "by": "visitor", "feedback": "one-time-token"}]
+        return []
+
+    sent = scripted_server(page, answer)
+    feedback: list[dict[str, Any]] = []
+
+    def record_feedback(route: Any) -> None:
+        feedback.append(json.loads(route.request.post_data))
+        route.fulfill(status=204)
+
+    page.route("**/chat/feedback/", record_feedback)
+    page.goto(f"{live_server.base_url}/{lang}/help/chat/")
+    page.click("#chat-start")
+    page.wait_for_selector("#chat-room:not([hidden])", timeout=TIMEOUT)
+    page.click("#chat-leave")
+    page.click("#chat-leave-confirm")  # End asks first
+    page.wait_for_selector("#chat-after:not([hidden])", timeout=TIMEOUT)
+    return sent, feedback
+
+
 @pytest.mark.parametrize("forgery", ["certificate_from_another_org_key", "handshake_signed_by_another_key"])
 def test_visitor_refuses_an_unverified_counsellor_and_never_falls_back(live_server: LiveServer, page: Any,
                                                                        forgery: str) -> None:
@@ -199,28 +228,7 @@ def test_lost_connection_reconnects_and_resumes_with_a_fresh_key(live_server: Li
 
 
 def test_visitor_ends_the_chat_then_rates_it(live_server: LiveServer, page: Any) -> None:
-    def answer(frame: dict[str, Any]) -> list[dict[str, Any]]:
-        if frame["type"] == "join":
-            return [{"type": "queued", "chat": CHAT, "resume": RESUME, "position": 1},
-                    connected_frame(frame, org_private_key(live_server))]
-        if frame["type"] == "leave":
-            return [{"type": "ended", "chat": CHAT, "by": "visitor", "feedback": "one-time-token"}]
-        return []
-
-    sent = scripted_server(page, answer)
-    feedback: list[dict[str, Any]] = []
-
-    def record_feedback(route: Any) -> None:
-        feedback.append(json.loads(route.request.post_data))
-        route.fulfill(status=204)
-
-    page.route("**/chat/feedback/", record_feedback)
-    page.goto(f"{live_server.base_url}/en/help/chat/")
-    page.click("#chat-start")
-    page.wait_for_selector("#chat-room:not([hidden])", timeout=TIMEOUT)
-    page.click("#chat-leave")
-    page.click("#chat-leave-confirm")  # End asks first
-    page.wait_for_selector("#chat-after:not([hidden])", timeout=TIMEOUT)
+    sent, feedback = end_a_scripted_chat(live_server, page)
     assert page.inner_text("#chat-ended-reason") == "You ended the chat."
     assert {"type": "leave", "chat": CHAT} in sent
     page.check("input[name=rating][value='2']")
