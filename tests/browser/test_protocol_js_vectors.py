@@ -215,16 +215,21 @@ def test_js_shared_secret_salt_session_keys_and_safety_code(protocol_page: Any) 
     assert result["reflected"] == "bad_key"
 
 
+# The handshake vector's session keys, and `key` for the direction of the message vector `m` (JS).
+MESSAGE_KEY_JS = """
+    const h = arg.vectors.handshake, m = arg.message;
+    const vk = p.b64d(h.vk), ck = p.b64d(h.ck);
+    const visitor = await p.importPrivateKeyFromScalarHexForTests(h.visitor_private_scalar_hex, vk, "ECDH");
+    const keys = await p.deriveSession(visitor, ck, vk, ck, h.chat, h.epoch);
+    const key = m.dir === "v2c" ? keys.kV2c : keys.kC2v;
+"""
+
+
 @pytest.mark.parametrize("message", VECTORS["messages"], ids=[f"{m['dir']}-{m['seq']}" for m in VECTORS["messages"]])
 def test_js_message_vector_encrypts_and_decrypts(protocol_page: Any, message: dict[str, Any]) -> None:
     result = run_js(
         protocol_page,
-        """
-        const h = arg.vectors.handshake, m = arg.message;
-        const vk = p.b64d(h.vk), ck = p.b64d(h.ck);
-        const visitor = await p.importPrivateKeyFromScalarHexForTests(h.visitor_private_scalar_hex, vk, "ECDH");
-        const keys = await p.deriveSession(visitor, ck, vk, ck, h.chat, h.epoch);
-        const key = m.dir === "v2c" ? keys.kV2c : keys.kC2v;
+        MESSAGE_KEY_JS + """
         const plaintext = JSON.parse(m.plaintext_json);
         const encoded = p.encodeMessage(plaintext);
         return {
@@ -649,12 +654,7 @@ def test_js_v2_identity_key_vector_and_refusals(protocol_page: Any) -> None:
 def test_js_v2_message_vectors(protocol_page: Any, message: dict[str, Any]) -> None:
     result = run_js(
         protocol_page,
-        """
-        const h = arg.vectors.handshake, m = arg.message;
-        const vk = p.b64d(h.vk), ck = p.b64d(h.ck);
-        const visitor = await p.importPrivateKeyFromScalarHexForTests(h.visitor_private_scalar_hex, vk, "ECDH");
-        const keys = await p.deriveSession(visitor, ck, vk, ck, h.chat, h.epoch);
-        const key = m.dir === "v2c" ? keys.kV2c : keys.kC2v;
+        MESSAGE_KEY_JS + """
         const plain = await p.decryptMessage(key, h.chat, h.epoch, m.dir, m.seq, m.ct);
         const rebuilt = plain.t === "text" ? p.textMessage(plain.body, plain.id) : p.receiptMessage(plain.ids);
         return {
