@@ -766,6 +766,19 @@ export async function powCheck(challengeRaw, nonceRaw, bits) {
   return powLeadingZeroBits(new Uint8Array(digest)) >= bits;
 }
 
+/** `count` solver nonces from `start` on: 8-byte big-endian counters, the order both solvers (and Python) try. */
+function counterNonces(start, count) {
+  const nonces = [];
+  for (let counter = start; counter < start + count; counter += 1) {
+    const nonce = new Uint8Array(POW_SOLVER_NONCE_BYTES);
+    const view = new DataView(nonce.buffer);
+    view.setUint32(0, Math.floor(counter / 2 ** 32), false);
+    view.setUint32(4, counter >>> 0, false);
+    nonces.push(nonce);
+  }
+  return nonces;
+}
+
 /**
  * The smallest 8-byte big-endian counter nonce that meets `bits` (the same one Python finds).
  * Digests are asked for in batches because each WebCrypto call costs a trip through the
@@ -777,14 +790,7 @@ export async function powSolve(challengeRaw, bits, options = {}) {
   const challenge = toBytes(challengeRaw);
   for (let start = 0; start < Number.MAX_SAFE_INTEGER; start += batchSize) {
     if (options.signal?.aborted) throw new ProtocolError("aborted", "proof of work was cancelled");
-    const nonces = [];
-    for (let counter = start; counter < start + batchSize; counter += 1) {
-      const nonce = new Uint8Array(POW_SOLVER_NONCE_BYTES);
-      const view = new DataView(nonce.buffer);
-      view.setUint32(0, Math.floor(counter / 2 ** 32), false);
-      view.setUint32(4, counter >>> 0, false);
-      nonces.push(nonce);
-    }
+    const nonces = counterNonces(start, batchSize);
     const digests = await Promise.all(nonces.map((nonce) => subtle.digest("SHA-256", concatBytes(challenge, nonce))));
     const found = digests.findIndex((digest) => powLeadingZeroBits(new Uint8Array(digest)) >= bits);
     if (found !== -1) return nonces[found];
@@ -844,14 +850,7 @@ export async function workSolve(challengeRaw, iterations, bits, options = {}) {
   const key = await workKey(challengeRaw);
   for (let start = 0; start < Number.MAX_SAFE_INTEGER; start += parallel) {
     if (options.signal?.aborted) throw new ProtocolError("aborted", "proof of work was cancelled");
-    const nonces = [];
-    for (let counter = start; counter < start + parallel; counter += 1) {
-      const nonce = new Uint8Array(POW_SOLVER_NONCE_BYTES);
-      const view = new DataView(nonce.buffer);
-      view.setUint32(0, Math.floor(counter / 2 ** 32), false);
-      view.setUint32(4, counter >>> 0, false);
-      nonces.push(nonce);
-    }
+    const nonces = counterNonces(start, parallel);
     const digests = await Promise.all(nonces.map((nonce) => deriveWork(key, nonce, iterations)));
     const found = digests.findIndex((digest) => powLeadingZeroBits(new Uint8Array(digest)) >= bits);
     if (found !== -1) return nonces[found];
