@@ -4,7 +4,7 @@ Each action takes plain values, checks access with `chat.access.access_chat` whe
 the database in one transaction, and returns one `chat.outcome.Outcome`: the events each socket must hear
 (the acting socket included) and whether the queue changed. A refusal is `chat.access.ChatRefused(code)`.
 Consumers only call these and hand the outcome to `chat.delivery.deliver`, so the rules run the same from a
-socket, a test or a management command. Sync code: consumers call it through `database_sync_to_async`.
+socket, a test or a management command. Sync code: consumers call it through `helpline.database.on_database`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable
 from typing import Any, ClassVar, Final
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -38,7 +37,8 @@ from chat.schema import (
     server_frame,
     validate_frame,
 )
-from helpline.accounts.access import COUNSEL, SUPERVISE, Decision, socket_decision
+from helpline.accounts.access import COUNSEL, SUPERVISE, Decision, socket_staff, staff_decision
+from helpline.database import on_database
 from helpline.upstream import (
     CLOSE_POLICY,
     DispatchWithoutConnectionCleanup,
@@ -187,7 +187,7 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
     async def act(self, action: Callable[..., Outcome], *args: Any) -> None:
         """Run one action on the database with `args` and the moment (every action's last parameter), then
         deliver its outcome; a ChatRefused goes back to `receive`, which answers the frame with it."""
-        outcome = await database_sync_to_async(action)(*args, actions.now())
+        outcome = await on_database(action, *args, actions.now())
         await deliver(outcome, self)
 
     # --- frames out ---
@@ -233,7 +233,7 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
         chat_id = frame.chat or ""
         peer = self.peers.get(chat_id)
         if peer is None:
-            peer = await database_sync_to_async(actions.relay_peer)(self.role, self.identity, chat_id)
+            peer = await on_database(actions.relay_peer, self.role, self.identity, chat_id)
             if not peer:
                 # Nobody can receive it now (queued, being handed over, or the other side is away). Typing
                 # just goes; a message is refused by name, and the sender's page sends it again later.
@@ -289,12 +289,11 @@ class VisitorConsumer(ChatSocket):
     async def socket_gone(self) -> None:
         self.stop_rent()
         if self.chat_id:
-            await deliver(await database_sync_to_async(actions.visitor_left)(self.chat_id, self.channel_name,
-                                                                              actions.now()))
+            await deliver(await on_database(actions.visitor_left, self.chat_id, self.channel_name, actions.now()))
 
     async def rate_limited(self, frame: Frame | FrameError) -> None:
         if isinstance(frame, Frame) and frame.type == "join":
-            await database_sync_to_async(actions.refuse_rate_limited_join)()
+            await on_database(actions.refuse_rate_limited_join)
         await self.refuse(ChatRefused("rate_limited"))
 
     def holds(self, chat_id: str) -> bool:
@@ -343,7 +342,7 @@ class VisitorConsumer(ChatSocket):
         if chat_id != self.chat_id or self.closing:
             return
         try:
-            outcome = await database_sync_to_async(actions.ask_rent)(self.identity, chat_id, actions.now())
+            outcome = await on_database(actions.ask_rent, self.identity, chat_id, actions.now())
         except ChatRefused:
             return  # the chat is no longer this socket's
         except DatabaseError:
@@ -421,7 +420,7 @@ class VisitorConsumer(ChatSocket):
             order = [entry["chat"] for entry in event["chats"]]
             position = order.index(self.chat_id) + 1 if self.chat_id in order else 0
         else:
-            position = await database_sync_to_async(actions.queue_position)(self.chat_id)
+            position = await on_database(actions.queue_position, self.chat_id)
         if position and position != self.position:
             self.position = position
             await self.send_frame("queued", chat=self.chat_id, position=position)
@@ -444,6 +443,14 @@ class VisitorConsumer(ChatSocket):
         await self.close(code=CLOSE_DISPLACED)
 
 
+def counsellor_gate(scope: dict[str, Any]) -> tuple[Decision, int | None, bool]:
+    """The counsellor socket's gate: its decision, the staff member's id, and whether they may also supervise,
+    in one trip to the database. The socket keeps these, nothing of the session or the user object."""
+    user, session = socket_staff(scope)
+    may_supervise = staff_decision(user, session, SUPERVISE) is Decision.ALLOWED
+    return staff_decision(user, session, COUNSEL), user.pk, may_supervise
+
+
 class CounsellorConsumer(ChatSocket):
     """/ws/counsellor/: staff with a verified second factor and the counsel capability; one socket per tab."""
 
@@ -453,13 +460,11 @@ class CounsellorConsumer(ChatSocket):
 
     async def connect(self) -> None:
         self.setup_socket()
-        decision = await database_sync_to_async(socket_decision)(self.scope, COUNSEL)
+        decision, user_id, may_supervise = await on_database(counsellor_gate, self.scope)
         if decision is not Decision.ALLOWED:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        user = self.scope["user"]
-        may_supervise = await database_sync_to_async(socket_decision)(self.scope, SUPERVISE) is Decision.ALLOWED
-        self.identity = SocketIdentity(channel=self.channel_name, user_id=user.pk, may_supervise=may_supervise)
+        self.identity = SocketIdentity(channel=self.channel_name, user_id=user_id, may_supervise=may_supervise)
         # chat -> (epoch, vk) of the offer or rekey this socket must answer; memory only.
         self.pending: dict[str, tuple[int, str]] = {}
         self.listing: list[dict[str, object]] | None = None
@@ -467,7 +472,7 @@ class CounsellorConsumer(ChatSocket):
         self.accepted: set[str] = set()
         await work().join_queue_group(self.channel_name)
         await self.accept()
-        outcome = await database_sync_to_async(actions.register_counsellor)(self.identity, actions.now())
+        outcome = await on_database(actions.register_counsellor, self.identity, actions.now())
         await self.queue_changed({})
         await deliver(outcome, self)
         self.start_ticking()
@@ -475,7 +480,7 @@ class CounsellorConsumer(ChatSocket):
     async def socket_gone(self) -> None:
         if not hasattr(self, "identity"):
             return
-        await deliver(await database_sync_to_async(actions.counsellor_left)(self.identity, actions.now()))
+        await deliver(await on_database(actions.counsellor_left, self.identity, actions.now()))
 
     def holds(self, chat_id: str) -> bool:
         return chat_id in self.accepted
@@ -548,7 +553,7 @@ class CounsellorConsumer(ChatSocket):
     async def queue_changed(self, event: dict[str, Any]) -> None:
         """A new queue listing (chat.process sends it with the event); without one, read it."""
         listing = event["chats"] if "chats" in event else \
-            await database_sync_to_async(actions.queue_listing)(actions.now())
+            await on_database(actions.queue_listing, actions.now())
         if listing == self.listing:
             return
         self.listing = listing

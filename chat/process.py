@@ -30,7 +30,6 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
-from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -40,6 +39,7 @@ from chat.access import VISITOR
 from chat.limits import Overload
 from chat.outcome import Outcome
 from chat.schema import SERVER_TO_COUNSELLOR, server_frame
+from helpline.database import on_database
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class ProcessWork:
                 self.broadcast_queue()  # waiting visitors still learn their place
                 continue
             try:
-                outcome = await database_sync_to_async(actions.route)(actions.now(), sweeping=False)
+                outcome = await on_database(actions.route, actions.now(), sweeping=False)
             except Exception:  # the database was busy: the clock's next pass routes again
                 logger.warning("routing failed; the next tick retries", exc_info=True)
                 outcome = Outcome()
@@ -204,7 +204,7 @@ class ProcessWork:
             await asyncio.sleep(wait)
         self.last_broadcast = time.monotonic()
         try:
-            listing = await database_sync_to_async(actions.queue_listing)(actions.now())
+            listing = await on_database(actions.queue_listing, actions.now())
             # The counsellors' frame is checked and serialised once here, not once per socket: with many
             # consoles open that per-socket work was most of a broadcast's cost (docs/performance.md).
             text = json.dumps(server_frame(SERVER_TO_COUNSELLOR, "queue", chats=listing))
@@ -224,10 +224,10 @@ class ProcessWork:
         """Heartbeat, sweep and route once; a failed tick (database busy) must not stop the clock."""
         try:
             moment = actions.now()
-            await database_sync_to_async(actions.heartbeat_many)(sorted(self.visitors), sorted(self.counsellors),
+            await on_database(actions.heartbeat_many, sorted(self.visitors), sorted(self.counsellors),
                                                                  moment)
             # Overloaded: time's sweeps only; the offers wait for route_after_overload.
-            outcome = await database_sync_to_async(actions.sweep if self.overload.active else actions.route)(moment)
+            outcome = await on_database(actions.sweep if self.overload.active else actions.route, moment)
             changed, outcome.queue_changed = outcome.queue_changed, False  # this pass routed already
             await delivery.deliver(outcome)
             if changed:

@@ -378,8 +378,8 @@ class DispatchWithoutConnectionCleanup:
     """Channels' `AsyncConsumer.dispatch` without its `aclose_old_connections()` before every handler.
 
     That call is a thread hop per frame and per relayed message (a tenth of the server's time under load,
-    docs/performance.md). Every database call of the chat consumers goes through `database_sync_to_async`,
-    which closes old connections around the call itself, so skipping it leaves nothing stale.
+    docs/performance.md). Every database call of the chat consumers goes through `helpline.database.on_database`,
+    which checks its connection around the call itself, so skipping it leaves nothing stale.
     """
 
     async def dispatch(self, message: dict[str, Any]) -> None:

@@ -93,9 +93,10 @@ DATABASE_POOL_SIZE = env_int("HELPLINE_DATABASE_POOL_SIZE", 20, minimum=2)
 def database_from_url(url: str, default_sqlite: Path) -> dict[str, object]:
     """Turn HELPLINE_DATABASE_URL (postgres://user:pass@host:port/name or empty) into DATABASES['default']."""
     if not url:
-        # Connections are kept: opening one (and its PRAGMAs) per database call was a tenth of the chat
-        # server's time under load (docs/performance.md).
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": default_sqlite, "CONN_MAX_AGE": 600,
+        # Not kept past a request: under ASGI each request has a connection of its own (Django's advice is
+        # CONN_MAX_AGE 0 there), and a kept one stayed open, file descriptors and all, until the collector
+        # found it. The sockets' database work keeps one connection for good (helpline/database.py).
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": default_sqlite, "CONN_MAX_AGE": 0,
                 "CONN_HEALTH_CHECKS": True,
                 "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20,
                             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}}

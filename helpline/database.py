@@ -1,0 +1,60 @@
+"""Database work of the sockets: `on_database`, one kept connection per database thread, not one per socket.
+
+Django keeps its connections per asyncio context under ASGI (asgiref's `Local`), and every websocket consumer
+is a task with a context of its own: with Channels' `database_sync_to_async` each socket that touched the
+database opened a connection of its own and kept it as long as the socket lived; every HTTP request did the
+same (docs/performance.md, "one connection"). Requests now close theirs when they end (CONN_MAX_AGE 0, as
+Django advises under ASGI, helpline/settings/base.py).
+
+Every call here runs on the thread Channels uses for database work (`thread_sensitive`: calls never overlap
+and keep their order) inside one context kept for that thread, so the sockets share one connection, kept
+open (KEPT_SECONDS) and checked as Django's request cycle checks one (`close_old_connections` before and
+after each call: its age, and a connection left broken by an error is replaced). A pooled database
+(PostgreSQL in the scaled mode) is left as configured: each call takes a connection from the pool and
+gives it back.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable
+from typing import Any, Final
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections, connections
+
+# How long the sockets' connection is kept before it is opened afresh (Django's CONN_MAX_AGE, for it alone).
+KEPT_SECONDS: Final = 600
+
+_threads = threading.local()
+
+
+def in_database_context[Result](function: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
+    """Run `function(*args, **kwargs)` in this thread's one database context (made on first use)."""
+    context = getattr(_threads, "context", None)
+    if context is None:
+        context = _threads.context = contextvars.Context()
+        context.run(keep_connections)
+    return context.run(_checked, function, args, kwargs)
+
+
+def keep_connections() -> None:
+    """Give this context's connections (Django makes them per context) a CONN_MAX_AGE of their own."""
+    for alias in connections:
+        connection = connections[alias]
+        if "pool" not in connection.settings_dict.get("OPTIONS", {}):
+            connection.settings_dict = {**connection.settings_dict, "CONN_MAX_AGE": KEPT_SECONDS}
+
+
+def _checked[Result](function: Callable[..., Result], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Result:
+    close_old_connections()
+    try:
+        return function(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+async def on_database[Result](function: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
+    """Run the sync `function(*args, **kwargs)` on the database thread, on the connection every socket shares."""
+    return await sync_to_async(in_database_context, thread_sensitive=True)(function, *args, **kwargs)
