@@ -13,12 +13,11 @@ from helpline.settings.checks import refuse_unsafe_production  # noqa: E402
 
 refuse_unsafe_production()  # production never serves on an unsafe configuration (settings/checks.py)
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry ready)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.routing import websocket_urlpatterns  # noqa: E402  (needs the app registry ready)
 from helpline.asgi_privacy import StripClientIdentity  # noqa: E402
 from helpline.consumers import NoSuchRoute  # noqa: E402
 from helpline.upstream import allow_policy_close  # noqa: E402
@@ -32,7 +31,7 @@ application = StripClientIdentity(
     ProtocolTypeRouter(
         {
             "http": django_http,
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(all_websocket_routes))),
+            "websocket": AllowedHostsOriginValidator(URLRouter(all_websocket_routes)),
         }
     )
 )

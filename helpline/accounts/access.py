@@ -8,11 +8,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from functools import wraps
+from importlib import import_module
 from typing import Any, TypeVar
 
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.http.cookie import parse_cookie
 from django.shortcuts import redirect
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
@@ -96,6 +102,18 @@ def require_staff(capability: str | None = None) -> Callable[[View], View]:
     return decorate
 
 
-def socket_decision(scope: Mapping[str, Any], capability: str) -> Decision:
-    """The same gate for a websocket scope (Channels' AuthMiddlewareStack fills user and session)."""
-    return staff_decision(scope.get("user"), scope.get("session"), capability)
+def socket_staff(scope: Mapping[str, Any]) -> tuple[Any, SessionBase | None]:
+    """The user and session a websocket's session cookie names, found as Django's session and authentication
+    middleware find them for a request; an anonymous user and no session without one. Database work.
+
+    Nothing of them goes into the scope: a socket keeps what the gate decided, not the session."""
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            key = parse_cookie(value.decode("latin1")).get(settings.SESSION_COOKIE_NAME)
+            if key:
+                request = HttpRequest()
+                request.session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+                return get_user(request), request.session
+            break
+    return AnonymousUser(), None
+

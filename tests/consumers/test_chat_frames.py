@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.sessions.backends.base import SessionBase
 
 from chat.models import Chat
 from chat.protocol.crypto import b64e, generate_private_key
@@ -345,3 +346,61 @@ async def test_rate_limited_join_is_counted_as_refused(open_visitor: Any, settin
     await visitor.error("rate_limited")
     cells = await sync_to_async(lambda: snapshot()[1])()
     assert cells == {("chat.refused", "rate_limited"): 1}
+
+
+async def test_a_visitor_socket_reads_no_cookie_even_a_staff_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the counsellor route reads the session cookie: a staff member trying the visitor chat in the same
+    browser is an anonymous visitor there, and no session or user is looked up or kept for the socket."""
+    from channels.testing import WebsocketCommunicator
+
+    from chat.consumers import VisitorConsumer
+
+    from .conftest import ORIGIN, application, make_staff, staff_cookie
+
+    scopes: list[dict[str, Any]] = []
+    original = VisitorConsumer.connect
+
+    async def connect(self: VisitorConsumer) -> None:
+        scopes.append(self.scope)
+        await original(self)
+
+    monkeypatch.setattr(VisitorConsumer, "connect", connect)
+    user = await sync_to_async(make_staff)("visitor-cookie", "counsellor")
+    cookie = await sync_to_async(staff_cookie)(user, verified=True)
+    communicator = WebsocketCommunicator(application(), "/ws/visitor/", headers=[ORIGIN, (b"cookie", cookie)])
+    connected, _ = await communicator.connect()
+    try:
+        assert connected
+        assert len(scopes) == 1
+        assert not {"session", "user", "cookies"} & set(scopes[0])
+    finally:
+        await communicator.disconnect()
+
+
+async def test_a_counsellor_socket_keeps_what_its_gate_decided_not_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate reads the session cookie once; the socket keeps the staff member's id, not the session or user."""
+    from chat.consumers import CounsellorConsumer
+
+    from .conftest import ORIGIN, application, make_staff, staff_cookie
+
+    sockets: list[CounsellorConsumer] = []
+    original = CounsellorConsumer.connect
+
+    async def connect(self: CounsellorConsumer) -> None:
+        sockets.append(self)
+        await original(self)
+
+    monkeypatch.setattr(CounsellorConsumer, "connect", connect)
+    user = await sync_to_async(make_staff)("gate-kept", "counsellor")
+    cookie = await sync_to_async(staff_cookie)(user, verified=True)
+    from channels.testing import WebsocketCommunicator
+
+    communicator = WebsocketCommunicator(application(), "/ws/counsellor/", headers=[ORIGIN, (b"cookie", cookie)])
+    connected, _ = await communicator.connect()
+    try:
+        assert connected
+        assert sockets[0].identity.user_id == user.pk
+        assert not {"session", "user", "cookies"} & set(sockets[0].scope)
+        assert not any(isinstance(value, SessionBase) for value in vars(sockets[0]).values())
+    finally:
+        await communicator.disconnect()
