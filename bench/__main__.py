@@ -191,6 +191,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cpu-quota", type=float, default=None, metavar="PERCENT",
                         help="run every server under test (baseline and ours) with at most PERCENT of one core, "
                              "e.g. 50 for a machine half as fast (cgroup v1 cpu controller; needs root)")
+    parser.add_argument("--no-daphne-floor", dest="daphne_floor", action="store_false",
+                        help="leave out the bare Daphne relay (bench/daphne_relay.py), the floor Daphne sets")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="sample our server with py-spy during each run; collapsed stacks in DIR "
                              "(python -m bench.profiler DIR/<file> summarises one)")
@@ -359,6 +361,12 @@ async def main_async(args: argparse.Namespace) -> int:
         baseline = Server([sys.executable, "-m", "bench.baseline_relay", "--port", str(port)],
                           our_env(folder / "var"), port, folder / "baseline.log")
         cleanup.callback(baseline.stop)
+        # The floor Daphne itself sets: the same bare relay served by plain Daphne (bench/daphne_relay.py).
+        floor_port = free_port()
+        floor = Server([sys.executable, "-m", "bench.daphne_relay", "--port", str(floor_port)],
+                       our_env(folder / "var"), floor_port,
+                       folder / "daphne-floor.log")
+        cleanup.callback(floor.stop)
         targets = []
         if args.mode in ("embedded", "both"):
             print("starting our server (embedded default) …", file=sys.stderr, flush=True)
@@ -372,6 +380,12 @@ async def main_async(args: argparse.Namespace) -> int:
         baseline_url = f"ws://127.0.0.1:{baseline.port}"
         targets.insert(0, Target("baseline", lambda _setup: baseline_factory(baseline_url),
                                  [one_process(baseline.pid)]))
+        if args.daphne_floor:
+            floor.start_listening()
+            quotas.limit("daphne-floor", [floor.pid])
+            floor_url = f"ws://127.0.0.1:{floor.port}"
+            targets.insert(1, Target("bare Daphne", lambda _setup: baseline_factory(floor_url),
+                                     [one_process(floor.pid)]))
         out = report_head()
         if args.only in (None, "pages"):
             for target in targets:
