@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from chat.limits import RELAY_DEADLINE_SECONDS, Overload, RateLimit
+from chat.limits import RELAY_DEADLINE_SECONDS, SHED_AFTER_SECONDS, Overload, RateLimit
 from helpline.upstream import PausingInbox
 
 
@@ -151,11 +151,14 @@ async def test_frames_tcp_held_while_the_socket_was_not_read_count_as_waiting_si
         assert (await inbox.get())["text"] == "4" and abs(inbox.waited - 0.1) < 1e-9
 
 
-def test_a_frame_past_the_deadline_marks_the_process_overloaded_for_a_while() -> None:
+def test_a_frame_past_the_deadline_is_refused_and_a_longer_wait_marks_the_process_overloaded() -> None:
     clock = Clock()
     overload = Overload(hold=3.0, clock=clock)
     assert not overload.late(RELAY_DEADLINE_SECONDS) and not overload.active
-    assert overload.late(RELAY_DEADLINE_SECONDS + 0.01)
+    # Late enough to refuse, not yet a sign that the process is behind (a moment's pause).
+    assert overload.late(RELAY_DEADLINE_SECONDS + 0.01) and not overload.active
+    assert overload.late(SHED_AFTER_SECONDS) and not overload.active
+    assert overload.late(SHED_AFTER_SECONDS + 0.01)
     assert overload.active and overload.seconds_left == 3.0
     clock.now += 2.0
     assert overload.active
