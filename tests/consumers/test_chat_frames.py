@@ -348,31 +348,38 @@ async def test_rate_limited_join_is_counted_as_refused(open_visitor: Any, settin
     assert cells == {("chat.refused", "rate_limited"): 1}
 
 
-async def test_a_visitor_socket_reads_no_cookie_even_a_staff_session(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only the counsellor route reads the session cookie: a staff member trying the visitor chat in the same
-    browser is an anonymous visitor there, and no session or user is looked up or kept for the socket."""
+async def open_with_a_staff_cookie(monkeypatch: pytest.MonkeyPatch, consumer: type, path: str,
+                                   username: str) -> tuple[Any, Any, Any]:
+    """Open `path` with a verified counsellor's session cookie; (the consumer instance, the user, communicator)."""
     from channels.testing import WebsocketCommunicator
-
-    from chat.consumers import VisitorConsumer
 
     from .conftest import ORIGIN, application, make_staff, staff_cookie
 
-    scopes: list[dict[str, Any]] = []
-    original = VisitorConsumer.connect
+    sockets: list[Any] = []
+    original = consumer.connect
 
-    async def connect(self: VisitorConsumer) -> None:
-        scopes.append(self.scope)
+    async def connect(self: Any) -> None:
+        sockets.append(self)
         await original(self)
 
-    monkeypatch.setattr(VisitorConsumer, "connect", connect)
-    user = await sync_to_async(make_staff)("visitor-cookie", "counsellor")
+    monkeypatch.setattr(consumer, "connect", connect)
+    user = await sync_to_async(make_staff)(username, "counsellor")
     cookie = await sync_to_async(staff_cookie)(user, verified=True)
-    communicator = WebsocketCommunicator(application(), "/ws/visitor/", headers=[ORIGIN, (b"cookie", cookie)])
+    communicator = WebsocketCommunicator(application(), path, headers=[ORIGIN, (b"cookie", cookie)])
     connected, _ = await communicator.connect()
+    assert connected and len(sockets) == 1
+    return sockets[0], user, communicator
+
+
+async def test_a_visitor_socket_reads_no_cookie_even_a_staff_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the counsellor's gate reads the session cookie: a staff member trying the visitor chat in the same
+    browser is an anonymous visitor there, and no session or user is looked up or kept for the socket."""
+    from chat.consumers import VisitorConsumer
+
+    socket, _, communicator = await open_with_a_staff_cookie(monkeypatch, VisitorConsumer, "/ws/visitor/",
+                                                             "visitor-cookie")
     try:
-        assert connected
-        assert len(scopes) == 1
-        assert not {"session", "user", "cookies"} & set(scopes[0])
+        assert not {"session", "user", "cookies"} & set(socket.scope)
     finally:
         await communicator.disconnect()
 
@@ -381,26 +388,11 @@ async def test_a_counsellor_socket_keeps_what_its_gate_decided_not_the_session(m
     """The gate reads the session cookie once; the socket keeps the staff member's id, not the session or user."""
     from chat.consumers import CounsellorConsumer
 
-    from .conftest import ORIGIN, application, make_staff, staff_cookie
-
-    sockets: list[CounsellorConsumer] = []
-    original = CounsellorConsumer.connect
-
-    async def connect(self: CounsellorConsumer) -> None:
-        sockets.append(self)
-        await original(self)
-
-    monkeypatch.setattr(CounsellorConsumer, "connect", connect)
-    user = await sync_to_async(make_staff)("gate-kept", "counsellor")
-    cookie = await sync_to_async(staff_cookie)(user, verified=True)
-    from channels.testing import WebsocketCommunicator
-
-    communicator = WebsocketCommunicator(application(), "/ws/counsellor/", headers=[ORIGIN, (b"cookie", cookie)])
-    connected, _ = await communicator.connect()
+    socket, user, communicator = await open_with_a_staff_cookie(monkeypatch, CounsellorConsumer, "/ws/counsellor/",
+                                                                "gate-kept")
     try:
-        assert connected
-        assert sockets[0].identity.user_id == user.pk
-        assert not {"session", "user", "cookies"} & set(sockets[0].scope)
-        assert not any(isinstance(value, SessionBase) for value in vars(sockets[0]).values())
+        assert socket.identity.user_id == user.pk
+        assert not {"session", "user", "cookies"} & set(socket.scope)
+        assert not any(isinstance(value, SessionBase) for value in vars(socket).values())
     finally:
         await communicator.disconnect()
