@@ -24,6 +24,8 @@ from typing import Any, Final
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connections
 
+from helpline.upstream import keep_connection
+
 # How long the sockets' connection is kept before it is opened afresh (Django's CONN_MAX_AGE, for it alone).
 KEPT_SECONDS: Final = 600
 
@@ -42,9 +44,7 @@ def in_database_context[Result](function: Callable[..., Result], *args: Any, **k
 def keep_connections() -> None:
     """Give this context's connections (Django makes them per context) a CONN_MAX_AGE of their own."""
     for alias in connections:
-        connection = connections[alias]
-        if "pool" not in connection.settings_dict.get("OPTIONS", {}):
-            connection.settings_dict = {**connection.settings_dict, "CONN_MAX_AGE": KEPT_SECONDS}
+        keep_connection(connections[alias], KEPT_SECONDS)
 
 
 def _checked[Result](function: Callable[..., Result], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Result:

@@ -18,6 +18,8 @@ The pieces:
   socket's inbox, read in order with its frames, and websocket messages sent straight to the server.
 - `EmbeddedChannelLayer`: Channels' in-memory layer with its expiry sweep run once a second, which puts
   messages for a socket straight into that socket's inbox.
+- `keep_connection`: one Django database connection kept longer than the settings say (the sockets' one,
+  helpline/database.py).
 """
 
 from __future__ import annotations
@@ -67,6 +69,12 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
         frozenset({"a986d7b1b1054e431495d50528824683fa7ebb1ffcf3e57333bdd6f37f603141"}),
     ("twisted.internet._newtls", "ConnectionMixin.write"):
         frozenset({"ea311df0946d3f997a11838e59692e33a6734dcd42a0f29b3331e7ad3ca8117a"}),
+    # keep_connection relies on a connection reading CONN_MAX_AGE from its own settings_dict when it connects
+    # (close_at) and on close_if_unusable_or_obsolete closing it by close_at alone (Django 6.1).
+    ("django.db.backends.base.base", "BaseDatabaseWrapper.connect"):
+        frozenset({"65ad70c3f9c2250fbdb67cb6f7de934dd9b343f99755632f36a6c32b8ecb26bc"}),
+    ("django.db.backends.base.base", "BaseDatabaseWrapper.close_if_unusable_or_obsolete"):
+        frozenset({"6b6ae12ebd80c4bdd00b54247e47cc185b9777763950fb9d86a56b309327001c"}),
 }
 
 CLOSE_POLICY: Final = 1008
@@ -526,3 +534,17 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]  # chann
             return
         self.cleaned_at = moment
         super()._clean_expired()
+
+
+# --- Django: one connection kept longer than CONN_MAX_AGE says ---------------------------------------------
+
+
+def keep_connection(connection: Any, seconds: int) -> None:
+    """Have this one connection kept `seconds` (its own CONN_MAX_AGE); the others keep the settings' value.
+
+    A pooled connection (the `pool` option) is left alone: Django refuses a pool with persistent connections.
+    Each connection object keeps the settings dict it was made with, and reads CONN_MAX_AGE from it when it
+    connects (RELIES_ON), so a copy with another value changes this connection alone.
+    """
+    if "pool" not in connection.settings_dict.get("OPTIONS", {}):
+        connection.settings_dict = {**connection.settings_dict, "CONN_MAX_AGE": seconds}
