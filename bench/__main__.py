@@ -62,8 +62,9 @@ RATIO_NOTE = ("frames/s: relayed frames that reached a client, messages and thei
               "pairs so far when it set the peak. "
               "load lag p99: how late the load generator's own loop ran a 50 ms timer, latency that is the "
               "generator's, not the server's.")
-SCALED_NOTE = ("ours scaled: CPU % and peak RSS are summed over its two Daphne processes; the stack columns add "
-               "Redis, PostgreSQL (postmaster and backends) and nginx (master and workers). CPU % is of one core; "
+SCALED_NOTE = ("ours scaled: CPU % and peak RSS are summed over its two Daphne processes; the stack columns are "
+               "the whole stack: both Daphnes, Redis, PostgreSQL (postmaster and backends) and nginx (master and "
+               "workers). CPU % is of one core; "
                "a peak RSS sum adds each process's own peak.")
 
 
