@@ -20,6 +20,8 @@ The pieces:
   messages for a socket straight into that socket's inbox.
 - `keep_connection`: one Django database connection kept longer than the settings say (the sockets' one,
   helpline/database.py).
+- `LocalFirstPubSubLayer`: channels-redis's Pub/Sub layer, with a message for a socket of the same process put
+  straight into that socket's inbox; Redis carries only what crosses processes.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any, Final, Protocol
 from channels.consumer import get_handler_name
 from channels.exceptions import ChannelFull, StopConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 
 # (module, qualified name) -> SHA-256 of `inspect.getsource` of the installed code this module relies on.
 RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
@@ -75,6 +78,11 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
         frozenset({"65ad70c3f9c2250fbdb67cb6f7de934dd9b343f99755632f36a6c32b8ecb26bc"}),
     ("django.db.backends.base.base", "BaseDatabaseWrapper.close_if_unusable_or_obsolete"):
         frozenset({"6b6ae12ebd80c4bdd00b54247e47cc185b9777763950fb9d86a56b309327001c"}),
+    # LocalFirstPubSubLayer.send calls what the layer proxies `send` to, the loop layer's own (4.3).
+    ("channels_redis.pubsub", "RedisPubSubChannelLayer.__getattr__"):
+        frozenset({"b4e95df4c57ad00b4b44fe614adaf7debe14c4e01c4d351e3489248af83767dc"}),
+    ("channels_redis.pubsub", "RedisPubSubChannelLayer._get_layer"):
+        frozenset({"1862b87a25ac72b2512da2fa30e56f87ca4b37f6874f1385d2ceb5e8b442079c"}),
 }
 
 CLOSE_POLICY: Final = 1008
@@ -453,10 +461,10 @@ LAYER_FAILED: Final = "helpline.layer_failed"
 
 def forward_into(layer: Any, channel: str, inbox: Inbox) -> Callable[[], None]:
     """Have the layer's messages for `channel` put into `inbox`; returns what stops it."""
-    deliver_into = getattr(layer, "deliver_into", None)  # EmbeddedChannelLayer's
-    if deliver_into is not None:
-        deliver_into(channel, inbox)
-        return partial(layer.stop_delivering, channel)
+    if isinstance(layer, EmbeddedChannelLayer | LocalFirstPubSubLayer):
+        layer.deliver_into(channel, inbox)  # the embedded layer: every message; Pub/Sub: this process's
+        if isinstance(layer, EmbeddedChannelLayer):
+            return partial(layer.stop_delivering, channel)
 
     async def forward() -> None:
         try:
@@ -469,6 +477,8 @@ def forward_into(layer: Any, channel: str, inbox: Inbox) -> Callable[[], None]:
 
     def stop() -> None:
         task.cancel()
+        if isinstance(layer, LocalFirstPubSubLayer):
+            layer.stop_delivering(channel)
 
     return stop
 
@@ -513,10 +523,7 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]  # chann
         if inbox is None:
             await super().send(channel, message)
             return
-        assert isinstance(message, dict), "message is not a dict"
-        if inbox.qsize() >= self.get_capacity(channel):
-            raise ChannelFull(channel)
-        inbox.put_nowait(dict(message))
+        put_into_inbox(inbox, channel, message, self.get_capacity(channel))
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         """As Channels' `group_send` (RELIES_ON), without a task per member: sending to an inbox never waits."""
@@ -548,3 +555,46 @@ def keep_connection(connection: Any, seconds: int) -> None:
     """
     if "pool" not in connection.settings_dict.get("OPTIONS", {}):
         connection.settings_dict = {**connection.settings_dict, "CONN_MAX_AGE": seconds}
+
+
+# --- channels-redis: a message between two sockets of one process stays in the process -------------------
+
+# What a socket's inbox may hold before a local send is refused (ChannelFull), as the embedded layer's capacity.
+LOCAL_CAPACITY: Final = 200
+
+
+def put_into_inbox(inbox: Inbox, channel: str, message: dict[str, Any], capacity: int) -> None:
+    """A layer's send into a socket's own inbox: refused past `capacity` (the socket's waiting frames count),
+    and copied one level deep (EmbeddedChannelLayer.send says why)."""
+    assert isinstance(message, dict), "message is not a dict"
+    if inbox.qsize() >= capacity:
+        raise ChannelFull(channel)
+    inbox.put_nowait(dict(message))
+
+
+class LocalFirstPubSubLayer(RedisPubSubChannelLayer):  # type: ignore[misc]  # channels-redis has no type stubs
+    """channels-redis's Pub/Sub layer (the scaled mode's), with messages for this process's sockets kept here.
+
+    Every message went through Redis, even between two sockets of the same process: a publish, the process's
+    subscription reader, msgpack both ways and a forwarding task per socket, about twice the CPU per relayed
+    frame of the embedded default (docs/performance.md, scaled mode). A socket's channel whose inbox is
+    registered here (`deliver_into`, while its consumer runs) gets what is sent to it from this process
+    straight into its inbox, as the embedded layer does; Redis carries what crosses processes, and groups.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.local_inboxes: dict[str, Inbox] = {}
+
+    def deliver_into(self, channel: str, inbox: Inbox) -> None:
+        self.local_inboxes[channel] = inbox
+
+    def stop_delivering(self, channel: str) -> None:
+        self.local_inboxes.pop(channel, None)
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        inbox = self.local_inboxes.get(channel)
+        if inbox is None:
+            await self._get_layer().send(channel, message)  # as RedisPubSubChannelLayer proxies it (RELIES_ON)
+            return
+        put_into_inbox(inbox, channel, message, LOCAL_CAPACITY)

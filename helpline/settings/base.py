@@ -140,7 +140,8 @@ if REDIS_URL:
             # sockets' messages from one subscription. Its core layer received for every socket of a process
             # through one lock and one BZPOPMIN per message, and relayed 41 messages/s at saturation
             # (docs/performance.md). A message for a socket that is gone is dropped, as an expired one was.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Ours sends a message for a socket of the same process straight into its inbox (helpline/upstream.py).
+            "BACKEND": "helpline.upstream.LocalFirstPubSubLayer",
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }

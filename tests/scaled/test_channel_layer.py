@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 import redis as redis_client
+from channels.exceptions import ChannelFull
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
+from helpline.upstream import LOCAL_CAPACITY, LocalFirstPubSubLayer
 from tests.scaled.conftest import Deployment
 from tests.scaled.test_deployment import all_redis_values
 
@@ -69,5 +72,40 @@ async def test_an_idle_receive_outlives_the_redis_socket_timeout(scaled: Deploym
 
 def test_the_deployment_uses_the_pubsub_layer(scaled: Deployment) -> None:
     printed = scaled.manage("shell", "-c", "from channels.layers import get_channel_layer as get; "
-                            "print(type(get()).__module__, type(get()).__name__)")
-    assert printed.strip().splitlines()[-1].split() == ["channels_redis.pubsub", "RedisPubSubChannelLayer"]
+                            "from channels_redis.pubsub import RedisPubSubChannelLayer as P; "
+                            "print(type(get()).__module__, type(get()).__name__, isinstance(get(), P))")
+    assert printed.strip().splitlines()[-1].split() == ["helpline.upstream", "LocalFirstPubSubLayer", "True"]
+
+
+def redis_subscriber(scaled: Deployment, channel: str) -> Any:
+    subscriber = redis_client.Redis(host="127.0.0.1", port=scaled.redis.port).pubsub(ignore_subscribe_messages=True)
+    subscriber.subscribe(channel)
+    subscriber.get_message(timeout=1)  # the subscription's confirmation
+    return subscriber
+
+
+async def test_a_message_for_a_socket_of_this_process_does_not_go_through_redis(scaled: Deployment) -> None:
+    """The deployment's layer puts a message for a socket of its own process straight into the socket's inbox;
+    Redis carries only what is for another process. A full inbox refuses, as a full channel does."""
+    layer = LocalFirstPubSubLayer(hosts=[{"address": scaled.redis.url, "socket_timeout": 30}], prefix="local")
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    try:
+        here, elsewhere = await layer.new_channel(), await layer.new_channel()
+        layer.deliver_into(here, inbox)
+        watching_here, watching_elsewhere = redis_subscriber(scaled, here), redis_subscriber(scaled, elsewhere)
+        for n in range(50):
+            await layer.send(here, {"type": "local", "n": n})
+        await layer.send(elsewhere, {"type": "remote"})
+        assert [inbox.get_nowait()["n"] for _ in range(50)] == list(range(50))
+        assert (await asyncio.wait_for(layer.receive(elsewhere), 10))["type"] == "remote"
+        assert await asyncio.to_thread(watching_elsewhere.get_message, timeout=5) is not None
+        assert await asyncio.to_thread(watching_here.get_message, timeout=1) is None
+        for _ in range(LOCAL_CAPACITY):
+            inbox.put_nowait({"type": "waiting"})
+        with pytest.raises(ChannelFull):
+            await layer.send(here, {"type": "one too many"})
+        layer.stop_delivering(here)  # the socket closed: what comes next goes the usual way
+        await layer.send(here, {"type": "after"})
+        assert await asyncio.to_thread(watching_here.get_message, timeout=5) is not None
+    finally:
+        await layer.flush()
