@@ -461,7 +461,7 @@ LAYER_FAILED: Final = "helpline.layer_failed"
 
 def forward_into(layer: Any, channel: str, inbox: Inbox) -> Callable[[], None]:
     """Have the layer's messages for `channel` put into `inbox`; returns what stops it."""
-    if isinstance(layer, EmbeddedChannelLayer | LocalFirstPubSubLayer):
+    if isinstance(layer, SocketInboxes):
         layer.deliver_into(channel, inbox)  # the embedded layer: every message; Pub/Sub: this process's
         if isinstance(layer, EmbeddedChannelLayer):
             return partial(layer.stop_delivering, channel)
@@ -477,7 +477,7 @@ def forward_into(layer: Any, channel: str, inbox: Inbox) -> Callable[[], None]:
 
     def stop() -> None:
         task.cancel()
-        if isinstance(layer, LocalFirstPubSubLayer):
+        if isinstance(layer, SocketInboxes):
             layer.stop_delivering(channel)
 
     return stop
@@ -488,7 +488,21 @@ def forward_into(layer: Any, channel: str, inbox: Inbox) -> Callable[[], None]:
 CLEAN_EVERY_SECONDS: Final = 1.0
 
 
-class EmbeddedChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]  # channels has no type stubs
+class SocketInboxes:
+    """A layer's register of the inboxes of this process's open sockets (OneInboxConsumer registers each):
+    a message for one of them can go straight in (`put_into_inbox`)."""
+
+    inboxes: dict[str, Inbox]  # channel -> the inbox of the socket that reads it, while the socket is open
+
+    def deliver_into(self, channel: str, inbox: Inbox) -> None:
+        """From now on put messages for `channel` into `inbox` (the socket's own queue)."""
+        self.inboxes[channel] = inbox
+
+    def stop_delivering(self, channel: str) -> None:
+        self.inboxes.pop(channel, None)
+
+
+class EmbeddedChannelLayer(SocketInboxes, InMemoryChannelLayer):  # type: ignore[misc]  # channels has no stubs
     """Channels' in-memory layer with its expiry sweep made cheap (the embedded default's layer).
 
     `InMemoryChannelLayer` walks every channel with queued messages and every member of every group on *each*
@@ -501,15 +515,7 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]  # chann
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.cleaned_at = 0.0
-        # channel -> the inbox of the socket that reads it (OneInboxConsumer), while the socket is open.
-        self.inboxes: dict[str, Inbox] = {}
-
-    def deliver_into(self, channel: str, inbox: Inbox) -> None:
-        """From now on put messages for `channel` into `inbox` (the socket's own queue)."""
-        self.inboxes[channel] = inbox
-
-    def stop_delivering(self, channel: str) -> None:
-        self.inboxes.pop(channel, None)
+        self.inboxes = {}
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         """As Channels' `send` (RELIES_ON), straight into the socket's inbox where it has one.
@@ -572,7 +578,7 @@ def put_into_inbox(inbox: Inbox, channel: str, message: dict[str, Any], capacity
     inbox.put_nowait(dict(message))
 
 
-class LocalFirstPubSubLayer(RedisPubSubChannelLayer):  # type: ignore[misc]  # channels-redis has no type stubs
+class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ignore[misc]  # no type stubs
     """channels-redis's Pub/Sub layer (the scaled mode's), with messages for this process's sockets kept here.
 
     Every message went through Redis, even between two sockets of the same process: a publish, the process's
@@ -584,16 +590,10 @@ class LocalFirstPubSubLayer(RedisPubSubChannelLayer):  # type: ignore[misc]  # c
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.local_inboxes: dict[str, Inbox] = {}
-
-    def deliver_into(self, channel: str, inbox: Inbox) -> None:
-        self.local_inboxes[channel] = inbox
-
-    def stop_delivering(self, channel: str) -> None:
-        self.local_inboxes.pop(channel, None)
+        self.inboxes = {}
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
-        inbox = self.local_inboxes.get(channel)
+        inbox = self.inboxes.get(channel)
         if inbox is None:
             await self._get_layer().send(channel, message)  # as RedisPubSubChannelLayer proxies it (RELIES_ON)
             return
