@@ -461,9 +461,10 @@ LAYER_FAILED: Final = "helpline.layer_failed"
 
 def forward_into(layer: Any, channel: str, inbox: Inbox) -> Callable[[], None]:
     """Have the layer's messages for `channel` put into `inbox`; returns what stops it."""
-    if isinstance(layer, SocketInboxes):
-        layer.deliver_into(channel, inbox)  # the embedded layer: every message; Pub/Sub: this process's
-        if isinstance(layer, EmbeddedChannelLayer):
+    deliver_into = getattr(layer, "deliver_into", None)  # SocketInboxes'
+    if deliver_into is not None:
+        deliver_into(channel, inbox)
+        if getattr(layer, "delivers_every_message", False):  # the embedded layer: there is no other way in
             return partial(layer.stop_delivering, channel)
 
     async def forward() -> None:
@@ -477,7 +478,7 @@ def forward_into(layer: Any, channel: str, inbox: Inbox) -> Callable[[], None]:
 
     def stop() -> None:
         task.cancel()
-        if isinstance(layer, SocketInboxes):
+        if deliver_into is not None:
             layer.stop_delivering(channel)
 
     return stop
@@ -493,6 +494,9 @@ class SocketInboxes:
     a message for one of them can go straight in (`put_into_inbox`)."""
 
     inboxes: dict[str, Inbox]  # channel -> the inbox of the socket that reads it, while the socket is open
+    # True: every message for a registered socket goes into its inbox (one process); False: only those sent
+    # from this process, and the socket also reads the layer for what comes from elsewhere.
+    delivers_every_message = False
 
     def deliver_into(self, channel: str, inbox: Inbox) -> None:
         """From now on put messages for `channel` into `inbox` (the socket's own queue)."""
@@ -511,6 +515,8 @@ class EmbeddedChannelLayer(SocketInboxes, InMemoryChannelLayer):  # type: ignore
     sockets: at a few hundred chats that walk was most of the server's CPU (docs/performance.md). Expiry is a
     coarse limit (messages live `expiry` seconds, 30 here); checking it once a second keeps it as useful.
     """
+
+    delivers_every_message = True
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
