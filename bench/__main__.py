@@ -48,12 +48,18 @@ from bench.quota import CpuQuota, QuotaUnavailable, check_available
 from bench.scaled import bench_deployment, daphne_pids, stack_pids
 from bench.stack import Missing
 
-HEADER = ["server", "pairs", "ok", "connect p50 ms", "connect p95 ms", "relay p50 ms", "relay p95 ms",
+HEADER = ["server", "pairs", "ok", "fill connect p50 ms", "fill connect p95 ms", "set-up CPU ms/chat",
+          "new chat connect p50 ms", "new chat connect p95 ms", "relay p50 ms", "relay p95 ms",
           "relay p99 ms", "msgs/s", "frames/s", "refused", "lost", "frame B", "load CPU %", "load lag p99 ms", "CPU %",
           "CPU ms/1k frames", "x baseline", "x bare Daphne", "peak RSS MiB", "KiB/chat"]
 # The scaled mode's whole stack, beside its two Daphnes (which fill the CPU % and peak RSS columns).
 STACK_HEADER = ["stack CPU %", "stack peak RSS MiB"]
-RATIO_NOTE = ("frames/s: relayed frames that reached a client, messages and their receipts (v2 confirms every text "
+RATIO_NOTE = ("fill connect: how long each chat of the run took to set up while the pairs were set up, "
+              "--setup-concurrency of ours at once (20 of the baseline's); set-up CPU ms/chat: the server's CPU "
+              "while they were set up, per chat; new chat connect: chats that started one at a time "
+              "(--arrivals, one every --arrival-interval s) after the measured window while every pair kept "
+              "talking, what one new visitor waits (nothing of that phase enters the other columns). "
+              "frames/s: relayed frames that reached a client, messages and their receipts (v2 confirms every text "
               "with a receipt; the baseline's pairs send one back too, so both relay the same frames). CPU ms/1k "
               "frames: the server's CPU per 1,000 relayed frames; x baseline: that divided by the baseline's in the "
               "same run and shape (per message the ratio is the same, both relaying two frames per message); x bare "
@@ -106,13 +112,17 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def chat_row(name: str, pairs: int, stats: Stats, elapsed: float, generator: GroupWindow, target: Target,
-             columns: int) -> tuple[list[str], RunFigures]:
+             columns: int, setup_cpu_seconds: float) -> tuple[list[str], RunFigures]:
     frame = f"{median([float(b) for b in stats.frame_bytes]):.0f}" if stats.frame_bytes else "-"
     server = target.meters[0]
     figures = RunFigures(cpu_seconds=server.share * elapsed, frames=stats.frames)
     peak = server.peak_kib()
+    setup = f"{1000 * setup_cpu_seconds / pairs:.1f}" if pairs else "-"
+    arrivals = stats.arrival_connect_ms
     row = [name, str(pairs), str(pairs - stats.failed_pairs), f"{median(stats.connect_ms):.1f}",
-           f"{percentile(stats.connect_ms, 0.95):.1f}", f"{median(stats.relay_ms):.2f}",
+           f"{percentile(stats.connect_ms, 0.95):.1f}", setup,
+           f"{median(arrivals):.1f}" if arrivals else "-", f"{percentile(arrivals, 0.95):.1f}" if arrivals else "-",
+           f"{median(stats.relay_ms):.2f}",
            f"{percentile(stats.relay_ms, 0.95):.2f}", f"{percentile(stats.relay_ms, 0.99):.2f}",
            f"{stats.received / elapsed:.1f}", f"{stats.frames / elapsed:.1f}", str(stats.refused),
            str(stats.sent - stats.received - stats.refused), frame, f"{generator.share * 100:.0f}",
@@ -146,10 +156,13 @@ async def one_run(name: str, target: Target, shape: Shape, columns: int, samples
         if profile is not None and profiled else []
     steady = [Recording(pid, profile / f"{slug}-{pid}.txt") for pid in target.meters[0].pids()] \
         if profile is not None and profiled else []
+    setting_up = GroupWindow(target.meters[0].pids)
+    setting_up.start()
     for recording in setup:
         recording.start()
 
     def start() -> None:
+        setting_up.stop()
         for recording in setup:
             recording.stop()
         for meter in meters:
@@ -167,7 +180,7 @@ async def one_run(name: str, target: Target, shape: Shape, columns: int, samples
     if samples is not None:
         samples.mkdir(parents=True, exist_ok=True)
         (samples / f"{slug}.csv").write_text(stats.timeline())
-    row, figures = chat_row(name, shape.pairs, stats, elapsed, generator, target, columns)
+    row, figures = chat_row(name, shape.pairs, stats, elapsed, generator, target, columns, setting_up.used)
     target.peak_kib = max(target.peak_kib, target.meters[0].peak_kib())
     target.most_pairs = max(target.most_pairs, shape.pairs)
     return row, figures, stats.errors
@@ -187,6 +200,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "frames (our server allows 10 a second per socket, bursts of 30)")
     parser.add_argument("--setup-concurrency", type=int, default=1,
                         help="our pairs set up at once (1: each counsellor socket holds exactly one chat)")
+    parser.add_argument("--arrivals", type=int, default=10,
+                        help="after each rung's measured window, this many new chats start one at a time while "
+                             "the pairs keep talking (0: none); the 'new chat connect' columns")
+    parser.add_argument("--arrival-interval", type=float, default=1.0,
+                        help="seconds from one new chat's start to the next's (later if one takes longer)")
     parser.add_argument("--page-requests", type=int, default=200)
     parser.add_argument("--samples", type=Path, default=None,
                         help="write each chat run's relay latencies over time to this folder (CSV, one per run)")
@@ -250,7 +268,8 @@ async def chat_benchmark(args: argparse.Namespace, targets: list[Target]) -> lis
              (f"2x saturation {args.saturation_rate:g}/s/side",
               Shape(pairs=2 * args.saturation_pairs, seconds=args.saturation_seconds, interval=rate))]
     runs = [("", Shape(pairs=n, seconds=args.seconds, interval=args.interval,
-                      chat_setup_concurrency=args.setup_concurrency)) for n in args.ladder] + heavy
+                      chat_setup_concurrency=args.setup_concurrency, arrivals=args.arrivals,
+                      arrival_interval=args.arrival_interval)) for n in args.ladder] + heavy
     for suffix, shape in runs:
         baseline_figures: RunFigures | None = None
         floor_figures: RunFigures | None = None

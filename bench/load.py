@@ -12,6 +12,7 @@ counts every relayed frame a client received (texts and receipts), `received` th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import secrets
 import statistics
@@ -27,6 +28,8 @@ LAG_PROBE_SECONDS = 0.05
 @dataclass
 class Stats:
     connect_ms: list[float] = field(default_factory=list)
+    # Chats that started one at a time while the pairs talked (Shape.arrivals): what a new visitor waits.
+    arrival_connect_ms: list[float] = field(default_factory=list)
     relay_ms: list[float] = field(default_factory=list)
     relay_at: list[float] = field(default_factory=list)  # when each of relay_ms arrived (perf_counter)
     sent: int = 0
@@ -108,6 +111,12 @@ class Shape:
     # saturation runs keep 1: two chats at 9 frames/s each (texts and receipts) would break the per-socket
     # limit of 10/s.
     chat_setup_concurrency: int = 1
+    # After the measured window, while the pairs keep talking: this many new chats, one every
+    # `arrival_interval` seconds (or as soon as the last connected), each closed again once connected. The fill
+    # above sets chats up back to back, so its connect times say how fast a server sets chats up; these say
+    # how long one new visitor waits while the others talk. Nothing of this phase enters the other figures.
+    arrivals: int = 0
+    arrival_interval: float = 1.0
     drain_seconds: float = 5.0  # after the senders stop: how long nothing may arrive before the rest is lost
     drain_limit: float = 120.0  # and the longest wait for stragglers in all
 
@@ -117,7 +126,9 @@ async def run_shape(make_pair: PairFactory, shape: Shape, on_steady: Callable[[]
     """Connect every pair (bounded concurrency), send for `seconds`, wait for stragglers; (stats, elapsed).
 
     Each factory records its own connect latency: from the first socket opening to both ends able to talk.
-    """""
+    With `shape.arrivals`, new chats then start one at a time while the pairs keep talking (`arrive`); the
+    stats returned are those of the measured window, with the arrivals' connect times added.
+    """
     stats = Stats()
     gate = asyncio.Semaphore(shape.connect_concurrency)
 
@@ -132,11 +143,11 @@ async def run_shape(make_pair: PairFactory, shape: Shape, on_steady: Callable[[]
             return pair
 
     pairs = [pair for pair in await asyncio.gather(*(connect(i) for i in range(shape.pairs))) if pair]
-    deadline = time.perf_counter() + shape.seconds
+    talking_until = time.perf_counter() + shape.seconds
 
     async def talk(pair: Pair, side: int) -> None:
         await asyncio.sleep(random.uniform(0, shape.interval))
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < talking_until:
             key = new_key()
             stats.note_sent(key)
             try:
@@ -160,8 +171,39 @@ async def run_shape(make_pair: PairFactory, shape: Shape, on_steady: Callable[[]
     await drain(stats, shape)
     elapsed = time.perf_counter() - started
     on_done()
+    measured = frozen(stats)
+    if shape.arrivals:
+        talking_until = time.perf_counter() + shape.arrivals * shape.arrival_interval + 5
+        talkers = asyncio.gather(*(talk(pair, side) for pair in pairs for side in (0, 1)))
+        measured.arrival_connect_ms = await arrive(make_pair, shape, len(pairs), measured)
+        talking_until = 0.0  # the talkers stop at their next message
+        await talkers
+        await drain(stats, shape)
     await asyncio.gather(*(pair.close() for pair in pairs), return_exceptions=True)
-    return stats, elapsed
+    return measured, elapsed
+
+
+def frozen(stats: Stats) -> Stats:
+    """A copy of `stats` that later messages do not change (the readers keep noting into `stats`)."""
+    copy = dataclasses.replace(stats)
+    for name in ("connect_ms", "relay_ms", "relay_at", "loop_lag_ms", "frame_bytes", "errors"):
+        setattr(copy, name, list(getattr(stats, name)))
+    return copy
+
+
+async def arrive(make_pair: PairFactory, shape: Shape, first_index: int, measured: Stats) -> list[float]:
+    """Start `shape.arrivals` new chats one after another, each closed again once connected; their connect ms."""
+    arrivals = Stats()
+    for index in range(shape.arrivals):
+        due = time.perf_counter() + shape.arrival_interval
+        try:
+            pair = await asyncio.wait_for(make_pair(first_index + index, arrivals), timeout=120)
+        except Exception as error:
+            measured.error(f"arrival: {type(error).__name__}: {error}")
+            continue
+        await pair.close()
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+    return arrivals.connect_ms
 
 
 async def drain(stats: Stats, shape: Shape) -> None:

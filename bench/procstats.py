@@ -41,6 +41,7 @@ class GroupWindow:
 
     pids: Callable[[], list[int]]
     share: float = 0.0
+    used: float = 0.0  # CPU seconds between start() and stop()
     _cpu: dict[int, float] = field(default_factory=dict)
     _wall: float = 0.0
 
@@ -57,6 +58,7 @@ class GroupWindow:
     def stop(self) -> float:
         wall = time.monotonic() - self._wall
         used = sum(max(0.0, now - self._cpu.get(pid, 0.0)) for pid, now in self._read().items())
+        self.used = used
         self.share = used / wall if wall > 0 else 0.0
         return self.share
 
