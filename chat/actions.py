@@ -10,7 +10,9 @@ socket, a test or a management command. Sync code: consumers call it through `he
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -313,8 +315,11 @@ def raise_if_abusive(wrapup: dict[str, Any], moment: dt.datetime) -> None:
 def register_counsellor(identity: SocketIdentity, moment: dt.datetime) -> Outcome:
     """A counsellor socket opened: record it, and hand it back this person's chats whose socket is gone."""
     outcome = Outcome()
-    CounsellorPresence.objects.update_or_create(channel=identity.channel,
-                                                defaults={"user_id": _staff(identity), "boot": BOOT, "seen_at": moment})
+    # One upsert (a socket's channel is new, but a presence row must never be duplicated): update_or_create
+    # took a read, two savepoints and the insert for every console that opened.
+    CounsellorPresence.objects.bulk_create(
+        [CounsellorPresence(channel=identity.channel, user_id=_staff(identity), boot=BOOT, seen_at=moment)],
+        update_conflicts=True, unique_fields=["channel"], update_fields=["user", "boot", "seen_at"])
     live = CounsellorPresence.objects.values_list("channel", flat=True)
     orphans = Chat.objects.select_for_update().filter(counsellor_id=identity.user_id).exclude(state=Chat.QUEUED).filter(
         Q(counsellor_left_at__isnull=False) | ~Q(counsellor_channel__in=live))
@@ -420,12 +425,22 @@ def device_certificate(user_id: int | None, device_id: str, moment: dt.datetime)
     if device.not_after is not None and device.not_after < utc_today():
         return None
     org_public = _org_public_raw()
-    if org_public is not None:
-        try:
-            verify_certificate(device.certificate, org_public, utc_today())
-        except ValueError:
-            return None
+    if org_public is not None and not certificate_verifies(json.dumps(device.certificate, sort_keys=True),
+                                                             org_public, utc_today()):
+        return None
     return device.certificate
+
+
+@functools.lru_cache(maxsize=1024)
+def certificate_verifies(certificate: str, org_public: bytes, today: dt.date) -> bool:
+    """Whether a certificate (its JSON) verifies under the organisation key on `today`: a function of these three
+    alone, so each device's is checked once a day rather than at every accept. Its device row is still read
+    at every accept, so a device revoked or expired stops being accepted at once."""
+    try:
+        verify_certificate(json.loads(certificate), org_public, today)
+    except ValueError:
+        return False
+    return True
 
 
 @transaction.atomic
@@ -449,7 +464,8 @@ def accept(identity: SocketIdentity, fields: dict[str, Any], offered_vk: str | N
     if first:
         chat.answered = True
         chat.accepted_at = moment
-    chat.save()
+    chat.save(update_fields=["state", "pending_since", "device", "reserved_for", "reserved_until",
+                             "transferred_from", "answered", "accepted_at"])
     if first:
         waited = (moment - chat.queued_at).total_seconds()
         _count("chat.answered", chat.lang)
@@ -689,21 +705,24 @@ def route(moment: dt.datetime, *, sweeping: bool = True) -> Outcome:
     presences = list(CounsellorPresence.objects.filter(Q(available=True) | Q(user_id__in=reserved)))
     if not presences:
         return outcome
-    holding = dict(Chat.objects.exclude(state=Chat.QUEUED).values_list("counsellor_id").annotate(n=Count("pk")))
-    languages = counsellor_languages({p.user_id for p in presences})
+    users = {p.user_id for p in presences}
+    # Only these counsellors' chats: counting every chat in progress made each pass read them all.
+    holding = dict(Chat.objects.exclude(state=Chat.QUEUED).filter(counsellor_id__in=users)
+                   .values_list("counsellor_id").annotate(n=Count("pk")))
+    languages = counsellor_languages(users)
     counsellors = [queue.Counsellor(channel=p.channel, user=p.user_id, available_since=p.available_since or moment,
                                     holding=holding.get(p.user_id, 0), languages=languages[p.user_id],
                                     available=p.available)
                    for p in presences]
     cap = ServiceSettings.current().per_counsellor_cap
-    users = {p.channel: p.user_id for p in presences}
+    user_of = {p.channel: p.user_id for p in presences}
     by_id = {chat.id: chat for chat in queued}
     for chat_id, channel in queue.route(_waiting(queued), counsellors, cap):
         chat = by_id[chat_id]
         epoch = chat.epoch + 1 if chat.epoch_used else 0
         # Conditional update: only one process can turn a queued chat into an offer.
         taken = Chat.objects.filter(pk=chat_id, state=Chat.QUEUED, epoch=chat.epoch).update(
-            state=Chat.OFFERED, counsellor_id=users[channel], counsellor_channel=channel, epoch=epoch,
+            state=Chat.OFFERED, counsellor_id=user_of[channel], counsellor_channel=channel, epoch=epoch,
             epoch_used=True, pending_since=moment, counsellor_left_at=None)
         if taken:
             outcome.queue_changed = True

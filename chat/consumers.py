@@ -447,8 +447,16 @@ def counsellor_gate(scope: dict[str, Any]) -> tuple[Decision, int | None, bool]:
     """The counsellor socket's gate: its decision, the staff member's id, and whether they may also supervise,
     in one trip to the database. The socket keeps these, nothing of the session or the user object."""
     user, session = socket_staff(scope)
-    may_supervise = staff_decision(user, session, SUPERVISE) is Decision.ALLOWED
-    return staff_decision(user, session, COUNSEL), user.pk, may_supervise
+    decision = staff_decision(user, session, COUNSEL)
+    # The gate checked the session's second factor once; supervising adds only a capability on top (asking the
+    # gate twice read the second-factor device twice for every console that opened).
+    may_supervise = decision is Decision.ALLOWED and user.has_perm(f"accounts.{SUPERVISE}")
+    return decision, user.pk, may_supervise
+
+
+def registered_with_listing(identity: SocketIdentity, moment: Any) -> tuple[Outcome, list[dict[str, object]]]:
+    """A console that opens is registered and gets the queue in one trip to the database thread."""
+    return actions.register_counsellor(identity, moment), actions.queue_listing(moment)
 
 
 class CounsellorConsumer(ChatSocket):
@@ -472,8 +480,8 @@ class CounsellorConsumer(ChatSocket):
         self.accepted: set[str] = set()
         await work().join_queue_group(self.channel_name)
         await self.accept()
-        outcome = await on_database(actions.register_counsellor, self.identity, actions.now())
-        await self.queue_changed({})
+        outcome, listing = await on_database(registered_with_listing, self.identity, actions.now())
+        await self.queue_changed({"chats": listing})
         await deliver(outcome, self)
         self.start_ticking()
 

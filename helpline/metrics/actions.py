@@ -38,12 +38,17 @@ def hour_of_week(moment: datetime.datetime) -> int:
 def _upsert(table: str, columns: tuple[str, ...], values: list[Any], amount: int) -> None:
     names = ", ".join((*columns, "count"))
     marks = ", ".join(["%s"] * (len(columns) + 1))
+    sql = (f"INSERT INTO {table} ({names}) VALUES ({marks}) "  # noqa: S608 (table and columns are ours)
+           f"ON CONFLICT ({', '.join(columns)}) DO UPDATE SET count = {table}.count + excluded.count")
+    # One statement is atomic by itself. Inside the caller's transaction (a chat action) it runs as part of it:
+    # a savepoint there would add two statements to every counted action and change nothing, since no caller
+    # goes on after a failed count. On its own it takes a transaction of its own, as Django's writes do.
+    if connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*values, amount])
+        return
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({names}) VALUES ({marks}) "  # noqa: S608 (table and columns are ours)
-            f"ON CONFLICT ({', '.join(columns)}) DO UPDATE SET count = {table}.count + excluded.count",
-            [*values, amount],
-        )
+        cursor.execute(sql, [*values, amount])
 
 
 def increment(metric: str, dimension: str = "", amount: int = 1, day: datetime.date | None = None) -> None:

@@ -271,6 +271,36 @@ async def test_accept_with_an_uncertified_device(open_visitor: Any, open_counsel
     await refused(counsellor, counsellor.accept_frame(visitor.chat, 0, visitor.vk), "bad_signature")
 
 
+async def test_a_devices_certificate_is_verified_once_but_its_revocation_counts_at_the_next_accept(
+        open_visitor: Any, open_counsellor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The certificate's signature is checked once a day per device (chat.actions.certificate_verifies), not
+    at every accept; the device row is still read each time, so a revoked device is refused at once."""
+    from chat import actions
+    from chat.models import CounsellorDevice, ServiceSettings
+
+    await sync_to_async(ServiceSettings.objects.create)(per_counsellor_cap=5)
+    verified: list[str] = []
+    original = actions.verify_certificate
+
+    def counting(cert: Any, *args: Any) -> Any:
+        verified.append(cert["device"])
+        return original(cert, *args)
+
+    monkeypatch.setattr(actions, "verify_certificate", counting)
+    actions.certificate_verifies.cache_clear()
+    counsellor = await open_counsellor()
+    for _ in range(2):
+        visitor, rekey = await offered(open_visitor, counsellor)
+        await counsellor.send(counsellor.accept_frame(visitor.chat, rekey["epoch"], visitor.vk))
+        assert (await visitor.expect("connected"))["cert"]["device"] == counsellor.device
+        await counsellor.send({"type": "available", "on": False})
+    assert verified == [counsellor.device]
+    await sync_to_async(CounsellorDevice.objects.filter(pk=counsellor.device).update)(
+        status=CounsellorDevice.REVOKED)
+    visitor, rekey = await offered(open_visitor, counsellor)
+    await refused(counsellor, counsellor.accept_frame(visitor.chat, rekey["epoch"], visitor.vk), "bad_signature")
+
+
 async def test_accept_with_a_colleagues_device(open_visitor: Any, open_counsellor: Any) -> None:
     colleague = await open_counsellor("colleague")
     counsellor = await open_counsellor()
@@ -396,3 +426,28 @@ async def test_a_counsellor_socket_keeps_what_its_gate_decided_not_the_session(m
         assert not any(isinstance(value, SessionBase) for value in vars(socket).values())
     finally:
         await communicator.disconnect()
+
+
+@pytest.mark.parametrize(("role", "verified", "decision", "supervises"), [
+    ("counsellor", True, "allowed", False),
+    ("supervisor", True, "allowed", True),
+    ("supervisor", False, "second_factor", False),
+])
+def test_the_counsellor_gate_decides_in_one_reading_of_the_second_factor(role: str, verified: bool, decision: str,
+                                                                        supervises: bool) -> None:
+    """COUNSEL and SUPERVISE come from one gate decision: the session's second-factor device is read once per
+    console that opens (it was read once per capability), and a session without it supervises nothing."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.consumers import counsellor_gate
+
+    from .conftest import ORIGIN, make_staff, staff_cookie
+
+    user = make_staff(f"gate-{role}-{verified}", role)
+    scope = {"type": "websocket", "headers": [ORIGIN, (b"cookie", staff_cookie(user, verified=verified))]}
+    with CaptureQueriesContext(connection) as queries:
+        decided, user_id, may_supervise = counsellor_gate(scope)
+    assert (decided.value, user_id, may_supervise) == (decision, user.pk, supervises)
+    device_reads = [q["sql"] for q in queries.captured_queries if "accounts_sealedtotpdevice" in q["sql"]]
+    assert len(device_reads) == (1 if verified else 0), device_reads
