@@ -49,16 +49,18 @@ from bench.scaled import bench_deployment, daphne_pids, stack_pids
 from bench.stack import Missing
 
 HEADER = ["server", "pairs", "ok", "fill connect p50 ms", "fill connect p95 ms", "set-up CPU ms/chat",
-          "new chat connect p50 ms", "new chat connect p95 ms", "relay p50 ms", "relay p95 ms",
+          "visitor connect p50 ms", "visitor connect p95 ms", "relay p50 ms", "relay p95 ms",
           "relay p99 ms", "msgs/s", "frames/s", "refused", "lost", "frame B", "load CPU %", "load lag p99 ms", "CPU %",
           "CPU ms/1k frames", "x baseline", "x bare Daphne", "peak RSS MiB", "KiB/chat"]
 # The scaled mode's whole stack, beside its two Daphnes (which fill the CPU % and peak RSS columns).
 STACK_HEADER = ["stack CPU %", "stack peak RSS MiB"]
 RATIO_NOTE = ("fill connect: how long each chat of the run took to set up while the pairs were set up, "
               "--setup-concurrency of ours at once (20 of the baseline's); set-up CPU ms/chat: the server's CPU "
-              "while they were set up, per chat; new chat connect: chats that started one at a time "
+              "while they were set up, per chat; visitor connect: new chats that started one at a time "
               "(--arrivals, one every --arrival-interval s) after the measured window while every pair kept "
-              "talking, what one new visitor waits (nothing of that phase enters the other columns). "
+              "talking, timed from the visitor's first request to both ends able to talk, with the "
+              "counsellor's console already open and available (the baseline's first socket already "
+              "waiting): what a visitor waits (nothing of that phase enters the other columns). "
               "frames/s: relayed frames that reached a client, messages and their receipts (v2 confirms every text "
               "with a receipt; the baseline's pairs send one back too, so both relay the same frames). CPU ms/1k "
               "frames: the server's CPU per 1,000 relayed frames; x baseline: that divided by the baseline's in the "
@@ -202,7 +204,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="our pairs set up at once (1: each counsellor socket holds exactly one chat)")
     parser.add_argument("--arrivals", type=int, default=10,
                         help="after each rung's measured window, this many new chats start one at a time while "
-                             "the pairs keep talking (0: none); the 'new chat connect' columns")
+                             "the pairs keep talking (0: none); the 'visitor connect' columns")
     parser.add_argument("--arrival-interval", type=float, default=1.0,
                         help="seconds from one new chat's start to the next's (later if one takes longer)")
     parser.add_argument("--page-requests", type=int, default=200)

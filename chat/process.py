@@ -13,7 +13,10 @@ work while the process is overloaded (chat.limits.Overload: a relayed frame wait
   wait in the queue at their true place, and routing resumes once the overload has passed.
 - **Queue broadcast.** After routing, the queue listing is read once and sent to the queue group (counsellor
   sockets, and visitor sockets while they wait) in the event, so no socket queries the database for it.
-  Broadcasts are at most one per QUEUE_BROADCAST_GAP seconds; the last change is always sent.
+  Broadcasts are at most one per QUEUE_BROADCAST_GAP seconds; the last change is always sent. Where this
+  process is the only one (the embedded layer), a listing every member already has is not sent at all:
+  most routing passes (a visitor offered at once, an accept) leave the waiting list as it was, and each
+  broadcast woke every open console and waiting visitor to find that out (`broadcast_needed`).
 
 The database stays the only shared state: in the scaled mode each process runs these for its own sockets,
 and routing's conditional updates keep two processes from offering the same chat.
@@ -95,6 +98,10 @@ class ProcessWork:
         self.route_again = False
         self.broadcast_task: asyncio.Task[None] | None = None
         self.last_broadcast = 0.0
+        # The listing this process last sent to the whole queue group, and whether a socket joined the group
+        # since (it read its own listing, which may be newer): see broadcast_needed.
+        self.listed: list[dict[str, object]] | None = None
+        self.joined_since_listed = True
         self.last_group_refresh = time.monotonic()
         self.background: set[asyncio.Task[None]] = set()
         self.overload = Overload()
@@ -141,6 +148,7 @@ class ProcessWork:
     async def join_queue_group(self, channel: str) -> None:
         if channel not in self.queue_members:
             self.queue_members.add(channel)
+            self.joined_since_listed = True
             await on_layer(lambda: self.layer.group_add(actions.QUEUE_GROUP, channel))
 
     async def leave_queue_group(self, channel: str) -> None:
@@ -205,13 +213,24 @@ class ProcessWork:
         self.last_broadcast = time.monotonic()
         try:
             listing = await on_database(actions.queue_listing, actions.now())
+            if not self.broadcast_needed(listing):
+                return
             # The counsellors' frame is checked and serialised once here, not once per socket: with many
             # consoles open that per-socket work was most of a broadcast's cost (docs/performance.md).
             text = json.dumps(server_frame(SERVER_TO_COUNSELLOR, "queue", chats=listing))
             event = {"type": "queue.changed", "chats": listing, "text": text}
+            self.listed, self.joined_since_listed = None, False  # unknown until the send has gone out
             await on_layer(lambda: self.layer.group_send(actions.QUEUE_GROUP, event))
+            self.listed = listing
         except Exception:
             logger.warning("queue broadcast failed; the next change or tick sends it", exc_info=True)
+
+    def broadcast_needed(self, listing: list[dict[str, object]]) -> bool:
+        """False only when every member of the queue group has this very listing already: this process's
+        layer reaches every member (one process), its last broadcast went out with this listing, and no
+        socket joined the group since. Any doubt sends it; each socket still skips a listing it has."""
+        return not (getattr(self.layer, "delivers_every_message", False) and not self.joined_since_listed
+                    and listing == self.listed)
 
     # --- the clock ---
 

@@ -160,3 +160,26 @@ class ScriptIntegrityMiddleware:
         if not ADMIN_PATH.match(request.path):
             response.headers.setdefault("Integrity-Policy", INTEGRITY_POLICY)
         return response
+
+
+class OneThreadMiddleware:
+    """Listed last: makes Django run the whole middleware chain on one thread, in one trip from the event loop.
+
+    Under ASGI Django builds the chain from the inside out and runs each middleware that can be async as
+    async for as long as the one inside it is. Django's own middleware (sessions, locale, CSRF, auth,
+    messages…) are `MiddlewareMixin`s, whose async form runs each `process_request` and `process_response`
+    on a thread of its own: every request went from the loop to a thread and back eighteen times. On a busy
+    server each trip waits its turn behind the chat sockets: `GET /chat/pow/` took 85–100 ms at half speed
+    with 2,000 chats talking, against 8 ms for a static file (docs/performance.md, headroom, third pass).
+    Being sync only, this one makes every middleware outside it sync as well (Django's rule: a middleware
+    that can be sync is run sync when the handler it wraps is). It does nothing else.
+    """
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "helpline.middleware.OneThreadMiddleware",  # last: the whole chain runs sync, in one trip (its docstring)
 ]
 
 ROOT_URLCONF = "helpline.urls"

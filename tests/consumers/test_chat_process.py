@@ -299,3 +299,45 @@ async def test_a_late_message_is_refused_by_name_and_new_chats_wait_until_the_ov
     # The overload passes: routing resumes by itself and offers the waiting chat.
     clock.now += OVERLOAD_HOLD_SECONDS
     assert (await other.expect("rekey"))["chat"] == newcomer.chat
+
+
+async def test_a_waiting_list_every_socket_has_already_wakes_none_of_them(open_visitor: Any, open_counsellor: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A routing pass that leaves the waiting list as it was (an accept, a visitor offered at once) sends no
+    broadcast: it woke every open console and waiting visitor to find that out. A changed list, or a socket
+    that joined the group since, still gets it to everyone."""
+    from chat.consumers import CounsellorConsumer, VisitorConsumer
+
+    woken: list[str] = []
+    for consumer in (CounsellorConsumer, VisitorConsumer):
+        original = consumer.queue_changed
+
+        async def counting(self: Any, event: dict[str, Any], original: Any = original) -> None:
+            woken.append(self.channel_name)
+            await original(self, event)
+
+        monkeypatch.setattr(consumer, "queue_changed", counting)
+    first = await open_counsellor("first")
+    second = await open_counsellor("second")
+    woken.clear()  # each console's own listing, read as it opened
+    await first.send({"type": "available", "on": False})  # they joined the group: the next list goes to all
+    await process_settled_after_broadcast()
+    assert len(woken) == 2
+    woken.clear()
+    for on in (True, False, True, False):  # each asks for a routing pass; the list stays empty
+        await first.send({"type": "available", "on": on})
+        await process_settled_after_broadcast()
+    assert woken == []
+    visitor = await open_visitor()
+    await visitor.join()  # nobody available: the list changes, and both consoles and the visitor hear it
+    await process_settled_after_broadcast()
+    assert len(woken) == 3 and (await first.expect("queue"))["chats"][0]["chat"] == visitor.chat
+    assert (await second.expect("queue"))["chats"][0]["chat"] == visitor.chat
+
+
+async def process_settled_after_broadcast() -> None:
+    """Wait past the broadcast gap until routing and the broadcast have run."""
+    from .conftest import process_work_settled
+
+    await asyncio.sleep(process.QUEUE_BROADCAST_GAP + 0.05)
+    await process_work_settled()
