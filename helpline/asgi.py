@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpline.settings.dev")
-django_http = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application does
+
+from helpline.upstream import kept_threads_asgi_handler  # noqa: E402
+
+django_http = kept_threads_asgi_handler()  # Django's handler, requests on kept threads (its docstring)
 
 from helpline.settings.checks import refuse_unsafe_production  # noqa: E402
 

@@ -83,6 +83,17 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
         frozenset({"b4e95df4c57ad00b4b44fe614adaf7debe14c4e01c4d351e3489248af83767dc"}),
     ("channels_redis.pubsub", "RedisPubSubChannelLayer._get_layer"):
         frozenset({"1862b87a25ac72b2512da2fa30e56f87ca4b37f6874f1385d2ceb5e8b442079c"}),
+    # KeptThreadsASGIHandler.__call__ is a copy of it with a kept executor for the request's context (6.1).
+    ("django.core.handlers.asgi", "ASGIHandler.__call__"):
+        frozenset({"f756809e9c9308dcccb78a301fccf09196e80cdc4745690f80384d09b69dd102"}),
+    # helpline/asgi.py does what this does (setup, then the handler), with that handler (6.1).
+    ("django.core.asgi", "get_asgi_application"):
+        frozenset({"5f47704332ead684b772c1d321232112231737bee23d89288bddfeacba0f6cf5"}),
+    # RequestThreads relies on a context given an executor using it and leaving it running (asgiref 3.13).
+    ("asgiref.sync", "ThreadSensitiveContext.__aenter__"):
+        frozenset({"b0355bf6b275a7c21e22e80892e0aa84438fc1485469d0e75e333ea955c127f4"}),
+    ("asgiref.sync", "ThreadSensitiveContext.__aexit__"):
+        frozenset({"5571fec562fa6e843ccb08e60deb367905ecfdf621077e952430d9a52401f0b5"}),
 }
 
 CLOSE_POLICY: Final = 1008
@@ -604,3 +615,61 @@ class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ig
             await self._get_layer().send(channel, message)  # as RedisPubSubChannelLayer proxies it (RELIES_ON)
             return
         put_into_inbox(inbox, channel, message, LOCAL_CAPACITY)
+
+
+# --- Django: requests on kept threads -------------------------------------------------------------------------
+
+
+class RequestThreads:
+    """Single-thread executors kept for requests: one per request at a time, made when none is free.
+
+    Django gives each request a thread-sensitive context of its own (asgiref's ThreadSensitiveContext), and
+    with it a new thread that the event loop starts, and waits for, and shuts down again when the request
+    ends; on a busy server that start and stop waited for the interpreter each time. asgiref lets the caller
+    own the executor instead ("it is not shut down on exit, so the executor can be used again"). At most
+    `kept` of them are kept; more requests at once get one of their own, shut down when they end.
+    """
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self.idle: list[Any] = []
+        self.made = 0
+
+    def take(self) -> Any:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self.idle:
+            return self.idle.pop()
+        self.made += 1
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+
+    def give_back(self, executor: Any) -> None:
+        if len(self.idle) < self.kept:
+            self.idle.append(executor)
+        else:
+            executor.shutdown(wait=False)
+
+
+REQUEST_THREADS_KEPT: Final = 8
+
+
+def kept_threads_asgi_handler() -> Any:
+    """Django's ASGI handler, each request's sync code on a kept thread (RequestThreads), not a new one."""
+    from asgiref.sync import ThreadSensitiveContext
+    from django.core.handlers.asgi import ASGIHandler
+
+    class KeptThreadsASGIHandler(ASGIHandler):
+        threads = RequestThreads(REQUEST_THREADS_KEPT)
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            # ASGIHandler.__call__ (RELIES_ON) with an executor of our own for the request's context.
+            if scope["type"] != "http":
+                raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+            executor = self.threads.take()
+            try:
+                async with ThreadSensitiveContext(executor=executor):
+                    await self.handle(scope, receive, send)
+            finally:
+                self.threads.give_back(executor)
+
+    return KeptThreadsASGIHandler()
