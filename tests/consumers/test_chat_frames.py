@@ -401,6 +401,15 @@ async def open_with_a_staff_cookie(monkeypatch: pytest.MonkeyPatch, consumer: ty
     return sockets[0], user, communicator
 
 
+async def closed_and_settled(communicator: Any) -> None:
+    """Close the socket and wait for what its leaving starts (a routing pass holds the database's table lock,
+    and the test database is flushed once the test ends), as the `opened` fixture does for its sockets."""
+    from .conftest import process_work_settled
+
+    await communicator.disconnect()
+    await process_work_settled()
+
+
 async def test_a_visitor_socket_reads_no_cookie_even_a_staff_session(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the counsellor's gate reads the session cookie: a staff member trying the visitor chat in the same
     browser is an anonymous visitor there, and no session or user is looked up or kept for the socket."""
@@ -411,7 +420,7 @@ async def test_a_visitor_socket_reads_no_cookie_even_a_staff_session(monkeypatch
     try:
         assert not {"session", "user", "cookies"} & set(socket.scope)
     finally:
-        await communicator.disconnect()
+        await closed_and_settled(communicator)
 
 
 async def test_a_counsellor_socket_keeps_what_its_gate_decided_not_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -425,7 +434,7 @@ async def test_a_counsellor_socket_keeps_what_its_gate_decided_not_the_session(m
         assert not {"session", "user", "cookies"} & set(socket.scope)
         assert not any(isinstance(value, SessionBase) for value in vars(socket).values())
     finally:
-        await communicator.disconnect()
+        await closed_and_settled(communicator)
 
 
 @pytest.mark.parametrize(("role", "verified", "decision", "supervises"), [
