@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 from collections.abc import Callable
@@ -454,7 +455,7 @@ def counsellor_gate(scope: dict[str, Any]) -> tuple[Decision, int | None, bool]:
     return decision, user.pk, may_supervise
 
 
-def registered_with_listing(identity: SocketIdentity, moment: Any) -> tuple[Outcome, list[dict[str, object]]]:
+def registered_with_listing(identity: SocketIdentity, moment: dt.datetime) -> tuple[Outcome, list[dict[str, object]]]:
     """A console that opens is registered and gets the queue in one trip to the database thread."""
     return actions.register_counsellor(identity, moment), actions.queue_listing(moment)
 

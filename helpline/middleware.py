@@ -168,11 +168,11 @@ class OneThreadMiddleware:
     Under ASGI Django builds the chain from the inside out and runs each middleware that can be async as
     async for as long as the one inside it is. Django's own middleware (sessions, locale, CSRF, auth,
     messages…) are `MiddlewareMixin`s, whose async form runs each `process_request` and `process_response`
-    on a thread of its own: every request went from the loop to a thread and back eighteen times. On a busy
-    server each trip waits its turn behind the chat sockets: `GET /chat/pow/` took 85–100 ms at half speed
-    with 2,000 chats talking, against 8 ms for a static file (docs/performance.md, headroom, third pass).
-    Being sync only, this one makes every middleware outside it sync as well (Django's rule: a middleware
-    that can be sync is run sync when the handler it wraps is). It does nothing else.
+    on a thread of its own: every request went from the loop to a thread and back 17 times, now 5
+    (tests/unit/test_middleware_chain.py). On a busy server each trip waits its turn behind the chat sockets
+    (docs/performance.md, headroom, third pass, has what a request takes there). Being sync only, this one
+    makes every middleware outside it sync as well (Django's rule: a middleware that can be sync is run sync
+    when the handler it wraps is). It does nothing else.
     """
 
     sync_capable = True
