@@ -20,6 +20,8 @@ The pieces:
   messages for a socket straight into that socket's inbox.
 - `keep_connection`: one Django database connection kept longer than the settings say (the sockets' one,
   helpline/database.py).
+- `database_thread`: the one thread asgiref runs thread-sensitive code on outside a request, where the
+  sockets' database work runs (helpline/database.py), without asgiref's three turns of the loop per answer.
 - `LocalFirstPubSubLayer`: channels-redis's Pub/Sub layer, with a message for a socket of the same process put
   straight into that socket's inbox; Redis carries only what crosses processes.
 """
@@ -94,6 +96,10 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
         frozenset({"b0355bf6b275a7c21e22e80892e0aa84438fc1485469d0e75e333ea955c127f4"}),
     ("asgiref.sync", "ThreadSensitiveContext.__aexit__"):
         frozenset({"5571fec562fa6e843ccb08e60deb367905ecfdf621077e952430d9a52401f0b5"}),
+    # database_thread: outside a request's context and a sync caller, thread-sensitive code runs on the class's
+    # single_thread_executor (asgiref 3.13).
+    ("asgiref.sync", "SyncToAsync.__call__"):
+        frozenset({"6376e33c6d3d94c58df80c3f2386c38401d19a543d08626a34721abe309845f6"}),
 }
 
 CLOSE_POLICY: Final = 1008
@@ -615,6 +621,18 @@ class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ig
             await self._get_layer().send(channel, message)  # as RedisPubSubChannelLayer proxies it (RELIES_ON)
             return
         put_into_inbox(inbox, channel, message, LOCAL_CAPACITY)
+
+
+# --- asgiref: the thread-sensitive thread ----------------------------------------------------------------------
+
+
+def database_thread() -> Any:
+    """The executor whose one thread runs asgiref's thread-sensitive code outside a request (SyncToAsync.__call__,
+    RELIES_ON): Channels' `database_sync_to_async` and the sockets' database work share it, so SQLite sees
+    one writing thread for all of them. helpline.database submits to it directly."""
+    from asgiref.sync import SyncToAsync
+
+    return SyncToAsync.single_thread_executor
 
 
 # --- Django: requests on kept threads -------------------------------------------------------------------------
