@@ -185,11 +185,19 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
         """
         return work().overload.late(waited_seconds(self.inbox))
 
-    async def act(self, action: Callable[..., Outcome], *args: Any) -> None:
+    async def act(self, action: Callable[..., Outcome], *args: Any, route: bool = False) -> None:
         """Run one action on the database with `args` and the moment (every action's last parameter), then
-        deliver its outcome; a ChatRefused goes back to `receive`, which answers the frame with it."""
-        outcome = await on_database(action, *args, actions.now())
+        deliver its outcome; a ChatRefused goes back to `receive`, which answers the frame with it.
+
+        `route`: what the sender waits for next is a routing pass (a join or a resume waits for its offer):
+        it runs in the same trip to the database when it can (chat.process.then_route)."""
+        if not route:
+            await deliver(await on_database(action, *args, actions.now()), self)
+            return
+        outcome, routed = await work().act_then_route(action, *args, actions.now())
         await deliver(outcome, self)
+        if routed:
+            work().broadcast_queue()  # as after any pass: the waiting list may have changed
 
     # --- frames out ---
 
@@ -304,11 +312,11 @@ class VisitorConsumer(ChatSocket):
 
     async def on_join(self, frame: Frame) -> None:
         await self.act(actions.join, self.channel_name, self.chat_id, frame.fields["lang"],
-                       actions.VisitorKeys.from_frame(frame.fields), frame.fields.get("pow"))
+                       actions.VisitorKeys.from_frame(frame.fields), frame.fields.get("pow"), route=True)
 
     async def on_resume(self, frame: Frame) -> None:
         await self.act(actions.resume, self.channel_name, self.chat_id, frame.fields["resume"],
-                       actions.VisitorKeys.from_frame(frame.fields))
+                       actions.VisitorKeys.from_frame(frame.fields), route=True)
 
     async def on_msg(self, frame: Frame) -> None:
         await self.relay(frame)

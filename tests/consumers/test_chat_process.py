@@ -341,3 +341,59 @@ async def process_settled_after_broadcast() -> None:
 
     await asyncio.sleep(process.QUEUE_BROADCAST_GAP + 0.05)
     await process_work_settled()
+
+
+async def test_a_join_is_offered_in_its_own_trip_to_the_database(open_visitor: Any, open_counsellor: Any,
+                                                                 monkeypatch: Any) -> None:
+    # A visitor who joins while a console is available waits for the pass that offers their chat. As a trip of
+    # its own it waited its turn on the event loop twice more, and the offer went through the visitor's socket
+    # on the channel layer (docs/performance.md). Now the join's trip routes, when no pass is running.
+    import helpline.database
+
+    counsellor = await open_counsellor()
+    await counsellor.send({"type": "available", "on": True})
+    await counsellor.nothing_but_queue_listings(0.3)
+    trips: list[str] = []
+    passes: list[bool] = []
+    real_context, real_route = helpline.database.in_database_context, actions.route
+
+    def counting_context(function: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(function, "__name__", ""))
+        return real_context(function, *args, **kwargs)
+
+    def counting_route(*args: Any, **kwargs: Any) -> Any:
+        passes.append(kwargs.get("sweeping", True))
+        return real_route(*args, **kwargs)
+
+    monkeypatch.setattr(helpline.database, "in_database_context", counting_context)
+    monkeypatch.setattr(actions, "route", counting_route)
+    visitor = await open_visitor()
+    queued = await visitor.join()
+    assert queued["type"] == "queued"
+    rekey = await counsellor.expect("rekey")
+    assert rekey["chat"] == visitor.chat and rekey["vk"] == visitor.vk
+    assert passes == [False], "one routing pass, without the clock's sweep"
+    assert [trip for trip in trips if trip in ("join", "route", "then_route")] == ["then_route"], trips
+
+
+async def test_a_join_while_a_pass_runs_leaves_the_routing_to_it(open_visitor: Any, open_counsellor: Any) -> None:
+    # Passes never overlap: with one running, a join asks for the next, as any queue change does.
+    counsellor = await open_counsellor()
+    await counsellor.send({"type": "available", "on": True})
+    await counsellor.nothing_but_queue_listings(0.3)
+    work = process.work()
+    release = asyncio.Event()
+
+    async def running_pass() -> None:
+        await release.wait()
+
+    work.router = asyncio.create_task(running_pass())
+    visitor = await open_visitor()
+    assert (await visitor.join())["type"] == "queued"
+    await counsellor.nothing_but_queue_listings(0.3)  # not offered yet: the running pass has it to do
+    assert work.route_again
+    release.set()
+    await work.router
+    work.queue_changed()  # what the running pass does next: another round, since a change came meanwhile
+    rekey = await counsellor.expect("rekey")
+    assert rekey["chat"] == visitor.chat
