@@ -1,16 +1,19 @@
 """The HTTP steps around the chat: proof-of-work challenges, visitor feedback, staff sign-in and the device API.
 
-Plain ``urllib`` (no extra dependency), run in a worker thread so the asyncio clients stay responsive.
+Plain ``urllib`` (no extra dependency), run in a worker thread so the asyncio clients stay responsive; the
+visitor's one GET (the join's challenge) on the event loop itself (`get_on_loop`).
 A visitor's requests carry no cookie at all; a staff session keeps its cookies in a jar of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.cookiejar
 import inspect
 import json
 import re
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -56,6 +59,38 @@ def _request(
         return error.code, url, error.read().decode("utf-8", "replace")
 
 
+async def get_on_loop(url: str, headers: dict[str, str]) -> tuple[int, str]:
+    """One cookieless GET on this event loop, no worker thread; (status, body).
+
+    A visitor's first step is on the clock (a browser's fetch runs beside its page): in a client that also
+    drives thousands of sockets, urllib on a worker thread waited for the interpreter at every socket call,
+    some 50 ms a request at 2,000 chats, none of it the server's (docs/performance.md). HTTP/1.0, so the
+    answer is the rest of the connection: no chunking, no keep-alive.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("only http(s) URLs are allowed")
+    secure = parts.scheme == "https"
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(
+        parts.hostname, parts.port or (443 if secure else 80), ssl=ssl.create_default_context() if secure else None),
+        TIMEOUT)
+    try:
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        lines = [f"GET {target} HTTP/1.0", f"Host: {parts.netloc}", f"User-Agent: {USER_AGENT}",
+                 *(f"{name}: {value}" for name, value in headers.items())]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        answer = await asyncio.wait_for(reader.read(), TIMEOUT)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split(b" ", 2)
+    if len(status_line) < 2 or not status_line[1].isdigit():
+        raise HttpError("GET", url, 0, head[:200].decode("latin-1"))
+    return int(status_line[1]), body.decode("utf-8", "replace")
+
+
 def _cookieless_opener() -> urllib.request.OpenerDirector:
     # No proxy from the environment: the client talks to the server it was given, nothing else.
     return urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -64,8 +99,7 @@ def _cookieless_opener() -> urllib.request.OpenerDirector:
 async def fetch_pow_challenge(base_url: str) -> dict[str, Any]:
     """GET /chat/pow/ → {"challenge": C, "iterations": I, "bits": N} (protocol.md §9)."""
     url = f"{base_url}/chat/pow/"
-    status, _final, body = await asyncio.to_thread(_request, _cookieless_opener(), "GET", url,
-                                                   headers={"Accept": "application/json"})
+    status, body = await get_on_loop(url, {"Accept": "application/json"})
     if status != 200:
         raise HttpError("GET", url, status, body)
     answer: dict[str, Any] = json.loads(body)

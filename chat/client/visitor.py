@@ -93,10 +93,16 @@ class VisitorClient(ClientBase):
     async def join(self, lang: str = "en", *, pow_solution: dict[str, str] | None = None,
                    solve: bool = True) -> None:
         """Ask for a counsellor. Solves proof of work first unless ``solve`` is false or a solution is given."""
-        if not self.connected:
-            await self.open()
-        if pow_solution is None and solve:
-            pow_solution = await self.solve_pow()
+        # The challenge is asked for while the socket opens, as the page does: one wait, not two in a row.
+        solving = asyncio.ensure_future(self.solve_pow()) if pow_solution is None and solve else None
+        try:
+            if not self.connected:
+                await self.open()
+            if solving is not None:
+                pow_solution = await solving
+        finally:
+            if solving is not None and not solving.done():
+                solving.cancel()
         self._identity = self._key_factory()  # a new chat, a new identity
         frame: dict[str, Any] = {"type": "join", "v": 2, **self.signed_epoch_keys(), "lang": lang}
         if pow_solution is not None:

@@ -185,11 +185,26 @@ async function stored() {
 
 // --- starting, joining and resuming ----------------------------------------------------------
 
-// The PBKDF2 puzzle of protocol.md §9; bits 0: joining is free now.
-async function solveProofOfWork() {
+async function fetchChallenge() {
   const response = await fetch("/chat/pow/", { credentials: "omit", cache: "no-store", headers: { Accept: "application/json" } });
   if (!response.ok) throw new Error(`pow ${response.status}`);
-  const challenge = await response.json();
+  return response.json();
+}
+
+// The join's challenge, asked for while the socket opens (a join challenge is good for minutes, protocol.md
+// §9): the visitor waits for the slower of the two, not for one after the other. Used once.
+let challengeAsked = null;
+
+function askChallengeEarly() {
+  challengeAsked = fetchChallenge();
+  challengeAsked.catch(() => {}); // a failure is met (and shown) when the join needs the challenge
+}
+
+// The PBKDF2 puzzle of protocol.md §9; bits 0: joining is free now.
+async function solveProofOfWork() {
+  const asked = challengeAsked;
+  challengeAsked = null;
+  const challenge = await (asked || fetchChallenge());
   if (!challenge.bits) return null;
   setStatus(S.pow, { progress: true });
   const nonce = await workSolve(b64d(challenge.challenge), challenge.iterations, challenge.bits);
@@ -284,6 +299,7 @@ function start() {
   showOnly("chat-waiting");
   setStatus(S.starting);
   $("chat-waiting-heading").focus?.();
+  askChallengeEarly();
   openSocket();
 }
 
