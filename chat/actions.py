@@ -35,7 +35,7 @@ from chat.outcome import Outcome
 from chat.protocol.crypto import b64e, utc_today, verify_certificate, verify_handshake, verify_visitor_key
 from chat.schema import wrapup_dimensions
 from chat.tokens import forget_expired, make_token, use_once
-from helpline.metrics.actions import increment, increment_hour_of_week
+from helpline.metrics.actions import increment, increment_each, increment_hour_of_week
 from helpline.metrics.catalogue import HELPED, NEXT_STEPS, minutes_bin, service_level
 
 # This server process, recorded with each counsellor socket it holds (which process has which socket).
@@ -468,9 +468,8 @@ def accept(identity: SocketIdentity, fields: dict[str, Any], offered_vk: str | N
                              "transferred_from", "answered", "accepted_at"])
     if first:
         waited = (moment - chat.queued_at).total_seconds()
-        _count("chat.answered", chat.lang)
-        _count("chat.wait_bin", minutes_bin(waited))
-        _count("chat.service_level", service_level(waited))
+        increment_each(("chat.answered", chat.lang), ("chat.wait_bin", minutes_bin(waited)),
+                       ("chat.service_level", service_level(waited)))
     frame = {"type": "connected", "chat": chat.id, "epoch": chat.epoch, "ck": fields["ck"], "sig": fields["sig"],
              "cert": cert}
     # Both sockets learn their peer from this accept, so even a chat's first message needs no database read

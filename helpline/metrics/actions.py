@@ -11,8 +11,8 @@ from django.utils import timezone
 from helpline.metrics.catalogue import check_countable, minutes_bin
 from helpline.metrics.models import DailyCount, HourOfWeekCount
 
-__all__ = ["BLOCK_DAYS", "block_start", "hour_of_week", "increment", "increment_hour_of_week", "minutes_bin",
-           "today"]
+__all__ = ["BLOCK_DAYS", "block_start", "hour_of_week", "increment", "increment_each", "increment_hour_of_week",
+           "minutes_bin", "today"]
 
 # Hour-of-week counts are summed over fixed 4-week blocks counted from this Monday (privacy.md: ≥ 4 weeks).
 BLOCK_EPOCH = datetime.date(2024, 1, 1)
@@ -36,19 +36,26 @@ def hour_of_week(moment: datetime.datetime) -> int:
 
 
 def _upsert(table: str, columns: tuple[str, ...], values: list[Any], amount: int) -> None:
+    _upsert_rows(table, columns, [(*values, amount)])
+
+
+def _upsert_rows(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """One statement adding each row's last value to the cell its other values name (no cell twice: PostgreSQL
+    refuses a statement that updates one row twice)."""
     names = ", ".join((*columns, "count"))
-    marks = ", ".join(["%s"] * (len(columns) + 1))
-    sql = (f"INSERT INTO {table} ({names}) VALUES ({marks}) "  # noqa: S608 (table and columns are ours)
+    row_marks = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    sql = (f"INSERT INTO {table} ({names}) VALUES {', '.join([row_marks] * len(rows))} "  # noqa: S608 (ours)
            f"ON CONFLICT ({', '.join(columns)}) DO UPDATE SET count = {table}.count + excluded.count")
+    values = [value for row in rows for value in row]
     # One statement is atomic by itself. Inside the caller's transaction (a chat action) it runs as part of it:
     # a savepoint there would add two statements to every counted action and change nothing, since no caller
     # goes on after a failed count. On its own it takes a transaction of its own, as Django's writes do.
     if connection.in_atomic_block:
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*values, amount])
+            cursor.execute(sql, values)
         return
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [*values, amount])
+        cursor.execute(sql, values)
 
 
 def increment(metric: str, dimension: str = "", amount: int = 1, day: datetime.date | None = None) -> None:
@@ -64,6 +71,22 @@ def increment(metric: str, dimension: str = "", amount: int = 1, day: datetime.d
         raise ValueError("amount must be positive")
     check_countable(metric, dimension)
     _upsert(DailyCount._meta.db_table, ("metric", "dimension", "day"), [metric, dimension, day or today()], amount)
+
+
+def increment_each(*cells: tuple[str, str], day: datetime.date | None = None) -> None:
+    """Add one to each (metric, dimension) cell of `day` (default today) in one statement; a cell named twice
+    gets two. Each must be in the catalogue, or nothing is counted. An action that counts several things
+    at once (a chat answered: by language, by wait, by service level) makes one trip for them, not one each.
+    """
+    amounts: dict[tuple[str, str], int] = {}
+    for metric, dimension in cells:
+        check_countable(metric, dimension)
+        amounts[(metric, dimension)] = amounts.get((metric, dimension), 0) + 1
+    if not amounts:
+        return
+    cell_day = day or today()
+    _upsert_rows(DailyCount._meta.db_table, ("metric", "dimension", "day"),
+                 [(metric, dimension, cell_day, amount) for (metric, dimension), amount in amounts.items()])
 
 
 def increment_hour_of_week(metric: str, when: datetime.datetime, amount: int = 1) -> None:

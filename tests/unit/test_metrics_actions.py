@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from helpline.metrics.actions import block_start, hour_of_week, increment, increment_hour_of_week
+from helpline.metrics.actions import block_start, hour_of_week, increment, increment_each, increment_hour_of_week
 from helpline.metrics.models import DailyCount, HourOfWeekCount
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -24,6 +24,25 @@ def test_increment_adds_to_one_cell() -> None:
     assert DailyCount.objects.count() == 2
     with pytest.raises(ValueError, match="positive"):
         increment("chat.offered", "en", amount=0)
+
+
+@pytest.mark.django_db
+def test_increment_each_counts_several_cells_in_one_statement() -> None:
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    day = datetime.date(2026, 3, 2)
+    increment("chat.answered", "en", day=day)
+    with transaction.atomic(), CaptureQueriesContext(connection) as statements:
+        increment_each(("chat.answered", "en"), ("chat.wait_bin", "<1"), ("chat.answered", "en"), day=day)
+    assert len(statements.captured_queries) == 1, statements.captured_queries
+    assert DailyCount.objects.get(metric="chat.answered", dimension="en", day=day).count == 3
+    assert DailyCount.objects.get(metric="chat.wait_bin", dimension="<1", day=day).count == 1
+    with pytest.raises(ValueError):  # one cell the catalogue does not know: nothing is counted
+        increment_each(("chat.answered", "en"), ("chat.no_such_metric", ""), day=day)
+    assert DailyCount.objects.get(metric="chat.answered", dimension="en", day=day).count == 3
+    increment_each(day=day)  # nothing to count: no statement, no error
+    assert DailyCount.objects.count() == 2
 
 
 @pytest.mark.django_db
