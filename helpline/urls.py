@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
-from django_otp.admin import OTPAdminSite
 
 from helpline import views
+from helpline.accounts.admin import StaffAdminSite
 
 # The admin demands a verified second factor like every other staff page.
-admin.site.__class__ = OTPAdminSite
+admin.site.__class__ = StaffAdminSite
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("chat/", include("chat.api_urls")),

@@ -11,10 +11,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_static.models import StaticToken
 
-from helpline.accounts.models import EnrolmentInvitation, SealedTOTPDevice
+from helpline.accounts.models import EnrolmentInvitation, RecoveryCodes, SealedTOTPDevice
 from helpline.accounts.roles import assign_roles
+from helpline.accounts.seeds import recovery_code_digest
 
 RECOVERY_CODE_COUNT = 10
 ENROLMENT_DEVICE_NAME = "authenticator"
@@ -75,16 +76,17 @@ def confirmed_totp_device(user: Any) -> SealedTOTPDevice | None:
 def confirm_totp_and_issue_recovery_codes(device: SealedTOTPDevice) -> list[str]:
     """Confirm an authenticator (any other of the person's stops working) and replace any recovery codes.
 
-    Returns the new codes (shown once).
+    Returns the new codes, shown once; only their digests are kept (RecoveryCodes).
     """
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     SealedTOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
-    static, _created = StaticDevice.objects.get_or_create(user=device.user, name="recovery",
-                                                          defaults={"confirmed": True})
+    static, _created = RecoveryCodes.objects.get_or_create(user=device.user, name="recovery",
+                                                           defaults={"confirmed": True})
     static.token_set.all().delete()
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
-    StaticToken.objects.bulk_create([StaticToken(device=static, token=code) for code in codes])
+    StaticToken.objects.bulk_create([StaticToken(device=static, token=recovery_code_digest(code, device.user_id))
+                                     for code in codes])
     return codes
 
 
@@ -97,7 +99,7 @@ def verify_second_factor(user: Any, code: str) -> Any | None:
     totp = confirmed_totp_device(user)
     if totp is not None and code.isdigit() and totp.verify_token(code):
         return totp
-    for static in StaticDevice.objects.filter(user=user, confirmed=True):
+    for static in RecoveryCodes.objects.filter(user=user, confirmed=True):
         if static.verify_token(code):
             return static
     return None

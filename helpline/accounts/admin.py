@@ -1,4 +1,5 @@
-"""The admin's staff list gains one action (issue enrolment links); authenticators are listed, never their seeds."""
+"""The admin's staff list gains one action (issue enrolment links); authenticators and recovery codes are listed,
+never their seeds or codes; the admin's own sign-in checks recovery codes as the staff sign-in does."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from helpline.accounts.actions import ENROLMENT_LINK_HOURS, issue_enrolment_link
-from helpline.accounts.models import SealedTOTPDevice
+from helpline.accounts.models import RecoveryCodes, SealedTOTPDevice
 
 
 @admin.action(description=_("Issue an enrolment link for an authenticator app"))
@@ -50,3 +53,39 @@ class SealedTOTPDeviceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+# Recovery codes are kept as digests and checked by RecoveryCodes; django-otp's own StaticDevice admin would let
+# someone type a code in clear (which would then never verify) and would show the digests. Listed, not edited.
+admin.site.unregister(StaticDevice)
+
+
+@admin.register(RecoveryCodes)
+class RecoveryCodesAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["user", "codes_left", "last_used_at"]
+    fields = readonly_fields = ("user", "codes_left", "created_at", "last_used_at")
+
+    @admin.display(description=_("codes left"))
+    def codes_left(self, device: RecoveryCodes) -> int:
+        return int(device.token_set.count())
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class AdminSignInForm(OTPAdminAuthenticationForm):  # type: ignore[misc]
+    """django-otp's admin sign-in, offering a person's recovery codes as RecoveryCodes (which checks a typed
+    code's digest), not as the StaticDevice django-otp lists (which would compare the code with a digest)."""
+
+    @staticmethod
+    def device_choices(user: Any) -> list[tuple[str, str]]:
+        choices: list[tuple[str, str]] = OTPAdminAuthenticationForm.device_choices(user)
+        listed, checked = f"{StaticDevice.model_label()}/", f"{RecoveryCodes.model_label()}/"
+        return [(checked + value.removeprefix(listed) if value.startswith(listed) else value, name)
+                for value, name in choices]
+
+
+class StaffAdminSite(OTPAdminSite):  # type: ignore[misc]
+    """The admin demands a verified second factor like every other staff page (helpline/urls.py)."""
+
+    login_form = AdminSignInForm

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from helpline.accounts import seeds
@@ -76,6 +77,20 @@ class StaffSession(AbstractBaseSession):
         from helpline.accounts.sessions import SessionStore
 
         return SessionStore
+
+
+class RecoveryCodes(StaticDevice):  # type: ignore[misc]
+    """A person's single-use recovery codes, each kept as its digest (seeds.recovery_code_digest), never in
+    clear: django-otp's StaticDevice keeps the codes themselves, which a database reader could then use.
+    Checking a code stays StaticDevice's own (used once, throttled), given the typed code's digest."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "recovery codes"
+        verbose_name_plural = "recovery codes"
+
+    def verify_token(self, token: Any) -> bool:
+        return bool(super().verify_token(seeds.recovery_code_digest(str(token), self.user_id)))
 
 
 class SealedTOTPDevice(TimestampMixin, ThrottlingMixin, Device):  # type: ignore[misc]

@@ -1,7 +1,9 @@
-"""Authenticator seeds at rest: sealed with AES-GCM under a key derived from settings.TOTP_SEED_KEY.
+"""Second factors at rest, under keys derived from settings.TOTP_SEED_KEY: authenticator seeds sealed with
+AES-GCM, recovery codes kept only as keyed digests.
 
-A database reader (a backup, a stolen disk) then cannot make anyone's codes. Each seed is bound to its
-owner, so a database writer cannot move their own known seed onto someone else's account either.
+A database reader (a backup, a stolen disk) then cannot make anyone's codes, nor read their recovery codes.
+Each seed and each digest is bound to its owner, so a database writer cannot move their own known seed or
+recovery code onto someone else's account either.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
+import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -20,6 +24,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 VERSION = "v1"
 NONCE_BYTES = 12
+# django-otp's StaticToken keeps 16 characters: 64 bits of HMAC-SHA256, for codes of 40 random bits that a
+# guesser online is throttled on, and that offline needs the key, which is not in the database.
+RECOVERY_DIGEST_CHARS = 16
 
 
 class SealedSeedError(Exception):
@@ -32,11 +39,35 @@ def _cipher(secret: str) -> AESGCM:
     return AESGCM(key)
 
 
-def _current_cipher() -> AESGCM:
-    secret = getattr(settings, "TOTP_SEED_KEY", "")
+def _secret() -> str:
+    secret: str = getattr(settings, "TOTP_SEED_KEY", "")
     if not secret:
         raise ImproperlyConfigured("TOTP_SEED_KEY is not set (HELPLINE_TOTP_SEED_KEY)")
-    return _cipher(secret)
+    return secret
+
+
+def _current_cipher() -> AESGCM:
+    return _cipher(_secret())
+
+
+@functools.cache
+def _recovery_key(secret: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"helpline recovery code v1").derive(
+        secret.encode())
+
+
+def recovery_code_digest(code: str, user_id: int) -> str:
+    """What a recovery code is kept as: HMAC-SHA256 over its owner and the code (spaces dropped, any case),
+    under a key derived from TOTP_SEED_KEY, as 16 hex characters. The code itself is shown once and kept
+    nowhere."""
+    typed = code.replace(" ", "").lower()
+    mac = hmac.new(_recovery_key(_secret()), f"{user_id}:{typed}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:RECOVERY_DIGEST_CHARS]
+
+
+def is_recovery_code_digest(stored: str) -> bool:
+    """A stored token that is a digest (16 hex characters), not a code kept in clear (django-otp's: 8 base32)."""
+    return len(stored) == RECOVERY_DIGEST_CHARS and all(char in "0123456789abcdef" for char in stored)
 
 
 def _owner(user_id: int) -> bytes:

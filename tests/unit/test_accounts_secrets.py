@@ -1,7 +1,9 @@
-"""Secrets at rest (issue 14, item 10): a database reader finds no usable session key and no TOTP seed.
+"""Secrets at rest (issue 14, item 10): a database reader finds no usable session key, no TOTP seed and no
+recovery code.
 
 Sessions are stored under a SHA-256 digest of their key; authenticator seeds are sealed with AES-GCM
-under a key from settings, bound to their owner. Migrations convert what an older version stored.
+under a key from settings, bound to their owner; recovery codes are kept as keyed digests, bound to their
+owner too. Migrations convert what an older version stored.
 """
 
 from __future__ import annotations
@@ -197,3 +199,82 @@ def test_the_admin_sites_own_sign_in_verifies_a_sealed_authenticator() -> None:
                             "otp_token": current_code(device), "next": "/en/staff/admin/"})
     assert response.status_code == 302, response.context["form"].errors
     assert client.get("/en/staff/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_contract_the_database_holds_no_recovery_code() -> None:
+    from helpline.accounts.actions import confirm_totp_and_issue_recovery_codes, verify_second_factor
+
+    user, _ = create_staff("keeper", PASSWORD, [COUNSELLOR], with_totp=True)
+    device = confirmed_totp_device(user)
+    assert device is not None
+    codes = confirm_totp_and_issue_recovery_codes(device)
+    stored = every_stored_text()
+    assert len(set(codes)) == 10 and not any(code in stored for code in codes)
+    # As typed from a printout: in capitals, in two groups. Once only.
+    typed = f"{codes[3][:4].upper()} {codes[3][4:].upper()}"
+    assert verify_second_factor(user, typed) is not None
+    assert verify_second_factor(user, codes[3]) is None
+
+
+@pytest.mark.django_db
+def test_a_recovery_code_moved_to_another_person_lets_nobody_in() -> None:
+    from django_otp.plugins.otp_static.models import StaticToken
+
+    from helpline.accounts.actions import confirm_totp_and_issue_recovery_codes, verify_second_factor
+    from helpline.accounts.models import RecoveryCodes
+
+    writer, _ = create_staff("writer", PASSWORD, [COUNSELLOR], with_totp=True)
+    victim, _ = create_staff("victim", PASSWORD, [COUNSELLOR], with_totp=True)
+    codes = confirm_totp_and_issue_recovery_codes(confirmed_totp_device(writer))  # type: ignore[arg-type]
+    confirm_totp_and_issue_recovery_codes(confirmed_totp_device(victim))  # type: ignore[arg-type]
+    # Someone who can write to the database copies their own digests onto the victim's recovery device.
+    victims = RecoveryCodes.objects.get(user=victim)
+    for token in StaticToken.objects.filter(device__user=writer):
+        StaticToken.objects.create(device=victims, token=token.token)
+    assert all(verify_second_factor(victim, code) is None for code in codes)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_replaces_recovery_codes_kept_in_clear_with_their_digests() -> None:
+    from django.contrib.auth import get_user_model
+    from django.db.migrations.executor import MigrationExecutor
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    from helpline.accounts.actions import verify_second_factor
+
+    executor = MigrationExecutor(connection)
+    before = [("accounts", "0003_sealed_seeds_and_hashed_sessions")]
+    latest = executor.loader.graph.leaf_nodes("accounts")
+    executor.migrate(before)
+    user = get_user_model().objects.create(username="old-codes")
+    device = StaticDevice.objects.create(user=user, name="recovery", confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(3)]
+    for code in codes:
+        StaticToken.objects.create(device=device, token=code)
+
+    MigrationExecutor(connection).migrate(latest)
+
+    assert not any(code in every_stored_text() for code in codes)
+    assert verify_second_factor(user, codes[1]) is not None
+    assert verify_second_factor(user, codes[1]) is None, "still used once only"
+    assert StaticToken.objects.filter(device__user=user).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_admin_sites_own_sign_in_takes_a_recovery_code_once() -> None:
+    from helpline.accounts.actions import confirm_totp_and_issue_recovery_codes
+    from helpline.accounts.admin import AdminSignInForm
+    from helpline.accounts.roles import ADMIN
+
+    user, _ = create_staff("lost-phone", PASSWORD, [ADMIN], with_totp=True)
+    codes = confirm_totp_and_issue_recovery_codes(confirmed_totp_device(user))  # type: ignore[arg-type]
+    offered = [value for value, name in AdminSignInForm.device_choices(user) if name == "recovery"]
+    assert offered and offered[0].startswith("accounts.recoverycodes/")
+    for attempt, expected in ((1, 302), (2, 200)):
+        client = Client()
+        response = client.post("/en/staff/admin/login/?next=/en/staff/admin/",
+                               {"username": "lost-phone", "password": PASSWORD, "otp_device": offered[0],
+                                "otp_token": codes[0], "next": "/en/staff/admin/"})
+        assert response.status_code == expected, attempt
+    assert client.get("/en/staff/admin/").status_code == 302, "the used code let nobody in the second time"
