@@ -98,11 +98,13 @@ bench: install ## benchmarks; each prints a comparison table against its baselin
 	$(PY) -m bench
 
 messages: install ## refresh the Dutch catalogues from the code, then compile them
-	# helpline/ holds the accounts and metrics apps, which keep catalogues of their own.
+	# helpline/ holds the accounts and metrics apps, which keep catalogues of their own: only there are they
+	# left out (makemessages leaves out every directory of that name, and each app's templates are in one).
 	for dir in helpline helpline/accounts helpline/metrics chat selfhelp securemessages; do \
+	  apps=$$([ $$dir = helpline ] && echo "--ignore accounts/* --ignore metrics/*"); \
 	  (cd $$dir && PYTHONPATH=$(CURDIR) DJANGO_SETTINGS_MODULE=helpline.settings.dev \
 	   $(CURDIR)/$(VENV)/bin/django-admin makemessages -l nl --no-obsolete -d django \
-	   --ignore 'accounts/*' --ignore 'metrics/*' --ignore 'static/*'); done
+	   $$apps --ignore 'static/*'); done
 	$(PY) manage.py compilemessages -v0 --ignore .venv --ignore var
 
 clean: ## remove the virtual environment and the embedded default's data (var/)
