@@ -9,6 +9,8 @@ owner too. Migrations convert what an older version stored.
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,6 +34,19 @@ def every_stored_text() -> str:
             for row in cursor.fetchall():
                 parts.extend(value.hex() if isinstance(value, bytes | memoryview) else str(value) for value in row)
     return "\n".join(parts)
+
+
+@contextlib.contextmanager
+def stored_as_of(migration: str) -> Iterator[None]:
+    """The accounts tables as migration `migration` of the app left them, for the block to store what an
+    older version stored; then every migration since runs."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes("accounts")
+    executor.migrate([("accounts", migration)])
+    yield
+    MigrationExecutor(connection).migrate(latest)
 
 
 def signed_in_client(username: str) -> tuple[Client, Any]:
@@ -144,7 +159,6 @@ def test_codes_are_accepted_and_refused_exactly_as_django_otps_totp_device_does(
 def test_migration_hashes_existing_sessions_and_seals_existing_seeds() -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore as ClearSessionStore
-    from django.db.migrations.executor import MigrationExecutor
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.oath import TOTP
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -152,24 +166,17 @@ def test_migration_hashes_existing_sessions_and_seals_existing_seeds() -> None:
     from helpline.accounts.models import SealedTOTPDevice, StaffSession
     from helpline.accounts.sessions import SessionStore
 
-    executor = MigrationExecutor(connection)
-    before = [("accounts", "0002_enrolment_invitation")]
-    latest = executor.loader.graph.leaf_nodes("accounts")
-    executor.migrate(before)
-
-    user = get_user_model().objects.create(username="veteran")
-    seed = bytes(range(20))
-    old_device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True, key=seed.hex(),
-                                           last_t=123)
-    old_session = ClearSessionStore()
-    old_session["_auth_user_id"] = str(user.pk)
-    old_session[DEVICE_ID_SESSION_KEY] = old_device.persistent_id
-    old_session.save()
-    key = old_session.session_key
-    assert key
-
-    executor = MigrationExecutor(connection)
-    executor.migrate(latest)
+    with stored_as_of("0002_enrolment_invitation"):
+        user = get_user_model().objects.create(username="veteran")
+        seed = bytes(range(20))
+        old_device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True, key=seed.hex(),
+                                               last_t=123)
+        old_session = ClearSessionStore()
+        old_session["_auth_user_id"] = str(user.pk)
+        old_session[DEVICE_ID_SESSION_KEY] = old_device.persistent_id
+        old_session.save()
+        key = old_session.session_key
+        assert key
 
     assert not TOTPDevice.objects.exists()
     device = SealedTOTPDevice.objects.get(user=user)
@@ -238,22 +245,16 @@ def test_a_recovery_code_moved_to_another_person_lets_nobody_in() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_migration_replaces_recovery_codes_kept_in_clear_with_their_digests() -> None:
     from django.contrib.auth import get_user_model
-    from django.db.migrations.executor import MigrationExecutor
     from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
     from helpline.accounts.actions import verify_second_factor
 
-    executor = MigrationExecutor(connection)
-    before = [("accounts", "0003_sealed_seeds_and_hashed_sessions")]
-    latest = executor.loader.graph.leaf_nodes("accounts")
-    executor.migrate(before)
-    user = get_user_model().objects.create(username="old-codes")
-    device = StaticDevice.objects.create(user=user, name="recovery", confirmed=True)
-    codes = [StaticToken.random_token() for _ in range(3)]
-    for code in codes:
-        StaticToken.objects.create(device=device, token=code)
-
-    MigrationExecutor(connection).migrate(latest)
+    with stored_as_of("0003_sealed_seeds_and_hashed_sessions"):
+        user = get_user_model().objects.create(username="old-codes")
+        device = StaticDevice.objects.create(user=user, name="recovery", confirmed=True)
+        codes = [StaticToken.random_token() for _ in range(3)]
+        for code in codes:
+            StaticToken.objects.create(device=device, token=code)
 
     assert not any(code in every_stored_text() for code in codes)
     assert verify_second_factor(user, codes[1]) is not None
