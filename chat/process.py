@@ -36,7 +36,6 @@ from typing import Any, Final
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import DatabaseError
 
 from chat import actions, delivery
 from chat.access import VISITOR
@@ -277,14 +276,15 @@ def then_route(action: Callable[..., Outcome], *args: Any) -> tuple[Outcome, boo
     A visitor who joins waits for the pass that offers their chat: as a trip of its own it waited its turn on
     the event loop twice more, and its offer went through the visitor's socket on the channel layer (at
     2,000 talking chats and half a core, each turn is tens of milliseconds). Here the offer is the joining
-    socket's own event. A pass that fails (the database busy) leaves the queue change asking for one as usual.
+    socket's own event. A pass that fails (the database busy, or anything else) leaves the queue change asking
+    for one as usual.
     """
     outcome = action(*args)
     if not outcome.queue_changed:
         return outcome, False
     try:
         routed = actions.route(args[-1], sweeping=False)
-    except DatabaseError:
+    except Exception:  # the action is done (its own transaction): its outcome must still reach its sockets
         logger.warning("routing after a queue change failed; a pass of its own retries", exc_info=True)
         return outcome, False
     outcome.add(routed)

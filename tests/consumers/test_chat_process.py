@@ -397,3 +397,25 @@ async def test_a_join_while_a_pass_runs_leaves_the_routing_to_it(open_visitor: A
     work.queue_changed()  # what the running pass does next: another round, since a change came meanwhile
     rekey = await counsellor.expect("rekey")
     assert rekey["chat"] == visitor.chat
+
+
+async def test_a_join_whose_routing_fails_is_still_queued_and_routed_by_a_pass_of_its_own(
+        open_visitor: Any, open_counsellor: Any, monkeypatch: Any) -> None:
+    # The join is done (its own transaction) before its trip routes: a failing pass must not lose its answer.
+    counsellor = await open_counsellor()
+    await counsellor.send({"type": "available", "on": True})
+    await counsellor.nothing_but_queue_listings(0.3)
+    real_route = actions.route
+    failures = []
+
+    def failing_once(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(True)
+            raise RuntimeError("a pass that breaks")
+        return real_route(*args, **kwargs)
+
+    monkeypatch.setattr(actions, "route", failing_once)
+    visitor = await open_visitor()
+    assert (await visitor.join())["type"] == "queued"
+    rekey = await counsellor.expect("rekey")
+    assert failures and rekey["chat"] == visitor.chat
