@@ -34,6 +34,10 @@ class StaffLoginView(LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = False
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        # Just signed out (sign_out): the page also deletes the console's sealed records in this browser.
+        return {**super().get_context_data(**kwargs), "signed_out": self.request.GET.get("signed_out") == "1"}
+
     def get_success_url(self) -> str:
         target = reverse("accounts:second_factor")
         next_url = self.get_redirect_url()
@@ -161,8 +165,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
+    """Sign out, from whichever staff page; the sign-in page that follows deletes the console's sealed chat
+    records in this browser (chat/signed-out.js): the console page wipes them itself, other pages cannot."""
     logout(request)
-    return redirect("accounts:login")
+    return redirect(f"{reverse('accounts:login')}?signed_out=1")
 
 
 def locked_out(request: HttpRequest, *_args: Any, **_kwargs: Any) -> HttpResponse:

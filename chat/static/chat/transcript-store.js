@@ -43,6 +43,12 @@ function inTransaction(db, mode, action) {
   });
 }
 
+/** Delete the whole store, records and key, from a page that has no console: after a sign-out from any staff
+ * page (chat/signed-out.js). A console open in another tab closes its copy first (openDb), so nothing blocks it. */
+export function forgetConsoleChats() {
+  return request(indexedDB.deleteDatabase(DB_NAME));
+}
+
 export class TranscriptStore {
   constructor(db, key) {
     this.db = db;
