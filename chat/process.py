@@ -167,9 +167,14 @@ class ProcessWork:
             return False
         return True
 
+    @property
+    def routing(self) -> bool:
+        """A routing pass is running (or about to): queue changes meanwhile wait for its next round."""
+        return self.router is not None and not self.router.done()
+
     def queue_changed(self) -> None:
         self.route_again = True
-        if self.router is None or self.router.done():
+        if not self.routing:
             self.router = asyncio.create_task(self.route_until_settled())
 
     async def route_until_settled(self) -> None:
@@ -192,7 +197,7 @@ class ProcessWork:
         """Run `action(*args)` on the database and, when no routing pass is running, the pass its queue change
         asks for in the same trip (`then_route`); (outcome, whether it routed). Otherwise the action alone,
         and its queue change asks for a pass as any other does (`deliver`)."""
-        if self.overload.active or (self.router is not None and not self.router.done()):
+        if self.overload.active or self.routing:
             return await on_database(action, *args), False
         return await on_database(then_route, action, *args)
 
