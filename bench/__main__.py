@@ -222,10 +222,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "e.g. 50 for a machine half as fast (cgroup v1 cpu controller; needs root)")
     parser.add_argument("--no-daphne-floor", dest="daphne_floor", action="store_false",
                         help="leave out the bare Daphne relay (bench/daphne_relay.py), the floor Daphne sets")
+    parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="the event loop our Daphne runs on (HELPLINE_EVENT_LOOP; the bare Daphne relay "
+                             "always runs as installed, on asyncio's)")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="sample our server with py-spy during each run; collapsed stacks in DIR "
                              "(python -m bench.profiler DIR/<file> summarises one)")
     args = parser.parse_args(argv)
+    os.environ["HELPLINE_EVENT_LOOP"] = args.event_loop  # passed on to our servers only (bench/stack.py)
     args.ladder = [int(n) for n in args.pairs.split(",") if n.strip()]
     if any(n < 1 or n > 2000 for n in args.ladder):
         parser.error("--pairs: each rung from 1 to 2000")
@@ -378,7 +382,8 @@ class Quotas:
 def report_head() -> list[str]:
     return [f"# python -m bench {' '.join(sys.argv[1:])}".rstrip(),
             f"# {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
-            f"Python {sys.version.split()[0]}", ""]
+            f"Python {sys.version.split()[0]}, our Daphne on {os.environ.get('HELPLINE_EVENT_LOOP', 'uvloop')}'s "
+            "event loop", ""]
 
 
 async def main_async(args: argparse.Namespace) -> int:

@@ -42,6 +42,8 @@ def clean_env() -> dict[str, str]:
     """This environment without our settings variables, so a server gets only what it is given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "HELPLINE_"))}
     env["PYTHONUNBUFFERED"] = "1"
+    if "HELPLINE_EVENT_LOOP" in os.environ:  # bench --event-loop: the one setting every server of ours shares
+        env["HELPLINE_EVENT_LOOP"] = os.environ["HELPLINE_EVENT_LOOP"]
     return env
 
 

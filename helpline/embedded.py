@@ -9,6 +9,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpline.settings.dev")
     # Everything this process writes (database, its log, keys, collected files) is this user's only.
     os.umask(0o077)
+    from helpline.serve import choose_event_loop
+
+    choose_event_loop()  # before django.setup() imports daphne.server, which makes the loop
     import django
     from django.core.management import call_command
 

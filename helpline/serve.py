@@ -6,6 +6,7 @@ import argparse
 import gc
 import logging
 import os
+import sys
 from typing import Any
 
 from helpline.upstream import allow_policy_close, daphne_server_class, defer_autobahn_log_formatting
@@ -52,6 +53,43 @@ def tune_garbage_collection() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+# The event loop under Twisted (docs/performance.md, "the loop under Daphne"). Daphne runs Twisted's asyncio
+# reactor on a loop it makes with asyncio.new_event_loop() the moment daphne.server is imported, which
+# django.setup() does (the daphne app). Every socket's readiness and every callback and timer of every
+# consumer pass through that loop; uvloop's (libuv, in C) does that work for less CPU than asyncio's own,
+# most of all with thousands of sockets open. HELPLINE_EVENT_LOOP=asyncio keeps Python's own (to compare, or
+# where uvloop is not installed: it is not made for Windows).
+EVENT_LOOPS = ("uvloop", "asyncio")
+
+
+def choose_event_loop() -> str:
+    """Make the loop Daphne will run on uvloop's where it is installed; call before django.setup()."""
+    import asyncio
+
+    asked = os.environ.get("HELPLINE_EVENT_LOOP", "")
+    if asked and asked not in EVENT_LOOPS:
+        raise SystemExit(f"HELPLINE_EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, not {asked!r}")
+    if "daphne.server" in sys.modules:
+        raise RuntimeError("choose_event_loop() must run before daphne.server is imported (django.setup())")
+    if asked == "asyncio":
+        return "asyncio"
+    try:
+        import uvloop
+    except ImportError:
+        if asked == "uvloop":
+            raise SystemExit("HELPLINE_EVENT_LOOP=uvloop, but uvloop is not installed") from None
+        return "asyncio"  # not built for this platform: Python's own loop does the same, for more CPU
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return "uvloop"
+
+
+def running_event_loop_name() -> str:
+    """Which loop Daphne's reactor runs on: "uvloop" or "asyncio" (said at start-up, and asked by the tests)."""
+    from daphne.server import twisted_loop
+
+    return "uvloop" if type(twisted_loop).__module__.startswith("uvloop") else "asyncio"
+
+
 def forget_sockets_of_an_earlier_boot() -> None:
     """The embedded default is one process: no socket of its last run survived, so no chat may wait on one."""
     from chat import actions
@@ -73,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpline.settings.dev")
+    if "daphne.server" not in sys.modules:  # helpline.embedded chose it before its own django.setup()
+        choose_event_loop()
     import django
 
     django.setup()  # applies settings.LOGGING, whose handlers all carry the redaction filter
@@ -90,8 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         interface = args.host.replace(":", r"\:")
         endpoints = [f"tcp:port={args.port}:interface={interface}"]
-    print(f"Serving on {'unix:' + args.unix_socket if args.unix_socket else f'http://{args.host}:{args.port}/'}",
-          flush=True)
+    where = f"unix:{args.unix_socket}" if args.unix_socket else f"http://{args.host}:{args.port}/"
+    print(f"Serving on {where} (event loop: {running_event_loop_name()})", flush=True)
     daphne_server_class()(
         application=application,
         endpoints=endpoints,
