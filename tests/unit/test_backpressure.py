@@ -179,3 +179,41 @@ async def test_a_reader_waiting_on_an_empty_inbox_gets_the_next_item() -> None:
     cancelled.cancel()  # a socket closing while its loop waits: the next reader still works
     inbox.put_nowait(frame(2))
     assert (await inbox.get())["text"] == "2"
+
+
+def relay(text: str) -> dict[str, object]:
+    return {"type": "chat.relay", "chat": "c", "text": text}
+
+
+async def test_a_layer_message_is_handled_at_once_only_while_the_reader_waits_on_an_empty_inbox() -> None:
+    inbox = PausingInbox(ReadSwitch())
+    handled: list[object] = []
+    inbox.immediate = lambda item: handled.append(item["text"]) is None  # takes everything
+    inbox.put_or_handle(relay("early"))  # nobody reads yet (the consumer is busy): it waits its turn
+    assert handled == [] and inbox.qsize() == 1
+    assert (await inbox.get())["text"] == "early"
+
+    reading = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)  # the consumer now waits for its next item
+    inbox.put_or_handle(relay("now"))
+    assert handled == ["now"] and inbox.empty() and not reading.done()
+
+    inbox.put_nowait(frame(1))  # a frame from the socket wakes the reader...
+    inbox.put_or_handle(relay("after the frame"))  # ...and what comes after it must not pass it
+    assert handled == ["now"]
+    assert (await asyncio.wait_for(reading, 5))["text"] == "1"
+    assert (await inbox.get())["text"] == "after the frame"
+
+
+async def test_what_the_consumer_declines_to_handle_at_once_is_queued() -> None:
+    inbox = PausingInbox(ReadSwitch())
+    inbox.immediate = lambda item: False
+    reading = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_or_handle(relay("declined"))
+    assert (await asyncio.wait_for(reading, 5))["text"] == "declined"
+    inbox.immediate = None  # no consumer hook at all: every message queues
+    reading = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_or_handle(relay("no hook"))
+    assert (await asyncio.wait_for(reading, 5))["text"] == "no hook"
