@@ -44,9 +44,7 @@ from helpline.upstream import (
     CLOSE_POLICY,
     DispatchWithoutConnectionCleanup,
     OneInboxConsumer,
-    PausingInbox,
     socket_inbox,
-    socket_text_sender,
     unread_seconds,
     waited_seconds,
 )
@@ -93,9 +91,6 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
 
     def setup_socket(self) -> None:
         self.inbox = socket_inbox(self.scope)
-        self.send_text_now = socket_text_sender(self.scope)
-        if isinstance(self.inbox, PausingInbox) and self.send_text_now is not None:
-            self.inbox.immediate = self.relay_now
         self.limit = RateLimit(settings.CHAT_FRAMES_PER_SECOND, settings.CHAT_FRAME_BURST)
         self.strikes = Strikes(settings.CHAT_MAX_WRONG_FRAMES, settings.CHAT_WRONG_FRAME_WINDOW)
         self.closing = False
@@ -272,21 +267,6 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
         # party to the chat does not pass them on.
         if self.holds(event["chat"]):
             await self.send(text_data=event["text"])
-
-    def relay_now(self, event: dict[str, Any]) -> bool:
-        """`chat_relay` at once, for a relayed frame that arrives while this socket waits for nothing else
-        (PausingInbox.put_or_handle): the same check, the same frame, without waking this socket's task.
-        False leaves the event to queue and take the usual way: anything but a relay, or a send that failed
-        (the usual way then meets the failure in this socket's own task, not in the sender's)."""
-        if event.get("type") != "chat.relay" or self.send_text_now is None:
-            return False
-        if not self.holds(event["chat"]):
-            return True  # as chat_relay: not passed on
-        try:
-            self.send_text_now(event["text"])
-        except Exception:
-            return False
-        return True
 
     async def chat_refused(self, event: dict[str, Any]) -> None:
         """A message of this socket reached no one (delivery's `if_undeliverable`)."""

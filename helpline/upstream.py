@@ -201,9 +201,6 @@ INBOX_EXTENSION: Final = "helpline.inbox"
 # And the server's own `send` for the socket: the consumer sends websocket messages with it directly, past
 # Channels' session middleware, whose `send` wrapper only ever acts on HTTP responses.
 SENDER_EXTENSION: Final = "helpline.send"
-# And a plain function that writes one text frame to the socket now, as the server's `send` would for a
-# "websocket.send" (PausingInbox.immediate: a relayed message for a socket with nothing waiting goes out at once).
-TEXT_NOW_EXTENSION: Final = "helpline.send_text_now"
 
 
 class Inbox(Protocol):
@@ -246,8 +243,6 @@ class PausingInbox:
         self.waited = 0.0
         # Bytes TCP held when reading resumed, and since when: the frames read from them are dated then.
         self.held_bytes, self.held_since = 0, 0.0
-        # The consumer's way to handle a layer message at once (`put_or_handle`); None: every message queues.
-        self.immediate: Callable[[dict[str, Any]], bool] | None = None
 
     def qsize(self) -> int:
         return len(self.items)
@@ -274,20 +269,6 @@ class PausingInbox:
         if self.paused_since is None and received and len(self.items) >= self.pause_at:
             self.paused_since = moment
             self.transport.pauseProducing()
-
-    def put_or_handle(self, item: dict[str, Any]) -> None:
-        """A layer's message: handled by the consumer at once (`immediate`) when it could be handled next anyway,
-        else queued.
-
-        It could be next when nothing waits in here and the consumer waits for its next item: its loop is
-        then at `get`, between two items, so handling this one now is the order the queue would give, and
-        no later item can pass it. The consumer still decides (`immediate` returns False to have it queued).
-        For a relayed frame this saves waking the consumer's task and dispatching through Channels: about a
-        third of the receiving side's work (docs/performance.md, "Headroom, fifth pass").
-        """
-        idle = self.reader is not None and not self.reader.done()
-        if not (idle and not self.items and self.immediate is not None and self.immediate(item)):
-            self.put_nowait(item)
 
     async def put(self, item: dict[str, Any]) -> None:  # as asyncio.Queue's (asgiref's test communicator uses it)
         self.put_nowait(item)
@@ -365,12 +346,6 @@ def socket_sender(scope: Any) -> Send | None:
     return sender if callable(sender) else None
 
 
-def socket_text_sender(scope: Any) -> Callable[[str], None] | None:
-    """The server's plain function that sends one text frame on this websocket now (TEXT_NOW_EXTENSION)."""
-    sender = scope.get("extensions", {}).get(TEXT_NOW_EXTENSION) if isinstance(scope, dict) else None
-    return sender if callable(sender) else None
-
-
 def send_at_once(transport: Any) -> None:
     """Have a Twisted TCP transport write to its socket at once when nothing else waits to be written.
 
@@ -420,21 +395,12 @@ def daphne_server_class() -> type:
             inbox = PausingInbox(transport)
             send = partial(self.handle_reply, protocol)
             scope.setdefault("asgi", {"version": "3.0"})
-            scope.setdefault("extensions", {}).update({INBOX_EXTENSION: inbox, SENDER_EXTENSION: send,
-                                                       TEXT_NOW_EXTENSION: partial(self.send_text_now, protocol)})
+            scope.setdefault("extensions", {}).update({INBOX_EXTENSION: inbox, SENDER_EXTENSION: send})
             instance = self.application(scope=scope, receive=inbox.get, send=send)
             if protocol not in self.connections:
                 return None
             self.connections[protocol]["application_instance"] = asyncio.ensure_future(instance)
             return inbox
-
-        def send_text_now(self, protocol: Any, text: str) -> None:
-            """What `handle_reply` does for {"type": "websocket.send", "text": text} (RELIES_ON), without a
-            coroutine: nothing for a connection already gone, else the protocol sends the frame."""
-            details = self.connections.get(protocol)
-            if details is None or details.get("disconnected"):
-                return
-            protocol.handle_reply({"type": "websocket.send", "text": text})
 
     return HelplineServer
 
@@ -632,10 +598,7 @@ def put_into_inbox(inbox: Inbox, channel: str, message: dict[str, Any], capacity
     assert isinstance(message, dict), "message is not a dict"
     if inbox.qsize() >= capacity:
         raise ChannelFull(channel)
-    if isinstance(inbox, PausingInbox):
-        inbox.put_or_handle(dict(message))
-    else:
-        inbox.put_nowait(dict(message))
+    inbox.put_nowait(dict(message))
 
 
 class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ignore[misc]  # no type stubs
