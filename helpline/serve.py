@@ -9,7 +9,12 @@ import os
 import sys
 from typing import Any
 
-from helpline.upstream import allow_policy_close, daphne_server_class, defer_autobahn_log_formatting
+from helpline.upstream import (
+    allow_policy_close,
+    daphne_event_loop,
+    daphne_server_class,
+    defer_autobahn_log_formatting,
+)
 
 logger = logging.getLogger("helpline.access")
 
@@ -85,9 +90,7 @@ def choose_event_loop() -> str:
 
 def running_event_loop_name() -> str:
     """Which loop Daphne's reactor runs on: "uvloop" or "asyncio" (said at start-up, and asked by the tests)."""
-    from daphne.server import twisted_loop
-
-    return "uvloop" if type(twisted_loop).__module__.startswith("uvloop") else "asyncio"
+    return "uvloop" if type(daphne_event_loop()).__module__.startswith("uvloop") else "asyncio"
 
 
 def forget_sockets_of_an_earlier_boot() -> None:

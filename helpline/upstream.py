@@ -376,6 +376,15 @@ def send_at_once(transport: Any) -> None:
     transport.write = write
 
 
+def daphne_event_loop() -> Any:
+    """The loop Daphne made for its reactor when daphne.server was imported (the module's `twisted_loop`: it
+    calls asyncio.new_event_loop() then, so the event loop policy at that moment decides its kind;
+    tests/live/test_serve_event_loop.py fails if that changes)."""
+    from daphne.server import twisted_loop
+
+    return twisted_loop
+
+
 def daphne_server_class() -> type:
     # Imported here, not at the top: importing daphne.server installs Twisted's asyncio reactor, which
     # must not happen to every process that imports this module (the bench, the unit tests).
