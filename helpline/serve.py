@@ -6,12 +6,12 @@ import argparse
 import gc
 import logging
 import os
-import sys
 from typing import Any
 
 from helpline.upstream import (
     allow_policy_close,
     daphne_event_loop,
+    daphne_made_its_loop,
     daphne_server_class,
     defer_autobahn_log_formatting,
 )
@@ -58,7 +58,7 @@ def tune_garbage_collection() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-# The event loop under Twisted (docs/performance.md, "the loop under Daphne"). Daphne runs Twisted's asyncio
+# The event loop under Twisted (docs/performance.md, "Headroom, fifth pass"). Daphne runs Twisted's asyncio
 # reactor on a loop it makes with asyncio.new_event_loop() the moment daphne.server is imported, which
 # django.setup() does (the daphne app). Every socket's readiness and every callback and timer of every
 # consumer pass through that loop; uvloop's (libuv, in C) does that work for less CPU than asyncio's own,
@@ -74,7 +74,7 @@ def choose_event_loop() -> str:
     asked = os.environ.get("HELPLINE_EVENT_LOOP", "")
     if asked and asked not in EVENT_LOOPS:
         raise SystemExit(f"HELPLINE_EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, not {asked!r}")
-    if "daphne.server" in sys.modules:
+    if daphne_made_its_loop():
         raise RuntimeError("choose_event_loop() must run before daphne.server is imported (django.setup())")
     if asked == "asyncio":
         return "asyncio"
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpline.settings.dev")
-    if "daphne.server" not in sys.modules:  # helpline.embedded chose it before its own django.setup()
+    if not daphne_made_its_loop():  # helpline.embedded chose it before its own django.setup()
         choose_event_loop()
     import django
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -374,6 +375,11 @@ def send_at_once(transport: Any) -> None:
 
     write.sends_at_once = True  # type: ignore[attr-defined]
     transport.write = write
+
+
+def daphne_made_its_loop() -> bool:
+    """Whether daphne.server has been imported, and with it made the loop its reactor runs on."""
+    return "daphne.server" in sys.modules
 
 
 def daphne_event_loop() -> Any:
