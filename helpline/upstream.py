@@ -23,7 +23,8 @@ The pieces:
 - `database_thread`: the one thread asgiref runs thread-sensitive code on outside a request, where the
   sockets' database work runs (helpline/database.py), without asgiref's three turns of the loop per answer.
 - `LocalFirstPubSubLayer`: channels-redis's Pub/Sub layer, with a message for a socket of the same process put
-  straight into that socket's inbox; Redis carries only what crosses processes.
+  straight into that socket's inbox; Redis carries only what crosses processes, published in batches
+  (`PublishBatches`) instead of one round trip at a time.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import asyncio
 import contextlib
 import sys
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Final, Protocol
@@ -86,6 +88,17 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
         frozenset({"b4e95df4c57ad00b4b44fe614adaf7debe14c4e01c4d351e3489248af83767dc"}),
     ("channels_redis.pubsub", "RedisPubSubChannelLayer._get_layer"):
         frozenset({"1862b87a25ac72b2512da2fa30e56f87ca4b37f6874f1385d2ceb5e8b442079c"}),
+    # ... and publishes what they publish, where they publish it (4.3): PublishBatches does for a batch what
+    # the shard's publish does for one message (its lock, its client), LocalFirstPubSubLayer.publish picks
+    # the shard and serializes as send and group_send do.
+    ("channels_redis.pubsub", "RedisSingleShardConnection.publish"):
+        frozenset({"5a18093dbcb440f569f9c0315b94f34bc473319f653b54953c43128c69148d76"}),
+    ("channels_redis.pubsub", "RedisSingleShardConnection._ensure_redis"):
+        frozenset({"ba228d3cee7116dcb07e59698f384ca9c24a1a4d3b9b542ad84a15168e3816b2"}),
+    ("channels_redis.pubsub", "RedisPubSubLoopLayer.send"):
+        frozenset({"549a0535395c584ae6eb4b3a85cfe8ed0107f47ffa4ff62a8494fc58be8dd027"}),
+    ("channels_redis.pubsub", "RedisPubSubLoopLayer.group_send"):
+        frozenset({"5d5f908ce40f335b7c401ff9cd35a2baf020e835f32a6d39964eecdb54f8f699"}),
     # KeptThreadsASGIHandler.__call__ is a copy of it with a kept executor for the request's context (6.1).
     ("django.core.handlers.asgi", "ASGIHandler.__call__"):
         frozenset({"f756809e9c9308dcccb78a301fccf09196e80cdc4745690f80384d09b69dd102"}),
@@ -617,25 +630,99 @@ def put_into_inbox(inbox: Inbox, channel: str, message: dict[str, Any], capacity
 
 
 class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ignore[misc]  # no type stubs
-    """channels-redis's Pub/Sub layer (the scaled mode's), with messages for this process's sockets kept here.
+    """channels-redis's Pub/Sub layer (the scaled mode's), with messages for this process's sockets kept here,
+    and what goes to Redis published in batches.
 
     Every message went through Redis, even between two sockets of the same process: a publish, the process's
     subscription reader, msgpack both ways and a forwarding task per socket, about twice the CPU per relayed
     frame of the embedded default (docs/performance.md, scaled mode). A socket's channel whose inbox is
     registered here (`deliver_into`, while its consumer runs) gets what is sent to it from this process
-    straight into its inbox, as the embedded layer does; Redis carries what crosses processes, and groups.
+    straight into its inbox, as the embedded layer does; Redis carries what crosses processes, and groups,
+    through each shard's `PublishBatches`.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.inboxes = {}
+        # One per shard of each event loop's layer; forgotten with the loop's layer.
+        self.batches: weakref.WeakKeyDictionary[Any, PublishBatches] = weakref.WeakKeyDictionary()
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         inbox = self.inboxes.get(channel)
         if inbox is None:
-            await self._get_layer().send(channel, message)  # as RedisPubSubChannelLayer proxies it (RELIES_ON)
+            await self.publish(channel, message)
             return
         put_into_inbox(inbox, channel, message, LOCAL_CAPACITY)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        layer = self._get_layer()
+        await self.publish(layer._get_group_channel_name(group), message)
+
+    async def publish(self, name: str, message: dict[str, Any]) -> None:
+        """What the loop layer's `send` and `group_send` do (RELIES_ON), through the shard's batches."""
+        shard = self._get_layer()._get_shard(name)
+        batches = self.batches.get(shard)
+        if batches is None:
+            batches = self.batches[shard] = PublishBatches(shard)
+        await batches.publish(name, self.serialize(message))
+
+
+class PublishBatches:
+    """One Redis shard's publishes, sent together: what was published while a batch was on its way goes as
+    the next batch, in one pipeline (one write to Redis, one read of its answers).
+
+    channels-redis publishes one message at a time under the shard's lock (RELIES_ON), each waiting for Redis's
+    answer before the next may start: every socket of a busy process that relayed a frame to another process
+    queued on that lock for a round trip each, which held the scaled mode's relays back while its processes
+    still had CPU to spare (docs/performance.md, scaled mode, sixth pass). A quiet process sends batches of
+    one; a busy one sends as many as arrived during the last round trip. Each sender still waits until its
+    message is with Redis, and hears Redis's error if the batch failed; the batches go in order, one at a
+    time under the shard's lock, so the order of one socket's messages is kept.
+    """
+
+    def __init__(self, shard: Any) -> None:
+        self.shard = shard
+        self.waiting: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self.sending: asyncio.Task[None] | None = None
+        self.batches_sent = 0
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        answered = asyncio.get_running_loop().create_future()
+        self.waiting.append((channel, payload, answered))
+        if self.sending is None or self.sending.done():
+            self.sending = asyncio.ensure_future(self.send_waiting())
+        await answered
+
+    async def send_waiting(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+            try:
+                await self.send(batch)
+            except asyncio.CancelledError:
+                for *_, answered in batch + self.waiting:
+                    answered.cancel()
+                raise
+            except Exception as error:
+                for *_, answered in batch:
+                    if not answered.done():
+                        answered.set_exception(error)
+            else:
+                for *_, answered in batch:
+                    if not answered.done():
+                        answered.set_result(None)
+
+    async def send(self, batch: list[tuple[str, bytes, asyncio.Future[None]]]) -> None:
+        """As RedisSingleShardConnection.publish does for one message (RELIES_ON), for a batch."""
+        async with self.shard._lock:
+            self.shard._ensure_redis()
+            if len(batch) == 1:
+                await self.shard._redis.publish(batch[0][0], batch[0][1])
+            else:
+                async with self.shard._redis.pipeline(transaction=False) as pipeline:
+                    for channel, payload, _ in batch:
+                        pipeline.publish(channel, payload)
+                    await pipeline.execute()
+        self.batches_sent += 1
 
 
 # --- asgiref: the thread-sensitive thread ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from channels.exceptions import ChannelFull
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from helpline.upstream import LOCAL_CAPACITY, LocalFirstPubSubLayer
+from tests.conftest import free_port
 from tests.scaled.conftest import Deployment
 from tests.scaled.test_deployment import all_redis_values
 
@@ -109,3 +110,77 @@ async def test_a_message_for_a_socket_of_this_process_does_not_go_through_redis(
         assert await asyncio.to_thread(watching_here.get_message, timeout=5) is not None
     finally:
         await layer.flush()
+
+
+SOCKETS, MESSAGES = 50, 20
+
+
+def local_first_layer(address: str, prefix: str) -> LocalFirstPubSubLayer:
+    return LocalFirstPubSubLayer(hosts=[{"address": address, "socket_timeout": 30}], prefix=prefix)
+
+
+async def test_what_crosses_processes_goes_to_redis_in_batches_and_in_order(scaled: Deployment) -> None:
+    """Many sockets of one process relaying to another process at once: their messages go to Redis in batches
+    (what was sent during one round trip goes in the next), not one round trip each, one after the other, under
+    the shard's lock as channels-redis publishes; every message arrives, and each socket's in the order it sent
+    them. The receiving layer is another process's, reached only through Redis."""
+    sender, receiver = local_first_layer(scaled.redis.url, "batched"), layer_for(scaled, "batched")
+    try:
+        channels = [await receiver.new_channel() for _ in range(SOCKETS)]
+
+        async def one_socket(channel: str) -> None:
+            for n in range(MESSAGES):
+                await sender.send(channel, {"type": "relay", "n": n})
+
+        await asyncio.wait_for(asyncio.gather(*(one_socket(channel) for channel in channels)), 60)
+        received = [[(await asyncio.wait_for(receiver.receive(channel), 10))["n"] for _ in range(MESSAGES)]
+                    for channel in channels]
+    finally:
+        await sender.flush()
+        await receiver.flush()
+    assert received == [list(range(MESSAGES))] * SOCKETS
+    round_trips = sum(batches.batches_sent for batches in sender.batches.values())
+    assert 0 < round_trips <= SOCKETS * MESSAGES // 10, round_trips  # 1,000 messages
+
+
+async def test_a_group_send_is_published_through_the_batches(scaled: Deployment) -> None:
+    sender, receiver = local_first_layer(scaled.redis.url, "grouped"), layer_for(scaled, "grouped")
+    try:
+        members = [await receiver.new_channel() for _ in range(3)]
+        for member in members:
+            await receiver.group_add("counsellors", member)
+        await asyncio.gather(*(sender.group_send("counsellors", {"type": "queue", "n": n}) for n in range(5)))
+        received = [[(await asyncio.wait_for(receiver.receive(member), 10))["n"] for _ in range(5)]
+                    for member in members]
+    finally:
+        await sender.flush()
+        await receiver.flush()
+    assert received == [list(range(5))] * 3
+    assert sum(batches.batches_sent for batches in sender.batches.values()) < 5
+
+
+async def test_every_sender_in_a_failed_batch_hears_the_error_and_a_cancelled_one_does_not_hold_it_up(
+        scaled: Deployment) -> None:
+    """Redis unreachable: each waiting sender gets the error (its consumer then closes the socket, as before),
+    none waits forever. Then, with Redis there, one sender giving up while its batch waits does not stop the
+    others' messages."""
+    unreachable = local_first_layer(f"redis://127.0.0.1:{free_port()}", "nowhere")
+    outcomes = await asyncio.wait_for(asyncio.gather(
+        *(unreachable.send(f"nowhere.{n}", {"type": "relay"}) for n in range(10)), return_exceptions=True), 60)
+    assert all(isinstance(outcome, redis_client.exceptions.ConnectionError) for outcome in outcomes), outcomes
+
+    sender, receiver = local_first_layer(scaled.redis.url, "cancelled"), layer_for(scaled, "cancelled")
+    try:
+        channels = [await receiver.new_channel() for _ in range(5)]
+        sends = [asyncio.ensure_future(sender.send(channel, {"type": "relay", "n": n}))
+                 for n, channel in enumerate(channels)]
+        await asyncio.sleep(0)  # every send is now waiting for its batch
+        sends[2].cancel()  # its message may still go (it is in the batch): the others' must
+        await asyncio.wait_for(asyncio.gather(*sends, return_exceptions=True), 30)
+        assert sends[2].cancelled() and all(send.result() is None for n, send in enumerate(sends) if n != 2)
+        arrived = [(await asyncio.wait_for(receiver.receive(channel), 10))["n"]
+                   for n, channel in enumerate(channels) if n != 2]
+    finally:
+        await sender.flush()
+        await receiver.flush()
+    assert arrived == [0, 1, 3, 4]
