@@ -184,37 +184,3 @@ async def test_every_sender_in_a_failed_batch_hears_the_error_and_a_cancelled_on
         await sender.flush()
         await receiver.flush()
     assert arrived == [0, 1, 3, 4]
-
-
-async def test_what_comes_from_another_process_goes_straight_into_the_sockets_inbox(scaled: Deployment) -> None:
-    """The subscription reader puts a message for a socket with an inbox here into that inbox (a channel's own,
-    or a group's), with no task per socket taking it from a queue in between; a channel without an inbox gets
-    its queue as before; a closed socket's channel is unsubscribed at Redis."""
-    here, elsewhere = local_first_layer(scaled.redis.url, "reader"), local_first_layer(scaled.redis.url, "reader")
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    redis = redis_client.Redis(host="127.0.0.1", port=scaled.redis.port)
-    try:
-        socket, plain = await here.new_channel(), await here.new_channel()
-        here.deliver_into(socket, inbox)
-        await here.group_add("counsellors", socket)
-        tasks_before = len(asyncio.all_tasks())
-        for n in range(3):
-            await elsewhere.send(socket, {"type": "relay", "n": n})
-        await elsewhere.group_send("counsellors", {"type": "queue"})
-        await elsewhere.send(plain, {"type": "plain"})
-        arrived = [await asyncio.wait_for(inbox.get(), 10) for _ in range(4)]
-        assert [message.get("n") for message in arrived] == [0, 1, 2, None] and arrived[3]["type"] == "queue"
-        assert len(asyncio.all_tasks()) == tasks_before  # nothing started per socket or per message
-        assert (await asyncio.wait_for(here.receive(plain), 10))["type"] == "plain"
-        assert redis.pubsub_numsub(socket) == [(socket.encode(), 1)]
-        await here.group_discard("counsellors", socket)
-        here.stop_delivering(socket)  # the socket closed
-        for _ in range(50):
-            await asyncio.sleep(0.1)
-            if redis.pubsub_numsub(socket) == [(socket.encode(), 0)]:
-                break
-        assert redis.pubsub_numsub(socket) == [(socket.encode(), 0)]
-        assert inbox.empty()
-    finally:
-        await here.flush()
-        await elsewhere.flush()
