@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit
 from django.utils.csp import CSP
 
 from helpline.languages import LANGUAGES as SPOKEN
+from helpline.redis_hosts import channel_layer_hosts
 from helpline.settings.env import env_bool, env_int, env_list, env_str
 from helpline.static_headers import add_static_headers
 
@@ -143,7 +144,7 @@ if REDIS_URL:
             # (docs/performance.md). A message for a socket that is gone is dropped, as an expired one was.
             # Ours sends a message for a socket of the same process straight into its inbox (helpline/upstream.py).
             "BACKEND": "helpline.upstream.LocalFirstPubSubLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+            "CONFIG": {"hosts": channel_layer_hosts(REDIS_URL)},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,

@@ -9,6 +9,7 @@ never reads (privacy.md: ciphertext in transit only).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ import redis as redis_client
 from channels.exceptions import ChannelFull
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
+from bench.stack import start_redis
+from helpline.redis_hosts import channel_layer_hosts
 from helpline.upstream import LOCAL_CAPACITY, LocalFirstPubSubLayer
 from tests.conftest import free_port
 from tests.scaled.conftest import Deployment
@@ -26,7 +29,7 @@ BURST = 1000
 
 def layer_for(scaled: Deployment, prefix: str) -> Any:
     # A prefix of its own: the deployment's Daphnes use the same Redis.
-    return RedisPubSubChannelLayer(hosts=[{"address": scaled.redis.url, "socket_timeout": 30}], prefix=prefix)
+    return RedisPubSubChannelLayer(hosts=channel_layer_hosts(scaled.redis.url), prefix=prefix)
 
 
 async def test_a_burst_of_concurrent_sends_all_arrive(scaled: Deployment) -> None:
@@ -88,7 +91,7 @@ def redis_subscriber(scaled: Deployment, channel: str) -> Any:
 async def test_a_message_for_a_socket_of_this_process_does_not_go_through_redis(scaled: Deployment) -> None:
     """The deployment's layer puts a message for a socket of its own process straight into the socket's inbox;
     Redis carries only what is for another process. A full inbox refuses, as a full channel does."""
-    layer = LocalFirstPubSubLayer(hosts=[{"address": scaled.redis.url, "socket_timeout": 30}], prefix="local")
+    layer = LocalFirstPubSubLayer(hosts=channel_layer_hosts(scaled.redis.url), prefix="local")
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     try:
         here, elsewhere = await layer.new_channel(), await layer.new_channel()
@@ -116,7 +119,7 @@ SOCKETS, MESSAGES = 50, 20
 
 
 def local_first_layer(address: str, prefix: str) -> LocalFirstPubSubLayer:
-    return LocalFirstPubSubLayer(hosts=[{"address": address, "socket_timeout": 30}], prefix=prefix)
+    return LocalFirstPubSubLayer(hosts=channel_layer_hosts(address), prefix=prefix)
 
 
 async def test_what_crosses_processes_goes_to_redis_in_batches_and_in_order(scaled: Deployment) -> None:
@@ -184,3 +187,31 @@ async def test_every_sender_in_a_failed_batch_hears_the_error_and_a_cancelled_on
         await sender.flush()
         await receiver.flush()
     assert arrived == [0, 1, 3, 4]
+
+
+async def test_the_first_message_after_redis_restarts_goes_at_once(tmp_path: Any) -> None:
+    """After a Redis restart each pooled connection is dead; the first message a process sends must still go
+    on its first try, not fail and wait for a retry while the sender's next message is held up behind it
+    (chat.process.on_layer; the next one was then refused as late). A Redis of its own: the deployment's
+    serves the other tests."""
+    redis = start_redis(tmp_path / "redis")
+    sender, receiver = local_first_layer(redis.url, "restart"), local_first_layer(redis.url, "restart")
+    client = redis_client.Redis(host="127.0.0.1", port=redis.port)
+    try:
+        channel = await receiver.new_channel()
+        await sender.send(channel, {"type": "relay", "n": 1})
+        assert (await asyncio.wait_for(receiver.receive(channel), 10))["n"] == 1
+        await asyncio.to_thread(redis.restart)
+        for _ in range(100):  # the receiver's reader subscribes again (redis-py's reconnect)
+            await asyncio.sleep(0.1)
+            with contextlib.suppress(redis_client.exceptions.ConnectionError):
+                if client.pubsub_numsub(channel) == [(channel.encode(), 1)]:
+                    break
+        assert client.pubsub_numsub(channel) == [(channel.encode(), 1)]
+        await sender.send(channel, {"type": "relay", "n": 2})  # raised "Connection closed by server" before
+        assert (await asyncio.wait_for(receiver.receive(channel), 10))["n"] == 2
+    finally:
+        await sender.flush()
+        await receiver.flush()
+        client.close()
+        redis.process.stop()
