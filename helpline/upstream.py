@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import sys
 import time
 import weakref
@@ -42,9 +41,7 @@ from typing import Any, Final, Protocol
 from channels.consumer import get_handler_name
 from channels.exceptions import ChannelFull, StopConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from channels_redis.pubsub import RedisPubSubChannelLayer, RedisSingleShardConnection
-
-logger = logging.getLogger(__name__)
+from channels_redis.pubsub import RedisPubSubChannelLayer
 
 # (module, qualified name) -> SHA-256 of `inspect.getsource` of the installed code this module relies on.
 RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
@@ -102,23 +99,6 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
         frozenset({"549a0535395c584ae6eb4b3a85cfe8ed0107f47ffa4ff62a8494fc58be8dd027"}),
     ("channels_redis.pubsub", "RedisPubSubLoopLayer.group_send"):
         frozenset({"5d5f908ce40f335b7c401ff9cd35a2baf020e835f32a6d39964eecdb54f8f699"}),
-    # InboxShardConnection is the shard the loop layer builds (its hosts, `_shards`), with its reader's
-    # `_receive_message` putting into inboxes; LocalFirstPubSubLayer.stop_delivering does the clean-up the
-    # loop layer's `receive` does when cancelled (4.3).
-    ("channels_redis.pubsub", "RedisPubSubLoopLayer.__init__"):
-        frozenset({"fd9d37e275298a5823df02a3cd2157aaa237b803059aa55f3ccce2053c1ecf7f"}),
-    ("channels_redis.pubsub", "RedisSingleShardConnection.__init__"):
-        frozenset({"9c8f408acb4c2d7be515e280121eecbc51322b451f0a0c0992871518436bf3e7"}),
-    ("channels_redis.pubsub", "RedisSingleShardConnection._receive_message"):
-        frozenset({"2f5f46af28e8ed76a78c8dabe8831ee21e2b061f32d15e90e5a0ddd94c63c54f"}),
-    ("channels_redis.pubsub", "RedisPubSubLoopLayer.receive"):
-        frozenset({"2d3fa7938ba6e0a67de22b47d7af2b6e492bbbdacce4725868239d854b845de4"}),
-    # LocalFirstPubSubLayer.deliver_into takes out the queue `_subscribe_to_channel` made for a socket with an
-    # inbox; InboxShardConnection.put catches what `_do_receiving` would answer with a second's pause (4.3).
-    ("channels_redis.pubsub", "RedisPubSubLoopLayer._subscribe_to_channel"):
-        frozenset({"3da2e955db06450f59a634cc90dcfe4a804e703d61d93250fae532ba91875425"}),
-    ("channels_redis.pubsub", "RedisSingleShardConnection._do_receiving"):
-        frozenset({"a822736dcb875e43bfe3b5461dfe0028401fb768fa5c9708cd1cde61bed321a7"}),
     # KeptThreadsASGIHandler.__call__ is a copy of it with a kept executor for the request's context (6.1).
     ("django.core.handlers.asgi", "ASGIHandler.__call__"):
         frozenset({"f756809e9c9308dcccb78a301fccf09196e80cdc4745690f80384d09b69dd102"}),
@@ -488,9 +468,8 @@ class OneInboxConsumer:
     and starts a new task for every message taken (`await_many_dispatch`): per relayed message that was more
     than the relay itself. Where our server gives the socket an inbox (`socket_inbox`, the queue `receive`
     reads from), the layer's messages for the socket go into that inbox instead, and one loop reads both, in
-    the order they arrived: our layers put them there themselves (`EmbeddedChannelLayer`, and
-    `LocalFirstPubSubLayer` also for what comes through Redis), any other layer through one task per socket
-    that takes them from the layer as they come. Websocket
+    the order they arrived: the embedded layer puts them there itself (`EmbeddedChannelLayer.deliver_into`),
+    any other layer through one task per socket that takes them from the layer as they come. Websocket
     messages go straight to the server (`socket_sender`). Elsewhere (another server) it is Channels' own.
     """
 
@@ -530,7 +509,7 @@ def forward_into(layer: Any, channel: str, inbox: Inbox) -> Callable[[], None]:
     deliver_into = getattr(layer, "deliver_into", None)  # SocketInboxes'
     if deliver_into is not None:
         deliver_into(channel, inbox)
-        if getattr(layer, "delivers_every_message", False):  # ours: the layer itself puts every message in
+        if getattr(layer, "delivers_every_message", False):  # the embedded layer: there is no other way in
             return partial(layer.stop_delivering, channel)
 
     async def forward() -> None:
@@ -560,8 +539,8 @@ class SocketInboxes:
     a message for one of them can go straight in (`put_into_inbox`)."""
 
     inboxes: dict[str, Inbox]  # channel -> the inbox of the socket that reads it, while the socket is open
-    # True: every message for a registered socket goes into its inbox; False: only those sent from this
-    # process, and a task per socket also reads the layer for what comes from elsewhere (`forward_into`).
+    # True: every message for a registered socket goes into its inbox (one process); False: only those sent
+    # from this process, and the socket also reads the layer for what comes from elsewhere.
     delivers_every_message = False
 
     def deliver_into(self, channel: str, inbox: Inbox) -> None:
@@ -659,48 +638,14 @@ class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ig
     frame of the embedded default (docs/performance.md, scaled mode). A socket's channel whose inbox is
     registered here (`deliver_into`, while its consumer runs) gets what is sent to it from this process
     straight into its inbox, as the embedded layer does; Redis carries what crosses processes, and groups,
-    through each shard's `PublishBatches`, and the shard's subscription reader puts what comes from other
-    processes into the inbox too (`InboxShardConnection`), where channels-redis queued it for a task per
-    socket to take and pass on.
+    through each shard's `PublishBatches`.
     """
-
-    delivers_every_message = True  # from this process straight in; from others by the shard's reader
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.inboxes = {}
         # One per shard of each event loop's layer; forgotten with the loop's layer.
         self.batches: weakref.WeakKeyDictionary[Any, PublishBatches] = weakref.WeakKeyDictionary()
-        self.unsubscribing: set[asyncio.Task[None]] = set()
-
-    def _get_layer(self) -> Any:
-        """The event loop's layer (RELIES_ON), its shards made `InboxShardConnection`s before their first use."""
-        layer = super()._get_layer()
-        if not isinstance(layer._shards[0], InboxShardConnection):
-            layer._shards = [InboxShardConnection(shard.host, layer, self.inboxes) for shard in layer._shards]
-        return layer
-
-    def deliver_into(self, channel: str, inbox: Inbox) -> None:
-        """As SocketInboxes', and the channel's queue in the loop layer, which nothing reads from now on, goes
-        (3.2 KiB an asyncio.Queue, per socket): the channel stays there, marked INBOX_ONLY, so that the
-        reader still takes its messages (RELIES_ON). Whatever came before the inbox was there goes in first."""
-        super().deliver_into(channel, inbox)
-        layer = self._get_layer()
-        queue = layer.channels.get(channel)
-        if isinstance(queue, asyncio.Queue):
-            while not queue.empty():
-                inbox.put_nowait(self.deserialize(queue.get_nowait()))
-            layer.channels[channel] = INBOX_ONLY
-
-    def stop_delivering(self, channel: str) -> None:
-        """The socket closed: no more messages into its inbox, and its channel's subscription goes (what the
-        loop layer's `receive` does when the receive is cancelled, RELIES_ON: no task waits on that here)."""
-        super().stop_delivering(channel)
-        layer = self._get_layer()
-        if layer.channels.pop(channel, None) is not None:
-            task = asyncio.ensure_future(unsubscribe(layer._get_shard(channel), channel))
-            self.unsubscribing.add(task)
-            task.add_done_callback(self.unsubscribing.discard)
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         inbox = self.inboxes.get(channel)
@@ -720,63 +665,6 @@ class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ig
         if batches is None:
             batches = self.batches[shard] = PublishBatches(shard)
         await batches.publish(name, self.serialize(message))
-
-
-# In a loop layer's `channels`, for a socket whose messages go into its inbox: subscribed, with no queue.
-INBOX_ONLY: Final = "inbox only"
-
-
-class InboxShardConnection(RedisSingleShardConnection):  # type: ignore[misc]  # channels-redis has no stubs
-    """channels-redis's connection to one Redis, whose subscription reader puts a message for a socket with an
-    inbox here straight into that inbox.
-
-    channels-redis puts each message into an asyncio.Queue per channel, where a task per socket
-    (`forward_into`) waited to take it and put it into the socket's inbox: a task per socket kept in memory,
-    and two wake-ups per message where one does. What is not for a socket with an inbox (a test's channel,
-    another consumer's) goes to its queue, as before.
-    """
-
-    def __init__(self, host: Any, channel_layer: Any, inboxes: dict[str, Inbox]) -> None:
-        super().__init__(host, channel_layer)
-        self.inboxes = inboxes
-
-    def _receive_message(self, message: Any) -> None:
-        """As channels-redis's (RELIES_ON), a channel's or a group's message, into inboxes where they are."""
-        if message is None:
-            return
-        name, data = message["channel"], message["data"]
-        if isinstance(name, bytes):
-            name = name.decode()
-        layer = self.channel_layer
-        if name in layer.channels:
-            self.put(name, data)
-        elif name in layer.groups:
-            for channel in layer.groups[name]:
-                if channel in layer.channels:
-                    self.put(channel, data)
-
-    def put(self, channel: str, data: bytes) -> None:
-        """One message into its socket's inbox, or its channel's queue. A failure loses this one message only:
-        raised here, channels-redis's reader would stop every socket's delivery for a second (RELIES_ON)."""
-        try:
-            inbox = self.inboxes.get(channel)
-            if inbox is None:
-                queue = self.channel_layer.channels.get(channel)
-                if isinstance(queue, asyncio.Queue):  # not INBOX_ONLY: that socket has just closed
-                    queue.put_nowait(data)
-            else:
-                # Unbounded, as channels-redis's queue was: how much a socket may let wait is the consumer's
-                # limit (chat.consumers: overloaded).
-                inbox.put_nowait(self.channel_layer.channel_layer.deserialize(data))
-        except Exception:
-            logger.exception("a message from Redis could not be put into its socket's inbox")
-
-
-async def unsubscribe(shard: Any, channel: str) -> None:
-    try:
-        await shard.unsubscribe(channel)
-    except Exception:  # as channels-redis's receive does: a closed socket's cleanup must not raise
-        logger.exception("a closed socket's channel could not be unsubscribed")
 
 
 class PublishBatches:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import Any
 
 import pytest
@@ -190,46 +189,6 @@ async def test_every_sender_in_a_failed_batch_hears_the_error_and_a_cancelled_on
     assert arrived == [0, 1, 3, 4]
 
 
-async def test_what_comes_from_another_process_goes_straight_into_the_sockets_inbox(scaled: Deployment) -> None:
-    """The subscription reader puts a message for a socket with an inbox here into that inbox (a channel's own,
-    or a group's), with no task per socket taking it from a queue in between; a channel without an inbox gets
-    its queue as before; a closed socket's channel is unsubscribed at Redis."""
-    here, elsewhere = local_first_layer(scaled.redis.url, "reader"), local_first_layer(scaled.redis.url, "reader")
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    redis = redis_client.Redis(host="127.0.0.1", port=scaled.redis.port)
-    try:
-        socket, plain = await here.new_channel(), await here.new_channel()
-        await elsewhere.send(socket, {"type": "relay", "n": -1})  # before the socket's inbox is there
-        for _ in range(100):
-            if here._get_layer().channels[socket].qsize():
-                break
-            await asyncio.sleep(0.05)
-        here.deliver_into(socket, inbox)
-        assert not isinstance(here._get_layer().channels[socket], asyncio.Queue)  # no queue kept per socket
-        await here.group_add("counsellors", socket)
-        tasks_before = len(asyncio.all_tasks())
-        for n in range(3):
-            await elsewhere.send(socket, {"type": "relay", "n": n})
-        await elsewhere.group_send("counsellors", {"type": "queue"})
-        await elsewhere.send(plain, {"type": "plain"})
-        arrived = [await asyncio.wait_for(inbox.get(), 10) for _ in range(5)]
-        assert [message.get("n") for message in arrived] == [-1, 0, 1, 2, None] and arrived[4]["type"] == "queue"
-        assert len(asyncio.all_tasks()) == tasks_before  # nothing started per socket or per message
-        assert (await asyncio.wait_for(here.receive(plain), 10))["type"] == "plain"
-        assert redis.pubsub_numsub(socket) == [(socket.encode(), 1)]
-        await here.group_discard("counsellors", socket)
-        here.stop_delivering(socket)  # the socket closed
-        for _ in range(50):
-            await asyncio.sleep(0.1)
-            if redis.pubsub_numsub(socket) == [(socket.encode(), 0)]:
-                break
-        assert redis.pubsub_numsub(socket) == [(socket.encode(), 0)]
-        assert inbox.empty()
-    finally:
-        await here.flush()
-        await elsewhere.flush()
-
-
 async def test_the_first_message_after_redis_restarts_goes_at_once(tmp_path: Any) -> None:
     """After a Redis restart each pooled connection is dead; the first message a process sends must still go
     on its first try, not fail and wait for a retry while the sender's next message is held up behind it
@@ -256,29 +215,3 @@ async def test_the_first_message_after_redis_restarts_goes_at_once(tmp_path: Any
         await receiver.flush()
         client.close()
         redis.process.stop()
-
-
-async def test_an_inbox_that_fails_loses_its_own_message_and_holds_up_no_other(
-        scaled: Deployment, caplog: pytest.LogCaptureFixture) -> None:
-    """A message that cannot be put into its socket's inbox is that socket's loss alone: channels-redis's
-    reader, had the error reached it, would have stopped every socket's delivery for a second."""
-
-    class Broken(asyncio.Queue[dict[str, Any]]):
-        def put_nowait(self, item: dict[str, Any]) -> None:
-            raise RuntimeError("the socket's inbox is broken")
-
-    here, elsewhere = local_first_layer(scaled.redis.url, "broken"), local_first_layer(scaled.redis.url, "broken")
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    try:
-        broken, socket = await here.new_channel(), await here.new_channel()
-        here.deliver_into(broken, Broken())
-        here.deliver_into(socket, inbox)
-        with caplog.at_level(logging.ERROR):
-            await elsewhere.send(broken, {"type": "relay", "n": 0})
-            await elsewhere.send(socket, {"type": "relay", "n": 1})
-            assert (await asyncio.wait_for(inbox.get(), 10))["n"] == 1
-        assert "could not be put into its socket's inbox" in caplog.text
-        assert "Unexpected exception in receive task" not in caplog.text
-    finally:
-        await here.flush()
-        await elsewhere.flush()
