@@ -99,6 +99,14 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
         frozenset({"549a0535395c584ae6eb4b3a85cfe8ed0107f47ffa4ff62a8494fc58be8dd027"}),
     ("channels_redis.pubsub", "RedisPubSubLoopLayer.group_send"):
         frozenset({"5d5f908ce40f335b7c401ff9cd35a2baf020e835f32a6d39964eecdb54f8f699"}),
+    # ChannelQueue stands in for the asyncio.Queue `_subscribe_to_channel` makes: the reader's
+    # `_receive_message` puts into it, `receive` gets from it and, when cancelled, forgets it (4.3).
+    ("channels_redis.pubsub", "RedisPubSubLoopLayer._subscribe_to_channel"):
+        frozenset({"3da2e955db06450f59a634cc90dcfe4a804e703d61d93250fae532ba91875425"}),
+    ("channels_redis.pubsub", "RedisSingleShardConnection._receive_message"):
+        frozenset({"2f5f46af28e8ed76a78c8dabe8831ee21e2b061f32d15e90e5a0ddd94c63c54f"}),
+    ("channels_redis.pubsub", "RedisPubSubLoopLayer.receive"):
+        frozenset({"2d3fa7938ba6e0a67de22b47d7af2b6e492bbbdacce4725868239d854b845de4"}),
     # KeptThreadsASGIHandler.__call__ is a copy of it with a kept executor for the request's context (6.1).
     ("django.core.handlers.asgi", "ASGIHandler.__call__"):
         frozenset({"f756809e9c9308dcccb78a301fccf09196e80cdc4745690f80384d09b69dd102"}),
@@ -647,6 +655,18 @@ class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ig
         # One per shard of each event loop's layer; forgotten with the loop's layer.
         self.batches: weakref.WeakKeyDictionary[Any, PublishBatches] = weakref.WeakKeyDictionary()
 
+    def deliver_into(self, channel: str, inbox: Inbox) -> None:
+        """As SocketInboxes', with the asyncio.Queue the loop layer made for the channel (RELIES_ON) swapped for a
+        `ChannelQueue`, whatever it held moved over: its socket's forwarding task is its only reader."""
+        super().deliver_into(channel, inbox)
+        channels = self._get_layer().channels
+        queue = channels.get(channel)
+        if isinstance(queue, asyncio.Queue):
+            light = ChannelQueue()
+            while not queue.empty():
+                light.put_nowait(queue.get_nowait())
+            channels[channel] = light
+
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         inbox = self.inboxes.get(channel)
         if inbox is None:
@@ -665,6 +685,44 @@ class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ig
         if batches is None:
             batches = self.batches[shard] = PublishBatches(shard)
         await batches.publish(name, self.serialize(message))
+
+
+class ChannelQueue:
+    """What channels-redis uses of an asyncio.Queue for a channel (RELIES_ON: its reader's `put_nowait`, and
+    `get` in the loop layer's `receive`), for one waiting reader: 0.1 KiB where an asyncio.Queue, with its
+    three deques and an event, takes 3.2 KiB (tracemalloc), 6 KiB per chat in the scaled mode (two sockets).
+
+    The forwarding task per socket stays (`forward_into`), and with it the order in which the loop wakes what:
+    with the subscription reader putting messages straight into the sockets' inboxes instead (4-5 KiB less per
+    chat again), conversations under twice the saturating offer waited 129-169 ms at the median in all five
+    runs of the official bench, against 38-53 ms in three of four without it (docs/performance.md, seventh
+    pass; that row swings between runs for every variant, so the cause is not settled)."""
+
+    __slots__ = ("items", "reader")
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.reader: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self.items.append(item)
+        if self.reader is not None and not self.reader.done():
+            self.reader.set_result(None)
+
+    async def get(self) -> Any:
+        while not self.items:
+            self.reader = asyncio.get_running_loop().create_future()
+            try:
+                await self.reader
+            finally:
+                self.reader = None
+        return self.items.pop(0)
+
+    def qsize(self) -> int:
+        return len(self.items)
+
+    def empty(self) -> bool:
+        return not self.items
 
 
 class PublishBatches:

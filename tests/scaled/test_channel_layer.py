@@ -19,7 +19,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from bench.stack import start_redis
 from helpline.redis_hosts import channel_layer_hosts
-from helpline.upstream import LOCAL_CAPACITY, LocalFirstPubSubLayer
+from helpline.upstream import LOCAL_CAPACITY, ChannelQueue, LocalFirstPubSubLayer, forward_into
 from tests.conftest import free_port
 from tests.scaled.conftest import Deployment
 from tests.scaled.test_deployment import all_redis_values
@@ -215,3 +215,41 @@ async def test_the_first_message_after_redis_restarts_goes_at_once(tmp_path: Any
         await receiver.flush()
         client.close()
         redis.process.stop()
+
+
+async def test_a_sockets_channel_keeps_a_light_queue_and_loses_nothing_to_the_swap(scaled: Deployment) -> None:
+    """The socket's channel gets a ChannelQueue in place of channels-redis's asyncio.Queue (3.2 KiB each) once
+    its inbox is registered: a message that arrived before is moved over, and what comes from another process
+    (to the channel, and to a group it is in) reaches the inbox through the socket's forwarding task, in order;
+    the closed socket's channel is unsubscribed at Redis."""
+    here, elsewhere = local_first_layer(scaled.redis.url, "light"), local_first_layer(scaled.redis.url, "light")
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    redis = redis_client.Redis(host="127.0.0.1", port=scaled.redis.port)
+    try:
+        socket = await here.new_channel()
+        await elsewhere.send(socket, {"type": "relay", "n": -1})  # before the socket's inbox is there
+        for _ in range(100):
+            if here._get_layer().channels[socket].qsize():
+                break
+            await asyncio.sleep(0.05)
+        stop = forward_into(here, socket, inbox)
+        assert isinstance(here._get_layer().channels[socket], ChannelQueue)
+        await here.group_add("counsellors", socket)
+        for n in range(3):
+            await elsewhere.send(socket, {"type": "relay", "n": n})
+        await elsewhere.group_send("counsellors", {"type": "queue"})
+        arrived = [await asyncio.wait_for(inbox.get(), 10) for _ in range(5)]
+        assert [message.get("n") for message in arrived] == [-1, 0, 1, 2, None] and arrived[4]["type"] == "queue"
+        assert redis.pubsub_numsub(socket) == [(socket.encode(), 1)]
+        await here.group_discard("counsellors", socket)
+        stop()  # the socket closed: its forwarding task's receive is cancelled and unsubscribes
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if redis.pubsub_numsub(socket) == [(socket.encode(), 0)]:
+                break
+        assert redis.pubsub_numsub(socket) == [(socket.encode(), 0)]
+        assert socket not in here._get_layer().channels
+    finally:
+        await here.flush()
+        await elsewhere.flush()
+        redis.close()
