@@ -99,7 +99,7 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
         frozenset({"549a0535395c584ae6eb4b3a85cfe8ed0107f47ffa4ff62a8494fc58be8dd027"}),
     ("channels_redis.pubsub", "RedisPubSubLoopLayer.group_send"):
         frozenset({"5d5f908ce40f335b7c401ff9cd35a2baf020e835f32a6d39964eecdb54f8f699"}),
-    # ChannelQueue stands in for the asyncio.Queue `_subscribe_to_channel` makes: the reader's
+    # OneReaderQueue stands in for the asyncio.Queue `_subscribe_to_channel` makes: the reader's
     # `_receive_message` puts into it, `receive` gets from it and, when cancelled, forgets it (4.3).
     ("channels_redis.pubsub", "RedisPubSubLoopLayer._subscribe_to_channel"):
         frozenset({"3da2e955db06450f59a634cc90dcfe4a804e703d61d93250fae532ba91875425"}),
@@ -235,7 +235,55 @@ class Inbox(Protocol):
     def qsize(self) -> int: ...
 
 
-class PausingInbox:
+class OneReaderQueue:
+    """A queue for one reader and any number of writers that never wait, in a list: what channels-redis uses of
+    an asyncio.Queue for a channel (RELIES_ON: its reader's `put_nowait`, `get` in the loop layer's `receive`),
+    and the base of a websocket's inbox (PausingInbox). 0.1 KiB where an asyncio.Queue, with its three deques
+    and an event, takes 3.2 KiB (tracemalloc): 6 KiB per chat in the scaled mode, one per socket's channel.
+
+    For a channel, LocalFirstPubSubLayer.deliver_into puts one in place of channels-redis's. The forwarding task
+    per socket stays (`forward_into`), and with it the order in which the loop wakes what: with the
+    subscription reader putting messages straight into the sockets' inboxes instead (4-5 KiB less per chat
+    again), conversations under twice the saturating offer waited 129-169 ms at the median in all five runs of
+    the official bench, against 38-53 ms in three of four without it (docs/performance.md, seventh pass; that
+    row swings between runs for every variant, so the cause is not settled)."""
+
+    __slots__ = ("items", "reader")
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.reader: asyncio.Future[None] | None = None  # set while the reader waits for an item
+
+    def put_nowait(self, item: Any) -> None:
+        self.items.append(item)
+        self.wake_reader()
+
+    def wake_reader(self) -> None:
+        if self.reader is not None and not self.reader.done():
+            self.reader.set_result(None)
+
+    async def get(self) -> Any:
+        while not self.items:
+            self.reader = asyncio.get_running_loop().create_future()
+            try:
+                await self.reader
+            finally:
+                self.reader = None
+        return self.get_nowait()
+
+    def get_nowait(self) -> Any:
+        if not self.items:
+            raise asyncio.QueueEmpty
+        return self.items.pop(0)
+
+    def qsize(self) -> int:
+        return len(self.items)
+
+    def empty(self) -> bool:
+        return not self.items
+
+
+class PausingInbox(OneReaderQueue):
     """A websocket's frames waiting for its consumer: past a bound, the socket is not read until it drains.
 
     `unread_seconds` adds up the time the socket was not read, so a rate limit can tell a sender who kept
@@ -256,21 +304,14 @@ class PausingInbox:
         self.transport = transport
         self.pause_at, self.resume_at = pause_at, resume_at
         self.clock = clock
-        # (arrival, item), oldest first. A list, not a deque: a deque allocates a block of 64 slots up front,
-        # 1.3 KiB per chat in all (tracemalloc), and this queue holds a few items (the layer's capacity at most).
-        self.items: list[tuple[float, dict[str, Any]]] = []
-        self.reader: asyncio.Future[None] | None = None  # set while the reader waits for an item
+        # Its items are (arrival, item), oldest first. A list, not a deque: a deque allocates a block of 64 slots
+        # up front, 1.3 KiB per chat in all (tracemalloc), and this queue holds a few items (the layer's capacity).
+        super().__init__()
         self.paused_since: float | None = None
         self.unread_total = 0.0
         self.waited = 0.0
         # Bytes TCP held when reading resumed, and since when: the frames read from them are dated then.
         self.held_bytes, self.held_since = 0, 0.0
-
-    def qsize(self) -> int:
-        return len(self.items)
-
-    def empty(self) -> bool:
-        return not self.items
 
     @property
     def unread_seconds(self) -> float:
@@ -286,8 +327,7 @@ class PausingInbox:
             self.items.append((self.held_since, item))
         else:
             self.items.append((moment, item))
-        if self.reader is not None and not self.reader.done():
-            self.reader.set_result(None)
+        self.wake_reader()
         if self.paused_since is None and received and len(self.items) >= self.pause_at:
             self.paused_since = moment
             self.transport.pauseProducing()
@@ -295,19 +335,11 @@ class PausingInbox:
     async def put(self, item: dict[str, Any]) -> None:  # as asyncio.Queue's (asgiref's test communicator uses it)
         self.put_nowait(item)
 
-    async def get(self) -> dict[str, Any]:
-        while not self.items:
-            self.reader = asyncio.get_running_loop().create_future()
-            try:
-                await self.reader
-            finally:
-                self.reader = None
-        return self.get_nowait()
-
     def get_nowait(self) -> dict[str, Any]:
         if not self.items:
             raise asyncio.QueueEmpty
-        arrived, item = self.items.pop(0)
+        entry: tuple[float, dict[str, Any]] = self.items.pop(0)
+        arrived, item = entry
         moment = self.clock()
         self.waited = moment - arrived
         if self.paused_since is not None and len(self.items) <= self.resume_at:
@@ -657,12 +689,12 @@ class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ig
 
     def deliver_into(self, channel: str, inbox: Inbox) -> None:
         """As SocketInboxes', with the asyncio.Queue the loop layer made for the channel (RELIES_ON) swapped for a
-        `ChannelQueue`, whatever it held moved over: its socket's forwarding task is its only reader."""
+        `OneReaderQueue`, whatever it held moved over: its socket's forwarding task is its only reader."""
         super().deliver_into(channel, inbox)
         channels = self._get_layer().channels
         queue = channels.get(channel)
         if isinstance(queue, asyncio.Queue):
-            light = ChannelQueue()
+            light = OneReaderQueue()
             while not queue.empty():
                 light.put_nowait(queue.get_nowait())
             channels[channel] = light
@@ -685,44 +717,6 @@ class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ig
         if batches is None:
             batches = self.batches[shard] = PublishBatches(shard)
         await batches.publish(name, self.serialize(message))
-
-
-class ChannelQueue:
-    """What channels-redis uses of an asyncio.Queue for a channel (RELIES_ON: its reader's `put_nowait`, and
-    `get` in the loop layer's `receive`), for one waiting reader: 0.1 KiB where an asyncio.Queue, with its
-    three deques and an event, takes 3.2 KiB (tracemalloc), 6 KiB per chat in the scaled mode (two sockets).
-
-    The forwarding task per socket stays (`forward_into`), and with it the order in which the loop wakes what:
-    with the subscription reader putting messages straight into the sockets' inboxes instead (4-5 KiB less per
-    chat again), conversations under twice the saturating offer waited 129-169 ms at the median in all five
-    runs of the official bench, against 38-53 ms in three of four without it (docs/performance.md, seventh
-    pass; that row swings between runs for every variant, so the cause is not settled)."""
-
-    __slots__ = ("items", "reader")
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self.reader: asyncio.Future[None] | None = None
-
-    def put_nowait(self, item: Any) -> None:
-        self.items.append(item)
-        if self.reader is not None and not self.reader.done():
-            self.reader.set_result(None)
-
-    async def get(self) -> Any:
-        while not self.items:
-            self.reader = asyncio.get_running_loop().create_future()
-            try:
-                await self.reader
-            finally:
-                self.reader = None
-        return self.items.pop(0)
-
-    def qsize(self) -> int:
-        return len(self.items)
-
-    def empty(self) -> bool:
-        return not self.items
 
 
 class PublishBatches:

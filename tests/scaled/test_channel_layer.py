@@ -19,7 +19,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from bench.stack import start_redis
 from helpline.redis_hosts import channel_layer_hosts
-from helpline.upstream import LOCAL_CAPACITY, ChannelQueue, LocalFirstPubSubLayer, forward_into
+from helpline.upstream import LOCAL_CAPACITY, LocalFirstPubSubLayer, OneReaderQueue, forward_into
 from tests.conftest import free_port
 from tests.scaled.conftest import Deployment
 from tests.scaled.test_deployment import all_redis_values
@@ -218,7 +218,7 @@ async def test_the_first_message_after_redis_restarts_goes_at_once(tmp_path: Any
 
 
 async def test_a_sockets_channel_keeps_a_light_queue_and_loses_nothing_to_the_swap(scaled: Deployment) -> None:
-    """The socket's channel gets a ChannelQueue in place of channels-redis's asyncio.Queue (3.2 KiB each) once
+    """The socket's channel gets a OneReaderQueue in place of channels-redis's asyncio.Queue (3.2 KiB each) once
     its inbox is registered: a message that arrived before is moved over, and what comes from another process
     (to the channel, and to a group it is in) reaches the inbox through the socket's forwarding task, in order;
     the closed socket's channel is unsubscribed at Redis."""
@@ -233,7 +233,7 @@ async def test_a_sockets_channel_keeps_a_light_queue_and_loses_nothing_to_the_sw
                 break
             await asyncio.sleep(0.05)
         stop = forward_into(here, socket, inbox)
-        assert isinstance(here._get_layer().channels[socket], ChannelQueue)
+        assert isinstance(here._get_layer().channels[socket], OneReaderQueue)
         await here.group_add("counsellors", socket)
         for n in range(3):
             await elsewhere.send(socket, {"type": "relay", "n": n})
