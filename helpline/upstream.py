@@ -244,9 +244,9 @@ class OneReaderQueue:
     For a channel, LocalFirstPubSubLayer.deliver_into puts one in place of channels-redis's. The forwarding task
     per socket stays (`forward_into`), and with it the order in which the loop wakes what: with the
     subscription reader putting messages straight into the sockets' inboxes instead (4-5 KiB less per chat
-    again), conversations under twice the saturating offer waited 129-169 ms at the median in all five runs of
-    the official bench, against 38-53 ms in three of four without it (docs/performance.md, seventh pass; that
-    row swings between runs for every variant, so the cause is not settled)."""
+    again), conversations under twice the saturating offer waited 100 ms or less at the median in one run of
+    eight, against three of four without it and two of six with this (docs/performance.md, seventh pass: that
+    row swings between runs for every variant, so the effect is not settled)."""
 
     __slots__ = ("items", "reader")
 
