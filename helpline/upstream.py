@@ -336,9 +336,7 @@ class PausingInbox(OneReaderQueue):
         self.put_nowait(item)
 
     def get_nowait(self) -> dict[str, Any]:
-        if not self.items:
-            raise asyncio.QueueEmpty
-        entry: tuple[float, dict[str, Any]] = self.items.pop(0)
+        entry: tuple[float, dict[str, Any]] = super().get_nowait()
         arrived, item = entry
         moment = self.clock()
         self.waited = moment - arrived
