@@ -21,7 +21,7 @@ from bench.stack import start_redis
 from helpline.redis_hosts import channel_layer_hosts
 from helpline.upstream import LOCAL_CAPACITY, LocalFirstPubSubLayer, OneReaderQueue, forward_into
 from tests.conftest import free_port
-from tests.scaled.conftest import Deployment
+from tests.scaled.conftest import Deployment, which
 from tests.scaled.test_deployment import all_redis_values
 
 BURST = 1000
@@ -194,6 +194,7 @@ async def test_the_first_message_after_redis_restarts_goes_at_once(tmp_path: Any
     on its first try, not fail and wait for a retry while the sender's next message is held up behind it
     (chat.process.on_layer; the next one was then refused as late). A Redis of its own: the deployment's
     serves the other tests."""
+    which("redis-server")  # missing: fails under CI, skips elsewhere, as the deployment's fixture does
     redis = start_redis(tmp_path / "redis")
     sender, receiver = local_first_layer(redis.url, "restart"), local_first_layer(redis.url, "restart")
     client = redis_client.Redis(host="127.0.0.1", port=redis.port)
