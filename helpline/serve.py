@@ -10,10 +10,12 @@ from typing import Any
 
 from helpline.upstream import (
     allow_policy_close,
+    close_daphnes_spare_loop,
     daphne_event_loop,
-    daphne_made_its_loop,
     daphne_server_class,
     defer_autobahn_log_formatting,
+    run_daphne_on,
+    twisted_reactor_installed,
 )
 
 logger = logging.getLogger("helpline.access")
@@ -59,22 +61,20 @@ def tune_garbage_collection() -> None:
 
 
 # The event loop under Twisted (docs/performance.md, "Headroom, fifth pass"). Daphne runs Twisted's asyncio
-# reactor on a loop it makes with asyncio.new_event_loop() the moment daphne.server is imported, which
-# django.setup() does (the daphne app). Every socket's readiness and every callback and timer of every
-# consumer pass through that loop; uvloop's (libuv, in C) does that work for less CPU than asyncio's own,
-# most of all with thousands of sockets open. HELPLINE_EVENT_LOOP=asyncio keeps Python's own (to compare, or
-# where uvloop is not installed: it is not made for Windows).
+# reactor; every socket's readiness and every callback and timer of every consumer pass through its loop.
+# uvloop's (libuv, in C) does that work for less CPU than asyncio's own, most of all with thousands of sockets
+# open. HELPLINE_EVENT_LOOP=asyncio keeps Python's own (to compare, or where uvloop is not installed: it is not
+# made for Windows).
 EVENT_LOOPS = ("uvloop", "asyncio")
 
 
 def choose_event_loop() -> str:
-    """Make the loop Daphne will run on uvloop's where it is installed; call before django.setup()."""
-    import asyncio
-
+    """Make the loop Daphne will run on uvloop's where it is installed; call before django.setup() (which
+    imports daphne.server, and that installs a reactor on a loop of asyncio's own where none is yet)."""
     asked = os.environ.get("HELPLINE_EVENT_LOOP", "")
     if asked and asked not in EVENT_LOOPS:
         raise SystemExit(f"HELPLINE_EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, not {asked!r}")
-    if daphne_made_its_loop():
+    if twisted_reactor_installed():
         raise RuntimeError("choose_event_loop() must run before daphne.server is imported (django.setup())")
     if asked == "asyncio":
         return "asyncio"
@@ -84,7 +84,7 @@ def choose_event_loop() -> str:
         if asked == "uvloop":
             raise SystemExit("HELPLINE_EVENT_LOOP=uvloop, but uvloop is not installed") from None
         return "asyncio"  # not built for this platform: Python's own loop does the same, for more CPU
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    run_daphne_on(uvloop.new_event_loop())
     return "uvloop"
 
 
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpline.settings.dev")
-    if not daphne_made_its_loop():  # helpline.embedded chose it before its own django.setup()
+    if not twisted_reactor_installed():  # helpline.embedded chose it before its own django.setup()
         choose_event_loop()
     import django
 
@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     from helpline.asgi import application
 
     forget_sockets_of_an_earlier_boot()
+    close_daphnes_spare_loop()
     allow_policy_close()
     defer_autobahn_log_formatting()
     tune_garbage_collection()

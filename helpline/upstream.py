@@ -7,6 +7,7 @@ test, and whoever upgrades re-reads the piece before recording the new digest. T
 keep to the tested minor versions.
 
 The pieces:
+- `run_daphne_on`: Daphne's reactor on the event loop we choose (uvloop's), without asyncio's policy.
 - `allow_policy_close`: Daphne closes a websocket with 1008 (protocol.md §8) when asked.
 - `defer_autobahn_log_formatting`: autobahn's per-frame debug log arguments formatted only when logged.
 - `HelplineServer` and `PausingInbox`: Daphne's `create_application` with a bounded inbox per websocket
@@ -48,6 +49,9 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
     # allow_policy_close replaces it and calls the original for every code but 1008 (daphne 4.2).
     ("daphne.ws_protocol", "WebSocketProtocol.serverClose"):
         frozenset({"8302150efac698d62de45c277e79a177c67ae5ea3c4f437064000bbdb6545a7b"}),
+    # run_daphne_on: Server.run makes the installed reactor's loop the thread's and runs that reactor (4.2).
+    ("daphne.server", "Server.run"):
+        frozenset({"447c6bd42c62e98cda21fbd603a045ff72abbccabd2b234d8b40c18d366cb7db"}),
     # HelplineServer.create_application is a copy of it with a PausingInbox for its asyncio.Queue() (4.2);
     # Daphne's websocket protocol only ever calls put_nowait on it.
     ("daphne.server", "Server.create_application"):
@@ -428,18 +432,39 @@ def send_at_once(transport: Any) -> None:
     transport.write = write
 
 
-def daphne_made_its_loop() -> bool:
-    """Whether daphne.server has been imported, and with it made the loop its reactor runs on."""
-    return "daphne.server" in sys.modules
+def twisted_reactor_installed() -> bool:
+    """Whether this process has a Twisted reactor already (importing daphne.server installs one)."""
+    return "twisted.internet.reactor" in sys.modules
+
+
+def run_daphne_on(loop: asyncio.AbstractEventLoop) -> None:
+    """Install Twisted's asyncio reactor on `loop`, before daphne.server is imported, so Daphne runs on it.
+
+    Daphne installs that reactor itself when daphne.server is imported, on a loop it makes then with
+    asyncio.new_event_loop(), and keeps one that is installed already; Server.run then makes the reactor's
+    loop the thread's (RELIES_ON). Choosing the loop's kind through asyncio's event loop policy instead is
+    deprecated from Python 3.14 and goes in 3.16; this way no policy is touched."""
+    from twisted.internet import asyncioreactor
+
+    asyncioreactor.install(loop)  # type: ignore[no-untyped-call]  # Twisted leaves it untyped
 
 
 def daphne_event_loop() -> Any:
-    """The loop Daphne made for its reactor when daphne.server was imported (the module's `twisted_loop`: it
-    calls asyncio.new_event_loop() then, so the event loop policy at that moment decides its kind;
-    tests/live/test_serve_event_loop.py fails if that changes)."""
-    from daphne.server import twisted_loop
+    """The loop Daphne's reactor runs on: the one given to `run_daphne_on`, or else the one daphne.server made
+    (tests/live/test_serve_event_loop.py fails if Daphne stops keeping a reactor installed before it)."""
+    import daphne.server  # noqa: F401  # installs the reactor where nothing did
+    from twisted.internet import reactor
 
-    return twisted_loop
+    return reactor._asyncioEventloop  # as Server.run reads it
+
+
+def close_daphnes_spare_loop() -> None:
+    """daphne.server made a loop of its own at import; with another one given to `run_daphne_on` nothing uses
+    it, and closing it gives back its selector and wake-up sockets."""
+    import daphne.server
+
+    if daphne.server.twisted_loop is not daphne_event_loop() and not daphne.server.twisted_loop.is_closed():
+        daphne.server.twisted_loop.close()
 
 
 def daphne_server_class() -> type:

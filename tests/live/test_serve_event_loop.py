@@ -50,6 +50,38 @@ def test_daphne_runs_on_the_loop_chosen(event_loop: str | None, expected: str) -
     assert result.stdout.split() == [expected, expected]
 
 
+# Python 3.14 deprecates choosing a loop through asyncio's event loop policy (3.16 removes it): the choice
+# must not touch it. In the child, setting a policy fails.
+POLICY_UNTOUCHED = """
+import asyncio
+def refuse(*args):
+    raise AssertionError("the event loop policy was set")
+asyncio.set_event_loop_policy = refuse
+"""
+
+SPARE_LOOP = """
+from helpline.upstream import close_daphnes_spare_loop, daphne_event_loop
+import daphne.server
+close_daphnes_spare_loop()
+print(daphne.server.twisted_loop.is_closed(), daphne_event_loop().is_closed())
+"""
+
+
+@pytest.mark.parametrize("event_loop", [None, "asyncio"])
+def test_the_choice_leaves_asyncios_policy_alone(event_loop: str | None) -> None:
+    result = run_python(POLICY_UNTOUCHED + CHOOSE_THEN_SETUP, event_loop)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [event_loop or "uvloop"] * 2
+
+
+@pytest.mark.parametrize(("event_loop", "spare_closed"), [(None, "True"), ("asyncio", "False")])
+def test_the_loop_daphne_made_for_nothing_is_closed(event_loop: str | None, spare_closed: str) -> None:
+    # With uvloop's loop given, the one daphne.server made at import is unused; with asyncio's it is the one.
+    result = run_python(CHOOSE_THEN_SETUP + SPARE_LOOP, event_loop)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[2:] == [spare_closed, "False"]
+
+
 def test_an_unknown_loop_stops_the_start_and_names_the_variable() -> None:
     result = run_python(CHOOSE_THEN_SETUP, "tokio")
     assert result.returncode != 0
