@@ -52,6 +52,15 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
     # run_daphne_on: Server.run makes the installed reactor's loop the thread's and runs that reactor (4.2).
     ("daphne.server", "Server.run"):
         frozenset({"447c6bd42c62e98cda21fbd603a045ff72abbccabd2b234d8b40c18d366cb7db"}),
+    # let_go_of_the_upgrade_request: process hands the connection to the websocket, sets the request's transport
+    # to None and calls protocol_disconnected; Twisted's HTTPChannel does nothing as a producer while it handles
+    # a request (daphne 4.2, Twisted 26.10).
+    ("daphne.http_protocol", "WebRequest.process"):
+        frozenset({"e9babd1c97ce710bda699578b21feafd1f490df6ad8bec45960eba4bbb31e306"}),
+    ("twisted.web.http", "HTTPChannel.pauseProducing"):
+        frozenset({"8fe306cf284ba8e71b43a4e4219986e3521ddc9b8766d2101e9984b3090bf6ed"}),
+    ("twisted.web.http", "HTTPChannel.resumeProducing"):
+        frozenset({"561ac237d3468e84939ec6c3d856dd7a556d3df459dd02969d43543105fb54fb"}),
     # HelplineServer.create_application is a copy of it with a PausingInbox for its asyncio.Queue() (4.2);
     # Daphne's websocket protocol only ever calls put_nowait on it.
     ("daphne.server", "Server.create_application"):
@@ -493,7 +502,32 @@ def daphne_server_class() -> type:
             self.connections[protocol]["application_instance"] = asyncio.ensure_future(instance)
             return inbox
 
+        def protocol_disconnected(self, protocol: Any) -> None:
+            super().protocol_disconnected(protocol)
+            let_go_of_the_upgrade_request(protocol)
+
     return HelplineServer
+
+
+def let_go_of_the_upgrade_request(request: Any) -> None:
+    """Once Daphne has handed a connection to its websocket, let go of the HTTP request that asked for it.
+
+    Daphne's WebRequest.process moves the transport to the websocket protocol, sets the request's `transport`
+    to None and calls protocol_disconnected with the request (RELIES_ON). Twisted's HTTP channel of that
+    connection stays registered as the transport's producer, and keeps the request, with both its header sets
+    and body buffer, in its list: 3.8 KiB a socket (tracemalloc), as long as the socket lives, for nothing.
+    The channel's pauseProducing and resumeProducing, the only calls the transport makes of a producer, do
+    nothing while a request is being handled, which the upgraded one is for good; autobahn unregisters the
+    producer itself when it drops a connection. A request that finished or lost its connection keeps its
+    transport, and is left to Twisted."""
+    channel = getattr(request, "channel", None)
+    if getattr(request, "transport", True) is not None or channel is None:
+        return
+    transport = getattr(channel, "transport", None)
+    if transport is not None and getattr(transport, "producer", None) is channel:
+        transport.unregisterProducer()
+    if request in channel.requests:
+        channel.requests.remove(request)
 
 
 # --- Channels: dispatch without a thread hop per message --------------------------------------------------
