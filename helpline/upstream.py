@@ -520,8 +520,8 @@ def let_go_of_the_upgrade_request(request: Any) -> None:
     nothing while a request is being handled, which the upgraded one is for good; autobahn unregisters the
     producer itself when it drops a connection. A request that finished or lost its connection keeps its
     transport, and is left to Twisted."""
-    channel = getattr(request, "channel", None)
-    if getattr(request, "transport", True) is not None or channel is None:
+    channel: Any = getattr(request, "channel", None)
+    if channel is None or getattr(request, "transport", True) is not None:
         return
     transport = getattr(channel, "transport", None)
     if transport is not None and getattr(transport, "producer", None) is channel:
