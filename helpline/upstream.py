@@ -8,6 +8,7 @@ keep to the tested minor versions.
 
 The pieces:
 - `run_daphne_on`: Daphne's reactor on the event loop we choose (uvloop's), without asyncio's policy.
+- `forget_handshakes_once_open`: Daphne's websocket protocol drops the opening request once the socket is open.
 - `allow_policy_close`: Daphne closes a websocket with 1008 (protocol.md §8) when asked.
 - `defer_autobahn_log_formatting`: autobahn's per-frame debug log arguments formatted only when logged.
 - `HelplineServer` and `PausingInbox`: Daphne's `create_application` with a bounded inbox per websocket
@@ -52,6 +53,17 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
     # run_daphne_on: Server.run makes the installed reactor's loop the thread's and runs that reactor (4.2).
     ("daphne.server", "Server.run"):
         frozenset({"447c6bd42c62e98cda21fbd603a045ff72abbccabd2b234d8b40c18d366cb7db"}),
+    # forget_handshakes_once_open replaces onOpen and calls it first; onConnect reads the headers, the later
+    # handlers the request's path only (daphne 4.2); Autobahn reads the handshake's headers and bytes while it
+    # is processed and answered, and onOpen is called at the end of that (autobahn 26.11).
+    ("daphne.ws_protocol", "WebSocketProtocol.onOpen"):
+        frozenset({"6be066589e00abb0a30b58b1d236a4ef7dd24486174928ef449591297a3c6c10"}),
+    ("daphne.ws_protocol", "WebSocketProtocol.onConnect"):
+        frozenset({"b1ce2efc1874b9b5835b9e5741fa0aab39740e98ef0f0aaa80c5c3e2f50a8bc7"}),
+    ("autobahn.websocket.protocol", "WebSocketServerProtocol.processHandshake"):
+        frozenset({"0055f4d3499376738a0a710fc56b499befa39d90e2060ee1dabefda36bedb483"}),
+    ("autobahn.websocket.protocol", "WebSocketServerProtocol.succeedHandshake"):
+        frozenset({"fb43d387929cf20640844b409a55bdfc0a643b20bb987af9a96c795f9678a9e8"}),
     # let_go_of_the_upgrade_request: process hands the connection to the websocket, sets the request's transport
     # to None and calls protocol_disconnected; Twisted's HTTPChannel does nothing as a producer while it handles
     # a request (daphne 4.2, Twisted 26.10).
@@ -180,6 +192,45 @@ def upstream_source_digest(module: str, qualified_name: str) -> str:
         target = getattr(target, part)
     target = getattr(target, "replaces", target)
     return hashlib.sha256(inspect.getsource(target).encode()).hexdigest()
+
+
+# --- Daphne: a websocket's handshake forgotten once it is open ----------------------------------------------
+
+
+def forget_handshakes_once_open() -> None:
+    """Once a websocket is open, Daphne's protocol forgets the request that opened it. Safe to call more than once.
+
+    Daphne and Autobahn keep the opening request for the socket's life: Daphne its cleaned headers and
+    Autobahn's request object (whose headers are a dict of them all), Autobahn the parsed headers again and
+    the request and response as bytes: 2.5 KiB a socket (tracemalloc), two sockets a chat, and with them what
+    the browser sent (User-Agent included, which helpline.asgi_privacy keeps from the application) where a
+    memory dump would find it. Nothing reads them after the handshake: Daphne's onConnect reads the headers
+    and later only the request's path, Autobahn's processHandshake and succeedHandshake are done with them
+    (RELIES_ON). Called by daphne_server_class, so every server of ours does it.
+    """
+    from daphne.ws_protocol import WebSocketProtocol
+
+    original = WebSocketProtocol.onOpen
+    if getattr(original, "forgets_the_handshake", False):
+        return
+
+    def on_open(protocol: Any) -> None:
+        original(protocol)
+        forget_the_handshake(protocol)
+
+    on_open.forgets_the_handshake = True  # type: ignore[attr-defined]
+    on_open.replaces = original  # type: ignore[attr-defined]  # upstream_source_digest reads the original
+    WebSocketProtocol.onOpen = on_open
+
+
+def forget_the_handshake(protocol: Any) -> None:
+    protocol.clean_headers = []
+    protocol.http_headers = {}
+    protocol.http_request_data = b""
+    protocol.http_response_data = b""
+    request = getattr(protocol, "request", None)
+    if request is not None:
+        request.headers = {}
 
 
 # --- Autobahn: debug log arguments formatted only when logged ------------------------------------------------
@@ -480,6 +531,8 @@ def daphne_server_class() -> type:
     # Imported here, not at the top: importing daphne.server installs Twisted's asyncio reactor, which
     # must not happen to every process that imports this module (the bench, the unit tests).
     from daphne.server import Server
+
+    forget_handshakes_once_open()
 
     class HelplineServer(Server):  # type: ignore[misc]  # daphne has no type stubs
         """Daphne, with a bounded inbox for every websocket (PausingInbox); HTTP is as Daphne does it."""
