@@ -73,6 +73,8 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
         frozenset({"8fe306cf284ba8e71b43a4e4219986e3521ddc9b8766d2101e9984b3090bf6ed"}),
     ("twisted.web.http", "HTTPChannel.resumeProducing"):
         frozenset({"561ac237d3468e84939ec6c3d856dd7a556d3df459dd02969d43543105fb54fb"}),
+    ("twisted.web.http", "HTTPChannel.stopProducing"):
+        frozenset({"4a69f745d6382f0ad17fddfec31ddc1c669f92d7600eb276044c12b06025d170"}),
     # HelplineServer.create_application is a copy of it with a PausingInbox for its asyncio.Queue() (4.2);
     # Daphne's websocket protocol only ever calls put_nowait on it.
     ("daphne.server", "Server.create_application"):
@@ -569,9 +571,10 @@ def let_go_of_the_upgrade_request(request: Any) -> None:
     to None and calls protocol_disconnected with the request (RELIES_ON). Twisted's HTTP channel of that
     connection stays registered as the transport's producer, and keeps the request, with both its header sets
     and body buffer, in its list: 3.8 KiB a socket (tracemalloc), as long as the socket lives, for nothing.
-    The channel's pauseProducing and resumeProducing, the only calls the transport makes of a producer, do
-    nothing while a request is being handled, which the upgraded one is for good; autobahn unregisters the
-    producer itself when it drops a connection. A request that finished or lost its connection keeps its
+    The calls the transport makes of its producer (pauseProducing and resumeProducing as its write buffer
+    fills and drains, stopProducing when the connection is lost) do nothing on that channel while a request is
+    being handled, which the upgraded one is for good; autobahn unregisters the producer itself when it drops
+    a connection. A request that finished or lost its connection keeps its
     transport, and is left to Twisted."""
     channel: Any = getattr(request, "channel", None)
     if channel is None or getattr(request, "transport", True) is not None:
