@@ -11,6 +11,8 @@ The pieces:
 - `forget_handshakes_once_open`: Daphne's websocket protocol drops the opening request once the socket is open.
 - `allow_policy_close`: Daphne closes a websocket with 1008 (protocol.md §8) when asked.
 - `defer_autobahn_log_formatting`: autobahn's per-frame debug log arguments formatted only when logged.
+- `read_and_send_frames_directly`: a whole small text frame read, and a message sent, in one step instead of
+  Autobahn's fifteen calls each way.
 - `HelplineServer` and `PausingInbox`: Daphne's `create_application` with a bounded inbox per websocket
   (backpressure), which also tells the consumer its backlog through the scope (`socket_inbox`), and the
   server's own send for the socket (`socket_sender`).
@@ -82,6 +84,25 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
     # defer_autobahn_log_formatting: sendData, the per-frame caller, uses hltype and hlval as log arguments only.
     ("autobahn.websocket.protocol", "WebSocketProtocol.sendData"):
         frozenset({"5dcca425b048b07eb27d56a625a790d7a8e48fbe958753074cb1e55e174b2423"}),
+    # read_and_send_frames_directly does for a whole masked text frame what processData and the handlers it
+    # calls do (frame checks, limits, unmasking, UTF-8, counters, the ping timer, then _onMessage), and for a
+    # message sent as one unmasked frame what sendMessage, sendFrame and sendData do (autobahn 26.11).
+    ("autobahn.websocket.protocol", "WebSocketProtocol.processData"):
+        frozenset({"25b9c1387a46ab258a5ead2b4837253bb3582c51883ee3d70497e4eaa89e00f2"}),
+    ("autobahn.websocket.protocol", "WebSocketProtocol.onFrameBegin"):
+        frozenset({"9537027007767ae495d07103c89090c7ec80abe69f904b0c57bc7ee5dafbd8a3"}),
+    ("autobahn.websocket.protocol", "WebSocketProtocol.onFrameData"):
+        frozenset({"b39b40e3d17022738f71777d79f18c6eabb8cafdc061bff5354fa974a6423a38"}),
+    ("autobahn.websocket.protocol", "WebSocketProtocol.onFrameEnd"):
+        frozenset({"c45a45b9bf3334175aaa329ca90a6c6e3c2e12b8a040076d800f80d2a4f59d88"}),
+    ("autobahn.websocket.protocol", "WebSocketProtocol.onMessageFrameBegin"):
+        frozenset({"68c4eae4de95e1fbf9a932f8e5bc8b7262120f1a37c104c7ebbd18c3a5d731e7"}),
+    ("autobahn.websocket.protocol", "WebSocketProtocol.onMessageEnd"):
+        frozenset({"efff2a43ca8540d0dabcd5755f67d209532b8c8a2ec3dd4429ac2fb8257b63d1"}),
+    ("autobahn.websocket.protocol", "WebSocketProtocol.sendMessage"):
+        frozenset({"048d6bcf0d71230997c4b4225086c891ed1247eed9307e58546b1bfb5b174443"}),
+    ("autobahn.websocket.protocol", "WebSocketProtocol.sendFrame"):
+        frozenset({"89cc8b024c413aa09943880cb5bcf0667bc2cce07b6cb3c9c864bba04fe9e659"}),
     # DispatchWithoutConnectionCleanup.dispatch is a copy of it without `aclose_old_connections()` (4.3).
     ("channels.consumer", "AsyncConsumer.dispatch"):
         frozenset({"39f34e7d4fb0f6552de4ade665b943fe78137379702af6b58c79a14c49a75520"}),
@@ -270,6 +291,122 @@ def defer_autobahn_log_formatting() -> None:
 
         deferred.deferred = True  # type: ignore[attr-defined]
         setattr(protocol, name, deferred)
+
+
+# --- Autobahn: a whole small text frame read, and a message sent, in one step --------------------------------
+
+# RFC 6455 §5.2: first byte FIN + opcode, second byte MASK + payload length (126: a 16-bit length follows).
+FIN_TEXT: Final = 0x81
+FIN_BINARY: Final = 0x82
+MASKED: Final = 0x80
+LENGTH_16_BITS: Final = 126
+LARGEST_16_BIT_LENGTH: Final = 0xFFFF
+
+
+def read_and_send_frames_directly() -> None:
+    """Autobahn handles each frame in ~15 calls each way, and most of them are for what a chat frame never is:
+    fragmented, compressed, a control frame, logged or timed. A received frame that is a whole masked text
+    frame already in the buffer (a chat frame always is) is read here in one step, and a message sent as
+    one unmasked frame; the CPU that took was a fifth of the server's when relaying (docs/performance.md,
+    ninth pass). Anything else (and any frame that breaks a rule: bad UTF-8, over a size limit, not minimally
+    encoded) goes Autobahn's own way, unchanged, which fails the connection as it did. tests/unit/
+    test_upstream.py feeds the same byte streams to both ways and compares all they deliver, write and do.
+    Safe to call more than once; called by daphne_server_class, so every server of ours does it."""
+    from daphne.ws_protocol import WebSocketProtocol
+
+    if getattr(WebSocketProtocol.processData, "reads_whole_text_frames", False):
+        return
+    WebSocketProtocol.processData = reading_whole_text_frames(WebSocketProtocol.processData)
+    WebSocketProtocol.sendMessage = sending_single_frames(WebSocketProtocol.sendMessage)
+
+
+def reading_whole_text_frames(original: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """Autobahn's processData (RELIES_ON) with a fast path; returns what it returns: whether to go on reading."""
+    import struct
+
+    from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
+
+    # Autobahn's own unmasking (its native one where built, as processData uses); untyped, and not in __all__.
+    from autobahn.websocket.xormasker import create_xor_masker  # type: ignore[attr-defined]
+
+    open_state = Autobahn.STATE_OPEN
+    unpack_length = struct.Struct("!H").unpack_from
+
+    def process_data(protocol: Any) -> bool:
+        data = protocol.data
+        if (len(data) < 6 or data[0] != FIN_TEXT or not data[1] & MASKED or protocol.current_frame is not None
+                or protocol.inside_message or protocol.state != open_state or protocol.failedByMe
+                or protocol._perMessageCompress is not None or not protocol.applyMask or protocol.logFrames
+                or protocol.trackedTimings or protocol._listeners is not None):
+            return original(protocol)
+        length = data[1] & 0x7F
+        if length < LENGTH_16_BITS:
+            start = 6
+        elif length == LENGTH_16_BITS and len(data) >= 8:
+            (length,) = unpack_length(data, 2)
+            start = 8
+            if length < LENGTH_16_BITS:  # not the minimal encoding: Autobahn fails the connection
+                return original(protocol)
+        else:
+            return original(protocol)  # a 64-bit length, or the header not all here yet
+        end = start + length
+        if len(data) < end or 0 < protocol.maxFramePayloadSize < length or \
+                0 < protocol.maxMessagePayloadSize < length:
+            return original(protocol)  # not all here yet (Autobahn reads it in parts), or over a limit
+        payload = create_xor_masker(data[start - 4:start], length).process(data[start:end]) if length else b""  # type: ignore[no-untyped-call]
+        if protocol.utf8validateIncoming:
+            try:
+                payload.decode()  # Python's UTF-8 codec refuses what RFC 3629 does: as Autobahn's validator
+            except UnicodeDecodeError:
+                return original(protocol)  # which fails the connection with 1007
+        protocol.data = data[end:]
+        stats = protocol.trafficStats
+        stats.incomingOctetsWebSocketLevel += length
+        stats.incomingOctetsAppLevel += length
+        stats.incomingWebSocketFrames += 1
+        stats.incomingWebSocketMessages += 1
+        if protocol.autoPingTimeoutCall and protocol.autoPingRestartOnAnyTraffic:
+            protocol._cancelAutoPingTimeoutCall()
+        protocol._onMessage(payload, False)
+        return len(protocol.data) > 0
+
+    process_data.reads_whole_text_frames = True  # type: ignore[attr-defined]
+    process_data.replaces = original  # type: ignore[attr-defined]  # upstream_source_digest reads the original
+    return process_data
+
+
+def sending_single_frames(original: Callable[..., None]) -> Callable[..., None]:
+    """Autobahn's sendMessage (RELIES_ON) with a fast path for a message that goes as one unmasked frame."""
+    import struct
+
+    from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
+
+    open_state = Autobahn.STATE_OPEN
+    header_16 = struct.Struct("!BBH").pack
+
+    def send_message(protocol: Any, payload: bytes, isBinary: bool = False, fragmentSize: int | None = None,
+                     sync: bool = False, doNotCompress: bool = False) -> None:
+        length = len(payload)
+        if (type(payload) is not bytes or length > LARGEST_16_BIT_LENGTH or fragmentSize is not None or sync
+                or protocol.state != open_state or protocol._perMessageCompress is not None
+                or protocol.trackedTimings or 0 < protocol.autoFragmentSize < length
+                or 0 < protocol.maxMessagePayloadSize < length or protocol.maskServerFrames
+                or protocol.send_queue or protocol.logFrames or protocol.logOctets):
+            original(protocol, payload, isBinary, fragmentSize, sync, doNotCompress)
+            return
+        first = FIN_BINARY if isBinary else FIN_TEXT
+        header = bytes((first, length)) if length < LENGTH_16_BITS else header_16(first, LENGTH_16_BITS, length)
+        frame = header + payload
+        protocol.transport.write(frame)
+        stats = protocol.trafficStats
+        stats.outgoingWebSocketMessages += 1
+        stats.outgoingOctetsAppLevel += length
+        stats.outgoingOctetsWebSocketLevel += length
+        stats.outgoingWebSocketFrames += 1
+        stats.outgoingOctetsWireLevel += len(frame)
+
+    send_message.replaces = original  # type: ignore[attr-defined]
+    return send_message
 
 
 # --- Daphne: a bounded inbox per websocket (backpressure) -------------------------------------------------
@@ -535,6 +672,7 @@ def daphne_server_class() -> type:
     from daphne.server import Server
 
     forget_handshakes_once_open()
+    read_and_send_frames_directly()
 
     class HelplineServer(Server):  # type: ignore[misc]  # daphne has no type stubs
         """Daphne, with a bounded inbox for every websocket (PausingInbox); HTTP is as Daphne does it."""
