@@ -171,6 +171,29 @@ def b64d(text: str) -> bytes:
     return data
 
 
+# For unpadded base64url of length n % 4 == 2 or 3, the last character carries 4 or 2 bits that no byte
+# uses; canonical encoders leave them zero, so that character is one of these.
+_LAST_OF_TWO = frozenset("AQgw")
+_LAST_OF_THREE = frozenset("AEIMQUYcgkosw048")
+
+
+def b64d_length(text: str) -> int:
+    """How many bytes `b64d(text)` decodes to, without decoding; raise ValueError where b64d would.
+
+    For a field checked and passed on unread (a relayed message's ciphertext), at no cost per byte beyond
+    matching the alphabet (tests/unit/test_crypto.py compares it with b64d)."""
+    if not isinstance(text, str):
+        raise ValueError("base64url input must be a string")
+    if not _B64URL_ALPHABET.fullmatch(text):
+        raise ValueError("base64url input has a character outside the alphabet (padding is not allowed)")
+    rest = len(text) % 4
+    if rest == 1:
+        raise ValueError("base64url input has an impossible length")
+    if (rest == 2 and text[-1] not in _LAST_OF_TWO) or (rest == 3 and text[-1] not in _LAST_OF_THREE):
+        raise ValueError("base64url input is not canonical (stray bits in the last character)")
+    return len(text) * 3 // 4
+
+
 def join_fields(*fields: str) -> bytes:
     """Join text fields with a newline and encode them as UTF-8, as every signed or bound text is.
 

@@ -610,3 +610,27 @@ def test_property_padding_and_base64_round_trip(data: bytes) -> None:
     assert len(padded) % 256 == 0 and len(padded) > len(data)
     assert unpad(padded) == data
     assert b64d(b64e(data)) == data
+
+
+B64_LIKE = st.text(alphabet="AEIMQUYcgkosw048BCDZaz9_-+/= \n\u00e9", max_size=12)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=st.one_of(B64_LIKE, st.binary(max_size=40).map(crypto.b64e)))
+def test_property_b64d_length_accepts_and_refuses_as_b64d_does(text: str) -> None:
+    """The schema checks a ciphertext's form and size with b64d_length, which does not decode."""
+    try:
+        decoded = b64d(text)
+    except ValueError:
+        with pytest.raises(ValueError, match="base64url"):
+            crypto.b64d_length(text)
+        return
+    assert crypto.b64d_length(text) == len(decoded)
+
+
+@pytest.mark.parametrize("text", ["AA==", "AA=", "A", "AB+/", "AB C", "AB\n", "AB", "Zh", "AQ==", "AAB", "AAAAAB"])
+def test_b64d_length_refuses_what_b64d_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match="base64url"):
+        b64d(text)
+    with pytest.raises(ValueError, match="base64url"):
+        crypto.b64d_length(text)
