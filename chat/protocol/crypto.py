@@ -156,17 +156,12 @@ def b64d(text: str) -> bytes:
     Only the canonical encoding is accepted, so one byte string has exactly one
     text form and signed texts cannot be varied without changing their bytes.
     """
-    if not isinstance(text, str):
-        raise ValueError("base64url input must be a string")
-    if not _B64URL_ALPHABET.fullmatch(text):
-        raise ValueError("base64url input has a character outside the alphabet (padding is not allowed)")
-    if len(text) % 4 == 1:
-        raise ValueError("base64url input has an impossible length")
+    b64d_length(text)  # its form: string, alphabet, length, canonical last character
     try:
         data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except binascii.Error as error:
         raise ValueError("base64url input does not decode") from error
-    if b64e(data) != text:
+    if b64e(data) != text:  # b64d_length's last-character rule, checked again the long way
         raise ValueError("base64url input is not canonical (stray bits in the last character)")
     return data
 
@@ -181,7 +176,7 @@ def b64d_length(text: str) -> int:
     """How many bytes `b64d(text)` decodes to, without decoding; raise ValueError where b64d would.
 
     For a field checked and passed on unread (a relayed message's ciphertext), at no cost per byte beyond
-    matching the alphabet (tests/unit/test_crypto.py compares it with b64d)."""
+    matching the alphabet (tests/unit/test_protocol_crypto.py compares it with decoding)."""
     if not isinstance(text, str):
         raise ValueError("base64url input must be a string")
     if not _B64URL_ALPHABET.fullmatch(text):
