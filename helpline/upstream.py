@@ -355,9 +355,10 @@ def reading_whole_text_frames(original: Callable[[Any], bool]) -> Callable[[Any]
             return original(protocol)  # not all here yet (Autobahn reads it in parts), or over a limit
         payload = create_xor_masker(data[start - 4:start], length).process(data[start:end]) if length else b""  # type: ignore[no-untyped-call]
         if protocol.utf8validateIncoming:
-            try:
-                payload.decode()  # Python's UTF-8 codec refuses what RFC 3629 does: as Autobahn's validator
-            except UnicodeDecodeError:
+            validator = protocol.utf8validator  # Autobahn's own, as onFrameBegin and onFrameData use it
+            validator.reset()
+            valid, ended, *_ = validator.validate(payload)
+            if not (valid and ended):
                 return original(protocol)  # which fails the connection with 1007
         protocol.data = data[end:]
         stats = protocol.trafficStats
