@@ -310,7 +310,8 @@ def read_and_send_frames_directly() -> None:
     one unmasked frame; the CPU that took was a fifth of the server's when relaying (docs/performance.md,
     ninth pass). Anything else (and any frame that breaks a rule: bad UTF-8, over a size limit, not minimally
     encoded) goes Autobahn's own way, unchanged, which fails the connection as it did. tests/unit/
-    test_upstream.py feeds the same byte streams to both ways and compares all they deliver, write and do.
+    test_websocket_frames.py feeds the same byte streams to both ways and compares all they deliver, write
+    and do.
     Safe to call more than once; called by daphne_server_class, so every server of ours does it."""
     from daphne.ws_protocol import WebSocketProtocol
 
