@@ -389,7 +389,8 @@ def sending_single_frames(original: Callable[..., None]) -> Callable[..., None]:
     def send_message(protocol: Any, payload: bytes, isBinary: bool = False, fragmentSize: int | None = None,
                      sync: bool = False, doNotCompress: bool = False) -> None:
         length = len(payload)
-        if (type(payload) is not bytes or length > LARGEST_16_BIT_LENGTH or fragmentSize is not None or sync
+        if (type(payload) is not bytes or type(isBinary) is not bool or type(doNotCompress) is not bool
+                or length > LARGEST_16_BIT_LENGTH or fragmentSize is not None or sync
                 or protocol.state != open_state or protocol._perMessageCompress is not None
                 or protocol.trackedTimings or 0 < protocol.autoFragmentSize < length
                 or 0 < protocol.maxMessagePayloadSize < length or protocol.maskServerFrames

@@ -219,6 +219,16 @@ def test_a_message_waits_behind_what_waits_to_be_sent_and_is_refused_once_closed
             protocol.sendMessage(b"too late")
 
 
+def test_arguments_of_the_wrong_type_are_refused_as_autobahn_refuses_them() -> None:
+    for fast in (True, False):
+        protocol = open_protocol({}, fast=fast)
+        with pytest.raises(AssertionError):
+            protocol.sendMessage(b"x", 1)
+        with pytest.raises(AssertionError):
+            protocol.sendMessage(b"x", False, doNotCompress=None)
+        assert protocol.transport.value() == b"", fast
+
+
 def test_installing_twice_wraps_once() -> None:
     from daphne.ws_protocol import WebSocketProtocol
 
