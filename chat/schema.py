@@ -199,14 +199,14 @@ class FrameSchema:
     required: Mapping[str, Check]
     optional: Mapping[str, Check] = field(default_factory=dict)
 
-    @property
-    def fields(self) -> frozenset[str]:
-        return self.names[1]
+    # Computed once: every frame of the type is checked against them.
+    @functools.cached_property
+    def required_names(self) -> frozenset[str]:
+        return frozenset(self.required)
 
     @functools.cached_property
-    def names(self) -> tuple[frozenset[str], frozenset[str]]:
-        """(required, all) field names: computed once, every frame of the type is checked against them."""
-        return frozenset(self.required), frozenset(self.required) | frozenset(self.optional)
+    def fields(self) -> frozenset[str]:
+        return self.required_names | frozenset(self.optional)
 
 
 def _schemas(*schemas: FrameSchema) -> dict[str, FrameSchema]:
@@ -311,23 +311,27 @@ def strict_decoder() -> json.JSONDecoder:
     return json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
 
 
-def parse_json_object(text: str | bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any] | FrameError:
-    """Parse one strict JSON object (no duplicate keys, no NaN) of at most `max_bytes`."""
+def _json_text(text: str | bytes, max_bytes: int) -> str | None:
+    """The frame as text for the JSON decoder (None: larger than `max_bytes`); UnicodeDecodeError if it is none."""
     if isinstance(text, str) and text[:1] == "{" and len(text) <= max_bytes // 4:
         # A frame as Daphne hands it over: text, short enough that its UTF-8 (at most 4 bytes a character)
         # is within the limit, and beginning like an object, so nothing is to be detected or stripped first.
-        try:
-            data = strict_decoder().decode(text)
-        except (ValueError, RecursionError):
-            return FrameError("The frame is not valid JSON.")
-        return data if isinstance(data, dict) else FrameError("A frame must be a JSON object.")
+        return text
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if len(raw) > max_bytes:
-        return FrameError("The frame is larger than 64 KiB.")
+        return None
+    return raw.decode(json.detect_encoding(raw), "surrogatepass")  # as json.loads(raw) reads bytes
+
+
+def parse_json_object(text: str | bytes, max_bytes: int = MAX_FRAME_BYTES) -> dict[str, Any] | FrameError:
+    """Parse one strict JSON object (no duplicate keys, no NaN) of at most `max_bytes`."""
     try:
-        # As json.loads(raw, …) does, with one decoder for every frame (json.loads builds one per call with
-        # these hooks: 1.6 % of the server's CPU when relaying, docs/performance.md).
-        data = strict_decoder().decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+        source = _json_text(text, max_bytes)
+        if source is None:
+            return FrameError("The frame is larger than 64 KiB.")
+        # One decoder for every frame (json.loads builds one per call with these hooks: 1.6 % of the
+        # server's CPU when relaying, docs/performance.md).
+        data = strict_decoder().decode(source)
     except (ValueError, RecursionError):
         return FrameError("The frame is not valid JSON.")
     if not isinstance(data, dict):
@@ -338,11 +342,10 @@ def parse_json_object(text: str | bytes, max_bytes: int = MAX_FRAME_BYTES) -> di
 def check_fields(schema: FrameSchema, data: Mapping[str, Any]) -> FrameError | None:
     """None when `data` (without `type`) has exactly the schema's fields, each passing its check."""
     names = data.keys() - {"type"}
-    required, known = schema.names
-    if not required <= names:
-        return FrameError(f"A {schema.type} frame needs {', '.join(sorted(required - names))}.")
-    if not names <= known:
-        return FrameError(f"A {schema.type} frame has no field {', '.join(sorted(names - known))}.")
+    if not schema.required_names <= names:
+        return FrameError(f"A {schema.type} frame needs {', '.join(sorted(schema.required_names - names))}.")
+    if not names <= schema.fields:
+        return FrameError(f"A {schema.type} frame has no field {', '.join(sorted(names - schema.fields))}.")
     for name in sorted(names):
         check = schema.required.get(name) or schema.optional[name]
         try:
