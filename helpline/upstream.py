@@ -11,6 +11,8 @@ The pieces:
 - `forget_handshakes_once_open`: Daphne's websocket protocol drops the opening request once the socket is open.
 - `allow_policy_close`: Daphne closes a websocket with 1008 (protocol.md §8) when asked.
 - `defer_autobahn_log_formatting`: autobahn's per-frame debug log arguments formatted only when logged.
+- `hand_socket_events_over_directly`: the asyncio reactor calls a socket's reads and writes without setting up
+  a log context for each.
 - `read_and_send_frames_directly`: a whole small text frame read, and a message sent, in one step instead of
   Autobahn's fifteen calls each way.
 - `HelplineServer` and `PausingInbox`: Daphne's `create_application` with a bounded inbox per websocket
@@ -84,6 +86,20 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
     # defer_autobahn_log_formatting: sendData, the per-frame caller, uses hltype and hlval as log arguments only.
     ("autobahn.websocket.protocol", "WebSocketProtocol.sendData"):
         frozenset({"5dcca425b048b07eb27d56a625a790d7a8e48fbe958753074cb1e55e174b2423"}),
+    # ... and the Twisted adapter's dataReceived likewise, which reading_without_a_debug_line skips to
+    # _dataReceived when txaio has made debug a no-op (autobahn 26.11, txaio 26.6).
+    ("autobahn.twisted.websocket", "WebSocketAdapterProtocol.dataReceived"):
+        frozenset({"7997f762de21843361fe9d6bc8df40f6517cafe310d76eb61b292aa8cecf9661"}),
+    ("txaio.tx", "Logger._set_log_level"):
+        frozenset({"674ffbcc3702cd3724fb042839487d2be6cdbce54e2c4e697d60694577723a34"}),
+    # hand_socket_events_over_directly: the asyncio reactor registers each reader and writer with the loop
+    # through its module's callWithLogger (Twisted 26.10), which call_without_log_context stands in for.
+    ("twisted.internet.asyncioreactor", "AsyncioSelectorReactor.addReader"):
+        frozenset({"61b77f35b35cd2e5379cb722fbbec5f9bb1c0d5a2d736df8a638222e065de415"}),
+    ("twisted.internet.asyncioreactor", "AsyncioSelectorReactor.addWriter"):
+        frozenset({"dd13a0098bb09d365c0a72961b99516ba269d8edbc8d565cc5f508faa0d3fe12"}),
+    ("twisted.python.log", "callWithLogger"):
+        frozenset({"802f8564bca3531fe46ea2098450b784ad60ff5bf0365c9fb06dda1c7ff668a6"}),
     # read_and_send_frames_directly does for a whole masked text frame what processData and the handlers it
     # calls do (frame checks, limits, unmasking, UTF-8, counters, the ping timer, then _onMessage), and for a
     # message sent as one unmasked frame what sendMessage, sendFrame and sendData do (autobahn 26.11).
@@ -275,22 +291,64 @@ class Formatted:
 
 
 def defer_autobahn_log_formatting() -> None:
-    """Autobahn's `sendData` formats three debug log arguments for every frame it sends (`hltype`, `hlval`:
-    qualified names with terminal colours), whether or not debug logging is on: 3 % of the server's CPU when
-    relaying (docs/performance.md). Here they are formatted only if a log line is written. Safe to call
-    more than once; autobahn's websocket protocol uses both only as log arguments."""
+    """Autobahn formats debug log arguments for every frame it sends (`sendData`) and every read from a socket
+    (the Twisted adapter's `dataReceived`): `hltype` and `hlval`, qualified names with terminal colours,
+    whether or not debug logging is on: 3 % of the server's CPU each way when relaying (docs/performance.md,
+    first and tenth passes). Here they are formatted only if a log line is written. Safe to call more than
+    once; both modules use the two only as log arguments."""
+    from autobahn.twisted import websocket as twisted_adapter
     from autobahn.websocket import protocol
 
-    for name in ("hltype", "hlval"):
-        original = getattr(protocol, name)
-        if getattr(original, "deferred", False):
-            continue
+    for module in (protocol, twisted_adapter):
+        for name in ("hltype", "hlval"):
+            original = getattr(module, name)
+            if getattr(original, "deferred", False):
+                continue
 
-        def deferred(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Formatted:
-            return Formatted(_original, *args, **kwargs)
+            def deferred(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Formatted:
+                return Formatted(_original, *args, **kwargs)
 
-        deferred.deferred = True  # type: ignore[attr-defined]
-        setattr(protocol, name, deferred)
+            deferred.deferred = True  # type: ignore[attr-defined]
+            setattr(module, name, deferred)
+
+
+# --- Twisted: a socket's events handed to it without a log context -------------------------------------------
+
+
+def call_without_log_context(logger: Any, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Twisted's `callWithLogger` (RELIES_ON) without the log context it sets up around every call.
+
+    The asyncio reactor hands every read and write event of a socket to it: it asks the connection for its
+    log prefix and copies and pushes a context dict so that old-style log lines written during the call
+    name the connection, 5 % of the server's CPU when relaying (docs/performance.md, tenth pass). Nothing we
+    run writes old-style log lines (Daphne and we use `logging`, Twisted's reactor its new `Logger`), and the
+    prefix names the client's address, which this service keeps out of its logs anyway. What it promises
+    is kept: an exception is logged with the prefix and goes no further; KeyboardInterrupt does."""
+    try:
+        return function(*args, **kwargs)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        from twisted.python import log
+
+        log.err(system=log_prefix(logger))  # type: ignore[no-untyped-call]  # Twisted leaves it untyped
+        return None
+
+
+def log_prefix(logger: Any) -> str:
+    """As callWithLogger finds it (RELIES_ON), only when there is something to log."""
+    try:
+        return str(logger.logPrefix())
+    except Exception:
+        return "(buggy logPrefix method)"
+
+
+def hand_socket_events_over_directly() -> None:
+    """The asyncio reactor's readers and writers registered from now on are called through
+    `call_without_log_context`. Safe to call more than once; called by daphne_server_class."""
+    from twisted.internet import asyncioreactor
+
+    asyncioreactor.callWithLogger = call_without_log_context  # type: ignore[attr-defined,assignment]  # a module global; the same call
 
 
 # --- Autobahn: a whole small text frame read, and a message sent, in one step --------------------------------
@@ -319,6 +377,24 @@ def read_and_send_frames_directly() -> None:
         return
     WebSocketProtocol.processData = reading_whole_text_frames(WebSocketProtocol.processData)
     WebSocketProtocol.sendMessage = sending_single_frames(WebSocketProtocol.sendMessage)
+    WebSocketProtocol.dataReceived = reading_without_a_debug_line(WebSocketProtocol.dataReceived)
+
+
+def reading_without_a_debug_line(original: Callable[[Any, bytes], None]) -> Callable[[Any, bytes], None]:
+    """Autobahn's Twisted dataReceived (RELIES_ON) writes a debug line for every read, then hands the bytes to
+    `_dataReceived`. With debug logging off txaio makes the logger's `debug` a no-op (RELIES_ON), but the
+    line's three arguments were still made for it, 3 % of the server's CPU when relaying (docs/performance.md,
+    tenth pass): then the bytes go straight on. With debug logging on, Autobahn's own way."""
+    from txaio.tx import _no_op as debug_is_off  # the no-op txaio puts in place of a level that is off
+
+    def data_received(protocol: Any, data: bytes) -> None:
+        if protocol.log.debug is debug_is_off:
+            protocol._dataReceived(data)
+        else:
+            original(protocol, data)
+
+    data_received.replaces = original  # type: ignore[attr-defined]  # upstream_source_digest reads the original
+    return data_received
 
 
 def reading_whole_text_frames(original: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -326,9 +402,6 @@ def reading_whole_text_frames(original: Callable[[Any], bool]) -> Callable[[Any]
     import struct
 
     from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
-
-    # Autobahn's own unmasking (its native one where built, as processData uses); untyped, and not in __all__.
-    from autobahn.websocket.xormasker import create_xor_masker  # type: ignore[attr-defined]
 
     open_state = Autobahn.STATE_OPEN
     unpack_length = struct.Struct("!H").unpack_from
@@ -354,8 +427,8 @@ def reading_whole_text_frames(original: Callable[[Any], bool]) -> Callable[[Any]
         if len(data) < end or 0 < protocol.maxFramePayloadSize < length or \
                 0 < protocol.maxMessagePayloadSize < length:
             return original(protocol)  # not all here yet (Autobahn reads it in parts), or over a limit
-        payload = create_xor_masker(data[start - 4:start], length).process(data[start:end]) if length else b""  # type: ignore[no-untyped-call]
-        if protocol.utf8validateIncoming:
+        payload = unmasked(data, start, end)
+        if protocol.utf8validateIncoming and not payload.isascii():  # ASCII is UTF-8: chat frames always are
             validator = protocol.utf8validator  # Autobahn's own, as onFrameBegin and onFrameData use it
             validator.reset()
             valid, ended, *_ = validator.validate(payload)
@@ -375,6 +448,18 @@ def reading_whole_text_frames(original: Callable[[Any], bool]) -> Callable[[Any]
     process_data.reads_whole_text_frames = True  # type: ignore[attr-defined]
     process_data.replaces = original  # type: ignore[attr-defined]  # upstream_source_digest reads the original
     return process_data
+
+
+def unmasked(data: bytes, start: int, end: int) -> bytes:
+    """The payload `data[start:end]` of a client's frame, unmasked with the 4-byte mask just before `start`.
+
+    XOR as one integer operation: for a chat frame (~500 bytes) half the CPU of Autobahn's native masker,
+    which allocates a masker and two buffers through cffi for each frame (docs/performance.md, tenth pass)."""
+    length = end - start
+    if not length:
+        return b""
+    mask = (data[start - 4:start] * ((length + 3) // 4))[:length]
+    return (int.from_bytes(data[start:end], "little") ^ int.from_bytes(mask, "little")).to_bytes(length, "little")
 
 
 def sending_single_frames(original: Callable[..., None]) -> Callable[..., None]:
@@ -676,6 +761,7 @@ def daphne_server_class() -> type:
 
     forget_handshakes_once_open()
     read_and_send_frames_directly()
+    hand_socket_events_over_directly()
 
     class HelplineServer(Server):  # type: ignore[misc]  # daphne has no type stubs
         """Daphne, with a bounded inbox for every websocket (PausingInbox); HTTP is as Daphne does it."""

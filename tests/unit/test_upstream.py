@@ -213,3 +213,102 @@ def test_autobahns_log_arguments_are_formatted_only_when_a_line_is_written() -> 
     assert isinstance(argument, upstream.Formatted)
     assert f"{argument}" == hltype(test_autobahns_log_arguments_are_formatted_only_when_a_line_is_written)
     assert "{v}".format(v=protocol.hlval(42, color="red")) == hlval(42, color="red")
+    from autobahn.twisted import websocket as twisted_adapter  # the per-read log line's arguments too
+
+    assert isinstance(twisted_adapter.hltype(hltype), upstream.Formatted)
+    assert isinstance(twisted_adapter.hlval(7), upstream.Formatted)
+    assert str(twisted_adapter.hlval(7)) == hlval(7)
+
+
+class Connection:
+    """What the reactor hands a socket's events to: a log prefix, and a call that may fail."""
+
+    def __init__(self, prefix: str = "HTTPChannel,3,127.0.0.1") -> None:
+        self.prefix = prefix
+
+    def logPrefix(self) -> str:  # Twisted's name
+        return self.prefix
+
+
+def outcome_of(call_with: Any, function: Any) -> tuple[str, Any, list[str]]:
+    """What `call_with(connection, function)` returns or lets through, and the systems of the errors it logs."""
+    from twisted.logger import globalLogPublisher
+
+    logged: list[str] = []
+
+    def observe(event: dict[str, Any]) -> None:
+        if event.get("isError") or event.get("log_failure") is not None:
+            logged.append(str(event.get("system", event.get("log_system"))))
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        try:
+            result = ("returned", call_with(Connection(), function))
+        except BaseException as error:  # what goes through is part of what is compared
+            result = ("raised", type(error))
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    return result[0], result[1], logged
+
+
+def answer() -> int:
+    return 42
+
+
+def fails() -> None:
+    raise ValueError("a reader failed")
+
+
+def exits() -> None:
+    raise SystemExit(3)
+
+
+def interrupted() -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("function", [answer, fails, exits, interrupted])
+def test_a_socket_event_without_a_log_context_ends_as_twisteds_call_with_logger(function: Any) -> None:
+    from twisted.python.log import callWithLogger
+
+    assert outcome_of(upstream.call_without_log_context, function) == outcome_of(callWithLogger, function)
+    if function is fails:  # logged, with the connection's prefix, and not raised
+        assert outcome_of(upstream.call_without_log_context, function) == \
+            ("returned", None, ["HTTPChannel,3,127.0.0.1"])
+
+
+def test_the_reactor_hands_a_sockets_reads_over_without_a_log_context() -> None:
+    import socket
+
+    from twisted.internet import asyncioreactor
+    from twisted.python import context, log
+
+    upstream.hand_socket_events_over_directly()
+    upstream.hand_socket_events_over_directly()  # twice: the same
+    assert asyncioreactor.callWithLogger is upstream.call_without_log_context  # type: ignore[attr-defined]
+    loop = asyncio.new_event_loop()
+    reactor = asyncioreactor.AsyncioSelectorReactor(loop)  # not installed: a reactor of this test's own
+    ours, theirs = socket.socketpair()
+    seen: list[object] = []
+
+    class Reader(Connection):
+        def fileno(self) -> int:
+            return ours.fileno()
+
+        def doRead(self) -> None:  # Twisted's name
+            seen.append(ours.recv(100))
+            seen.append(context.get(log.ILogContext)["system"])  # the default: no context was pushed
+            loop.stop()
+
+    try:
+        reader = Reader()
+        reactor.addReader(reader)
+        theirs.send(b"frame")
+        loop.call_later(5, loop.stop)
+        loop.run_forever()
+        reactor.removeReader(reader)
+    finally:
+        ours.close()
+        theirs.close()
+        loop.close()
+    assert seen == [b"frame", "-"]

@@ -16,6 +16,8 @@ import types
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpline import upstream
 
@@ -108,6 +110,7 @@ def open_protocol(options: dict[str, Any], *, fast: bool) -> Any:
     if not fast:  # Autobahn's own way, for this protocol only
         protocol.processData = types.MethodType(WebSocketProtocol.processData.replaces, protocol)
         protocol.sendMessage = types.MethodType(WebSocketProtocol.sendMessage.replaces, protocol)
+        protocol.dataReceived = types.MethodType(WebSocketProtocol.dataReceived.replaces, protocol)
     return protocol
 
 
@@ -237,3 +240,32 @@ def test_installing_twice_wraps_once() -> None:
     assert getattr(WebSocketProtocol.processData, "reads_whole_text_frames", False)
     assert not getattr(WebSocketProtocol.processData.replaces, "reads_whole_text_frames", False)
     assert not hasattr(WebSocketProtocol.sendMessage.replaces, "replaces")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(data=st.binary(max_size=70_000), mask=st.binary(min_size=4, max_size=4), before=st.binary(max_size=9))
+def test_unmasking_gives_what_autobahns_masker_gives(data: bytes, mask: bytes, before: bytes) -> None:
+    """`unmasked` XORs as one integer; Autobahn's masker (processData's own) is the independent answer."""
+    from autobahn.websocket.xormasker import create_xor_masker  # type: ignore[attr-defined]
+
+    buffer = before + mask + data + b"after"
+    start = len(before) + 4
+    expected = create_xor_masker(mask, len(data)).process(data) if data else b""
+    assert upstream.unmasked(buffer, start, start + len(data)) == expected
+
+
+def test_a_read_writes_autobahns_debug_line_only_when_debug_logging_is_on(monkeypatch: Any) -> None:
+    """reading_without_a_debug_line: straight on while txaio's debug is off, Autobahn's own way when it is on."""
+    from autobahn.twisted import websocket as twisted_adapter
+
+    protocol = open_protocol({}, fast=True)
+    lines: list[str] = []
+    protocol.log = types.SimpleNamespace(debug=lambda line, **arguments: lines.append(line))  # debug on
+    protocol.dataReceived(frame(TEXT, b"one"))
+    assert len(lines) == 1 and "received" in lines[0]
+    made: list[object] = []  # the line's arguments, made or not
+    monkeypatch.setattr(twisted_adapter, "hlval", lambda value, **options: made.append(value))
+    protocol.log = type(protocol).log  # txaio's, at the level the process runs at: debug off
+    protocol.dataReceived(frame(TEXT, b"two"))
+    assert len(lines) == 1 and made == []
+    assert [protocol.application_queue.get_nowait()["text"] for _ in range(2)] == ["one", "two"]
