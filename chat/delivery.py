@@ -2,8 +2,11 @@
 
 Every event of an `Outcome` goes to the socket it names. The acting socket hears its own events at once, in
 order, before its next frame is read (its state must change before it handles anything else); every other
-socket hears them over the channel layer. A queue change then asks this process for a routing pass, which
-broadcasts the new waiting list (chat.process). Consumers, the clock and routing all deliver through here.
+socket hears them over the channel layer. (A relayed message that reaches an idle socket of this process is
+passed on by that socket at once, in the sender's turn, rather than in a turn of its own:
+ChatSocket.take_relays_at_once; the order is the same.) A queue change then asks this process for a routing
+pass, which broadcasts the new waiting list (chat.process). Consumers, the clock and routing all deliver
+through here.
 """
 
 from __future__ import annotations

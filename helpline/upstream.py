@@ -81,6 +81,8 @@ RELIES_ON: Final[dict[tuple[str, str], frozenset[str]]] = {
         frozenset({"4a69f745d6382f0ad17fddfec31ddc1c669f92d7600eb276044c12b06025d170"}),
     # HelplineServer.create_application is a copy of it with a PausingInbox for its asyncio.Queue() (4.2);
     # Daphne's websocket protocol only ever calls put_nowait on it.
+    ("daphne.server", "Server.handle_reply"):  # HelplineServer.reply_now does what it does, as a plain function
+        frozenset({"9d9dbaea6de0657aab6d5eaa7e38781b5fd80924c5ddf334bada16aebed09413"}),
     ("daphne.server", "Server.create_application"):
         frozenset({"f1e300b4ecf636c85e1a66250e32af2ebb67728f01919678d43e80c794a79a87"}),
     # defer_autobahn_log_formatting: sendData, the per-frame caller, uses hltype and hlval as log arguments only.
@@ -514,6 +516,8 @@ INBOX_EXTENSION: Final = "helpline.inbox"
 # And the server's own `send` for the socket: the consumer sends websocket messages with it directly, past
 # Channels' session middleware, whose `send` wrapper only ever acts on HTTP responses.
 SENDER_EXTENSION: Final = "helpline.send"
+# The same, as a plain function (its coroutine never waits): for what a socket handles at once (`at_once`).
+SEND_NOW_EXTENSION: Final = "helpline.send_now"
 
 
 class Inbox(Protocol):
@@ -588,6 +592,11 @@ class PausingInbox(OneReaderQueue):
     A queue for one reader (the socket's loop) and any number of writers that never wait, with each item's
     arrival kept beside it: one list per socket, where an asyncio.Queue keeps three deques (memory per chat,
     docs/performance.md).
+
+    `at_once`: a message the socket registered a handler for is handled by it at once when the socket is idle,
+    in the turn of whoever put it here, instead of waking the socket's loop for it: one turn of the loop less
+    for every relayed message (docs/performance.md, tenth pass). Only when idle: then nothing is queued before
+    it and no handler of the socket is part-way through, so it is handled in the order it would have been.
     """
 
     def __init__(self, transport: Any, pause_at: int = UNREAD_PAUSE_AT, resume_at: int = UNREAD_RESUME_AT,
@@ -603,6 +612,9 @@ class PausingInbox(OneReaderQueue):
         self.waited = 0.0
         # Bytes TCP held when reading resumed, and since when: the frames read from them are dated then.
         self.held_bytes, self.held_since = 0, 0.0
+        # Message type -> what the socket does with one at once, in the turn of whoever puts it here, when the
+        # socket is idle (its loop waits on this inbox, nothing queued); it returns False to have it queued.
+        self.at_once: dict[str, Callable[[dict[str, Any]], bool]] = {}
 
     @property
     def unread_seconds(self) -> float:
@@ -611,6 +623,10 @@ class PausingInbox(OneReaderQueue):
         return self.unread_total + ongoing
 
     def put_nowait(self, item: dict[str, Any]) -> None:
+        if self.at_once and not self.items and self.reader is not None and not self.reader.done():
+            handler = self.at_once.get(item.get("type"))  # type: ignore[arg-type]
+            if handler is not None and handler(item):
+                return
         moment = self.clock()
         received = item.get("type") == "websocket.receive"
         if self.held_bytes > 0 and received:
@@ -686,6 +702,12 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 def socket_sender(scope: Any) -> Send | None:
     """The server's own send for this websocket, where our server put it in the scope; None elsewhere."""
     sender = scope.get("extensions", {}).get(SENDER_EXTENSION) if isinstance(scope, dict) else None
+    return sender if callable(sender) else None
+
+
+def socket_sender_now(scope: Any) -> Callable[[dict[str, Any]], None] | None:
+    """The server's send for this websocket as a plain function, where our server put it; None elsewhere."""
+    sender = scope.get("extensions", {}).get(SEND_NOW_EXTENSION) if isinstance(scope, dict) else None
     return sender if callable(sender) else None
 
 
@@ -777,12 +799,20 @@ def daphne_server_class() -> type:
             inbox = PausingInbox(transport)
             send = partial(self.handle_reply, protocol)
             scope.setdefault("asgi", {"version": "3.0"})
-            scope.setdefault("extensions", {}).update({INBOX_EXTENSION: inbox, SENDER_EXTENSION: send})
+            scope.setdefault("extensions", {}).update({INBOX_EXTENSION: inbox, SENDER_EXTENSION: send,
+                                                       SEND_NOW_EXTENSION: partial(self.reply_now, protocol)})
             instance = self.application(scope=scope, receive=inbox.get, send=send)
             if protocol not in self.connections:
                 return None
             self.connections[protocol]["application_instance"] = asyncio.ensure_future(instance)
             return inbox
+
+        def reply_now(self, protocol: Any, message: dict[str, Any]) -> None:
+            """Daphne's handle_reply (RELIES_ON) as a plain function: that coroutine never waits."""
+            if protocol not in self.connections or self.connections[protocol].get("disconnected", None):
+                return
+            self.check_headers_type(message)  # only acts on an HTTP response's start, which a socket never sends
+            protocol.handle_reply(message)
 
         def protocol_disconnected(self, protocol: Any) -> None:
             super().protocol_disconnected(protocol)

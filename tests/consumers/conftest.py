@@ -276,14 +276,16 @@ def certified_device(user: Any, org_key: ec.EllipticCurvePrivateKey | None) -> t
 def open_counsellor(opened: Opened, org_key: ec.EllipticCurvePrivateKey) -> Any:
     async def make(username: str = "counsellor-1", role: str = COUNSELLOR, *, user: Any = None,
                    device: tuple[ec.EllipticCurvePrivateKey, str] | None = None, certified: bool = True,
-                   verified: bool = True) -> Counsellor:
+                   verified: bool = True, inbox: asyncio.Queue[Any] | None = None,
+                   extensions: dict[str, Any] | None = None) -> Counsellor:
         if user is None:
             user = await sync_to_async(make_staff)(username, role)
         if device is None:
             device = await sync_to_async(certified_device)(user, org_key if certified else None)
         cookie = await sync_to_async(staff_cookie)(user, verified=verified)
         communicator = with_inbox(WebsocketCommunicator(application(), "/ws/counsellor/",
-                                                        headers=[ORIGIN, (b"cookie", cookie)]))
+                                                        headers=[ORIGIN, (b"cookie", cookie)]), inbox)
+        communicator.scope["extensions"].update(extensions or {})  # what else our server puts there
         connected, code = await communicator.connect()
         assert connected, code
         counsellor = Counsellor(communicator=communicator, direction=SERVER_TO_COUNSELLOR, user=user,

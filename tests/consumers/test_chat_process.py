@@ -2,6 +2,8 @@
 
 - A socket remembers the peer an accept connected it to, or the gate allowed; a transfer, a resume or an end
   makes it ask again.
+- A message for an idle socket is passed on at once, in the sender's turn; one for a chat the socket does not
+  hold is not passed on at all.
 - A socket whose frames queue up faster than the process handles them refuses messages, naming each one.
 - A message that waited past its deadline in the server is refused by name, and the process then sheds new
   work: a visitor who joins waits in the queue at their true place until the overload has passed.
@@ -25,7 +27,7 @@ from chat.limits import OVERLOAD_HOLD_SECONDS, SHED_AFTER_SECONDS
 from chat.models import Chat, CounsellorPresence
 from chat.protocol.crypto import b64e
 from helpline.accounts.roles import SUPERVISOR
-from helpline.upstream import PausingInbox
+from helpline.upstream import SEND_NOW_EXTENSION, PausingInbox
 
 from .conftest import resume_frame
 from .test_chat_lifecycle import active
@@ -419,3 +421,32 @@ async def test_a_join_whose_routing_fails_is_still_queued_and_routed_by_a_pass_o
     assert (await visitor.join())["type"] == "queued"
     rekey = await counsellor.expect("rekey")
     assert failures and rekey["chat"] == visitor.chat
+
+
+async def test_a_message_for_an_idle_socket_is_passed_on_at_once_and_one_for_another_chat_not_at_all(
+        open_visitor: Any, open_counsellor: Any) -> None:
+    sent_now: list[dict[str, Any]] = []
+    output: list[Any] = []  # the counsellor's communicator, once open
+
+    def send_now(message: dict[str, Any]) -> None:  # as our server's reply_now: straight to the socket
+        sent_now.append(message)
+        output[0].output_queue.put_nowait(message)
+
+    inbox = PausingInbox(Transport())
+    visitor = await open_visitor()
+    await visitor.join()
+    counsellor = await open_counsellor("counsellor-1", inbox=inbox, extensions={SEND_NOW_EXTENSION: send_now})
+    output.append(counsellor.communicator)
+    await counsellor.take(visitor)
+    await counsellor.send({"type": "available", "on": False})
+    await counsellor.drain()
+    assert sent_now == []  # nothing relayed yet: the socket's own frames go its own way
+
+    texts = [await visitor.send(msg(visitor.chat, seq)) for seq in range(3)]
+    for text in texts:
+        assert await counsellor.expect_text(text)
+    assert [message["text"] for message in sent_now] == texts  # each in the visitor's turn, in order
+
+    inbox.put_nowait({"type": "chat.relay", "chat": "not-a-chat-it-holds", "text": texts[0]})
+    await counsellor.nothing_but_queue_listings()
+    assert len(sent_now) == 3 and inbox.qsize() == 0

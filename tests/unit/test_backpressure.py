@@ -179,3 +179,33 @@ async def test_a_reader_waiting_on_an_empty_inbox_gets_the_next_item() -> None:
     cancelled.cancel()  # a socket closing while its loop waits: the next reader still works
     inbox.put_nowait(frame(2))
     assert (await inbox.get())["text"] == "2"
+
+
+def relay(number: int) -> dict[str, object]:
+    return {"type": "chat.relay", "chat": "c", "text": str(number)}
+
+
+async def test_an_idle_socket_handles_what_it_asked_for_at_once_and_a_busy_one_in_its_turn() -> None:
+    """PausingInbox.at_once: only while the socket's loop waits on an empty inbox, else queued in order."""
+    inbox = PausingInbox(ReadSwitch())
+    handled: list[object] = []
+    inbox.at_once["chat.relay"] = lambda item: handled.append(item["text"]) is None  # True: handled
+    inbox.put_nowait(relay(1))  # nobody waits on the inbox yet (the socket is busy): queued
+    assert handled == [] and inbox.qsize() == 1
+    assert (await inbox.get())["text"] == "1"
+
+    reader = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)  # the socket now waits on its empty inbox: idle
+    inbox.put_nowait(relay(2))
+    assert handled == ["2"] and inbox.qsize() == 0 and not reader.done()
+    inbox.put_nowait(frame(3))  # a type it did not ask for: queued, and wakes the socket
+    inbox.put_nowait(relay(4))  # something is queued before it: queued behind it, not handled ahead of it
+    assert handled == ["2"] and inbox.qsize() == 2
+    assert (await reader)["text"] == "3"
+    assert (await inbox.get())["text"] == "4"
+
+    reader = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.at_once["chat.relay"] = lambda item: False  # the handler declines: queued as ever
+    inbox.put_nowait(relay(5))
+    assert (await reader)["text"] == "5"
