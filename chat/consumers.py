@@ -90,6 +90,7 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
     inbound: ClassVar[str]
     outbound: ClassVar[str]
     identity: SocketIdentity
+    send_now: Callable[[dict[str, Any]], None] | None = None  # the server's send as a plain function, if any
 
     def setup_socket(self) -> None:
         self.inbox = socket_inbox(self.scope)
@@ -273,20 +274,21 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
     def take_relays_at_once(self) -> None:
         """From now on (the socket is set up) a relayed frame reaching it while it is idle is passed on at once,
         in the sender's turn, as `chat_relay` would pass it on in the socket's own next turn
-        (helpline.upstream.PausingInbox.at_once): a turn of the loop less per message."""
-        send_now = socket_sender_now(self.scope)
-        if send_now is None or not isinstance(self.inbox, PausingInbox):
+        (helpline.upstream.PausingInbox.at_once): a turn of the loop less per message. OneInboxConsumer lets go
+        of it when the socket's loop ends (the inbox and the socket would otherwise hold each other)."""
+        self.send_now = socket_sender_now(self.scope)
+        if self.send_now is None or not isinstance(self.inbox, PausingInbox):
             return  # another server: every event waits for the socket's own turn
+        self.inbox.at_once = {"chat.relay": self.relay_at_once}
 
-        def relay_at_once(event: dict[str, Any]) -> bool:
-            if self.holds(event["chat"]):
-                try:
-                    send_now({"type": "websocket.send", "text": event["text"]})
-                except Exception:  # not the sender's to hear: the socket's own turn meets it again
-                    return False
-            return True
-
-        self.inbox.at_once["chat.relay"] = relay_at_once
+    def relay_at_once(self, event: dict[str, Any]) -> bool:
+        """`chat_relay`, as a plain function (PausingInbox.at_once): False to have the event queued instead."""
+        if self.holds(event["chat"]) and self.send_now is not None:
+            try:
+                self.send_now({"type": "websocket.send", "text": event["text"]})
+            except Exception:  # not the sender's to hear: the socket's own turn meets it again
+                return False
+        return True
 
     async def chat_refused(self, event: dict[str, Any]) -> None:
         """A message of this socket reached no one (delivery's `if_undeliverable`)."""

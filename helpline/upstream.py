@@ -614,7 +614,8 @@ class PausingInbox(OneReaderQueue):
         self.held_bytes, self.held_since = 0, 0.0
         # Message type -> what the socket does with one at once, in the turn of whoever puts it here, when the
         # socket is idle (its loop waits on this inbox, nothing queued); it returns False to have it queued.
-        self.at_once: dict[str, Callable[[dict[str, Any]], bool]] = {}
+        # Set by the socket once it is set up, None again once its loop ends (OneInboxConsumer).
+        self.at_once: dict[str, Callable[[dict[str, Any]], bool]] | None = None
 
     @property
     def unread_seconds(self) -> float:
@@ -908,6 +909,11 @@ class OneInboxConsumer:
             pass
         finally:
             stop_forwarding()
+            if isinstance(inbox, PausingInbox):
+                # What the socket registered to handle at once holds the socket, which holds the inbox: let go,
+                # so that a closed socket is freed when Daphne drops it, not by a full collection, which
+                # helpline.serve makes rare (docs/decisions/0008).
+                inbox.at_once = None
 
 
 # Put into a socket's inbox when its layer's receive failed (Redis went away): the consumer's loop raises it.

@@ -242,8 +242,9 @@ def with_inbox(communicator: WebsocketCommunicator, inbox: asyncio.Queue[Any] | 
 
 @pytest.fixture
 def open_visitor(opened: Opened) -> Any:
-    async def make(inbox: asyncio.Queue[Any] | None = None) -> Visitor:
+    async def make(inbox: asyncio.Queue[Any] | None = None, extensions: dict[str, Any] | None = None) -> Visitor:
         communicator = with_inbox(WebsocketCommunicator(application(), "/ws/visitor/", headers=[ORIGIN]), inbox)
+        communicator.scope["extensions"].update(extensions or {})  # what else our server puts there
         connected, _code = await communicator.connect()
         assert connected
         visitor = Visitor(communicator=communicator, direction=SERVER_TO_VISITOR)

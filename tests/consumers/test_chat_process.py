@@ -3,7 +3,7 @@
 - A socket remembers the peer an accept connected it to, or the gate allowed; a transfer, a resume or an end
   makes it ask again.
 - A message for an idle socket is passed on at once, in the sender's turn; one for a chat the socket does not
-  hold is not passed on at all.
+  hold is not passed on at all; a closed socket is freed without waiting for the garbage collector.
 - A socket whose frames queue up faster than the process handles them refuses messages, naming each one.
 - A message that waited past its deadline in the server is refused by name, and the process then sheds new
   work: a visitor who joins waits in the queue at their true place until the overload has passed.
@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import weakref
 from typing import Any
 
 import pytest
@@ -29,7 +31,7 @@ from chat.protocol.crypto import b64e
 from helpline.accounts.roles import SUPERVISOR
 from helpline.upstream import SEND_NOW_EXTENSION, PausingInbox
 
-from .conftest import resume_frame
+from .conftest import process_work_settled, resume_frame
 from .test_chat_lifecycle import active
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -450,3 +452,25 @@ async def test_a_message_for_an_idle_socket_is_passed_on_at_once_and_one_for_ano
     inbox.put_nowait({"type": "chat.relay", "chat": "not-a-chat-it-holds", "text": texts[0]})
     await counsellor.nothing_but_queue_listings()
     assert len(sent_now) == 3 and inbox.qsize() == 0
+
+
+async def test_a_closed_socket_that_took_relays_at_once_is_freed_without_the_collector(open_visitor: Any) -> None:
+    """The socket and its inbox hold each other while the socket takes relays at once; once its loop ends they
+    must not, or every closed socket would wait for a full collection (docs/decisions/0008)."""
+    inbox = PausingInbox(Transport())
+    visitor = await open_visitor(inbox, {SEND_NOW_EXTENSION: lambda message: None})
+    await visitor.join()
+    socket = inbox.at_once and inbox.at_once["chat.relay"].__self__  # type: ignore[attr-defined]
+    assert socket, "the socket took relays at once"
+    alive = [weakref.ref(socket), weakref.ref(inbox)]
+    del socket, inbox
+    gc.collect()
+    gc.disable()
+    try:
+        await visitor.close()
+        await process_work_settled()
+        visitor.communicator = None  # what the test still held of the socket
+        await asyncio.sleep(0)
+        assert [ref() is None for ref in alive] == [True, True]
+    finally:
+        gc.enable()

@@ -189,7 +189,12 @@ async def test_an_idle_socket_handles_what_it_asked_for_at_once_and_a_busy_one_i
     """PausingInbox.at_once: only while the socket's loop waits on an empty inbox, else queued in order."""
     inbox = PausingInbox(ReadSwitch())
     handled: list[object] = []
-    inbox.at_once["chat.relay"] = lambda item: handled.append(item["text"]) is None  # True: handled
+
+    def handle(item: dict[str, object]) -> bool:
+        handled.append(item["text"])
+        return True
+
+    inbox.at_once = {"chat.relay": handle}
     inbox.put_nowait(relay(1))  # nobody waits on the inbox yet (the socket is busy): queued
     assert handled == [] and inbox.qsize() == 1
     assert (await inbox.get())["text"] == "1"
@@ -206,6 +211,6 @@ async def test_an_idle_socket_handles_what_it_asked_for_at_once_and_a_busy_one_i
 
     reader = asyncio.ensure_future(inbox.get())
     await asyncio.sleep(0)
-    inbox.at_once["chat.relay"] = lambda item: False  # the handler declines: queued as ever
+    inbox.at_once = {"chat.relay": lambda item: False}  # the handler declines: queued as ever
     inbox.put_nowait(relay(5))
     assert (await reader)["text"] == "5"
