@@ -91,6 +91,9 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
     outbound: ClassVar[str]
     identity: SocketIdentity
     send_now: Callable[[dict[str, Any]], None] | None = None  # the server's send as a plain function, if any
+    # The frame `receive_at_once` checked and left to the socket's turn: `receive` takes it instead of checking
+    # the same text again (a message to a peer in another process goes that way, scaled mode).
+    checked: Frame | None = None
 
     def setup_socket(self) -> None:
         self.inbox = socket_inbox(self.scope)
@@ -144,7 +147,7 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
         if text_data is None:
             await self.refuse(ChatRefused("bad_frame", "Binary frames are refused."))
             return
-        frame = validate_frame(self.inbound, text_data)
+        frame = self.checked_frame(text_data)
         if isinstance(frame, Frame) and frame.type in RELAYED and (self.overloaded() or self.too_late()):
             # Before the rate limit: a backlog drains faster than frames arrived, and a sender must not be
             # struck (and at five strikes closed) for the server having fallen behind.
@@ -169,6 +172,11 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
                 await self.not_delivered(frame)
             elif frame.type != "typing":
                 await self.send_frame("error", code="rate_limited", message=MESSAGES["retry"])
+
+    def checked_frame(self, text: str) -> Frame | FrameError:
+        """The frame `text` is (validate_frame), or the one `receive_at_once` made of this very text."""
+        checked, self.checked = self.checked, None
+        return checked if checked is not None and checked.text is text else validate_frame(self.inbound, text)
 
     def overloaded(self) -> bool:
         """True when this socket's frames queue up faster than the process handles them.
@@ -273,13 +281,40 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
 
     def take_relays_at_once(self) -> None:
         """From now on (the socket is set up) a relayed frame reaching it while it is idle is passed on at once,
-        in the sender's turn, as `chat_relay` would pass it on in the socket's own next turn
-        (helpline.upstream.PausingInbox.at_once): a turn of the loop less per message. OneInboxConsumer lets go
-        of it when the socket's loop ends (the inbox and the socket would otherwise hold each other)."""
+        in the sender's turn, as `chat_relay` would pass it on in the socket's own next turn; and a msg or
+        typing frame it sends is relayed at once, in the turn that read it, as `receive` would relay it
+        (helpline.upstream.PausingInbox.at_once): a turn of the loop less per message at each end.
+        OneInboxConsumer lets go of both when the socket's loop ends (the inbox and the socket would otherwise
+        hold each other)."""
         self.send_now = socket_sender_now(self.scope)
         if self.send_now is None or not isinstance(self.inbox, PausingInbox):
             return  # another server: every event waits for the socket's own turn
-        self.inbox.at_once = {"chat.relay": self.relay_at_once}
+        self.inbox.at_once = {"chat.relay": self.relay_at_once, "websocket.receive": self.receive_at_once}
+
+    def receive_at_once(self, message: dict[str, Any]) -> bool:
+        """`receive` for the frames it relays, as a plain function (PausingInbox.at_once), where relaying needs
+        no wait: a valid msg or typing frame, within the rate limit, for a chat whose peer this socket
+        remembers (`relay`) and whose peer's socket is in this process with room in its inbox. For anything
+        else it returns False before it changes anything (the rate limit refuses without taking), and the
+        socket's own turn handles the frame as `receive` always does: the answers, refusals and strikes stay
+        in one place. The socket is idle when this runs, so its frame waited for nothing (`too_late`) and
+        nothing of its is queued (`overloaded`)."""
+        text = message.get("text")
+        if text is None or self.closing:
+            return False
+        frame = validate_frame(self.inbound, text)
+        if not isinstance(frame, Frame):
+            return False  # refused in the socket's turn, with a strike
+        if frame.type in RELAYED:
+            chat_id = frame.fields["chat"]
+            peer = self.peers.get(chat_id)
+            find_inbox = getattr(self.channel_layer, "inbox_with_room", None)  # helpline.upstream.SocketInboxes'
+            inbox = find_inbox(peer) if peer is not None and find_inbox is not None else None
+            if inbox is not None and self.limit.allow(unread_seconds(self.inbox)):
+                inbox.put_nowait({"type": "chat.relay", "chat": chat_id, "text": frame.text})
+                return True
+        self.checked = frame
+        return False
 
     def relay_at_once(self, event: dict[str, Any]) -> bool:
         """`chat_relay`, as a plain function (PausingInbox.at_once): False to have the event queued instead."""
@@ -326,7 +361,7 @@ class VisitorConsumer(ChatSocket):
     async def rate_limited(self, frame: Frame | FrameError) -> None:
         if isinstance(frame, Frame) and frame.type == "join":
             await on_database(actions.refuse_rate_limited_join)
-        await self.refuse(ChatRefused("rate_limited"))
+        await super().rate_limited(frame)  # a message named, so the page marks it unsent rather than ending
 
     def holds(self, chat_id: str) -> bool:
         return chat_id == self.chat_id

@@ -3,10 +3,11 @@
 Every event of an `Outcome` goes to the socket it names. The acting socket hears its own events at once, in
 order, before its next frame is read (its state must change before it handles anything else); every other
 socket hears them over the channel layer. (A relayed message that reaches an idle socket of this process is
-passed on by that socket at once, in the sender's turn, rather than in a turn of its own:
-ChatSocket.take_relays_at_once; the order is the same.) A queue change then asks this process for a routing
-pass, which broadcasts the new waiting list (chat.process). Consumers, the clock and routing all deliver
-through here.
+passed on by that socket at once, in the sender's turn, rather than in a turn of its own; and a message read
+from an idle socket, for a peer in this process with room, is relayed in the turn that read it, without an
+Outcome: ChatSocket.take_relays_at_once. The order is the same, and whatever else happens goes through here.)
+A queue change then asks this process for a routing pass, which broadcasts the new waiting list
+(chat.process). Consumers, the clock and routing all deliver through here.
 """
 
 from __future__ import annotations

@@ -594,9 +594,10 @@ class PausingInbox(OneReaderQueue):
     docs/performance.md).
 
     `at_once`: a message the socket registered a handler for is handled by it at once when the socket is idle,
-    in the turn of whoever put it here, instead of waking the socket's loop for it: one turn of the loop less
-    for every relayed message (docs/performance.md, tenth pass). Only when idle: then nothing is queued before
-    it and no handler of the socket is part-way through, so it is handled in the order it would have been.
+    in the turn of whoever put it here (the sender's, or the server's read of the socket), instead of waking the
+    socket's loop for it: one turn of the loop less for every relayed message (docs/performance.md, tenth and
+    eleventh passes). Only when idle: then nothing is queued before it and no handler of the socket is part-way
+    through, so it is handled in the order it would have been.
     """
 
     def __init__(self, transport: Any, pause_at: int = UNREAD_PAUSE_AT, resume_at: int = UNREAD_RESUME_AT,
@@ -624,12 +625,14 @@ class PausingInbox(OneReaderQueue):
         return self.unread_total + ongoing
 
     def put_nowait(self, item: dict[str, Any]) -> None:
+        received = item.get("type") == "websocket.receive"
         if self.at_once and not self.items and self.reader is not None and not self.reader.done():
             handler = self.at_once.get(item.get("type"))  # type: ignore[arg-type]
-            if handler is not None and handler(item):
+            # A frame read from bytes TCP held while the socket was paused is dated back to the pause (below):
+            # it waited, so it waits its turn, where the consumer sees how long.
+            if handler is not None and not (received and self.held_bytes > 0) and handler(item):
                 return
         moment = self.clock()
-        received = item.get("type") == "websocket.receive"
         if self.held_bytes > 0 and received:
             self.held_bytes -= frame_bytes(item)
             self.items.append((self.held_since, item))
@@ -966,6 +969,18 @@ class SocketInboxes:
     def stop_delivering(self, channel: str) -> None:
         self.inboxes.pop(channel, None)
 
+    def inbox_capacity(self, channel: str) -> int:
+        """How many items a socket's inbox may hold before a send to it from this process is refused."""
+        return LOCAL_CAPACITY
+
+    def inbox_with_room(self, channel: str) -> Inbox | None:
+        """The inbox of `channel`'s socket when that socket is in this process and its inbox has room: where
+        `send` would put a message at once; None where `send` would go elsewhere, or refuse it (ChannelFull)."""
+        inbox = self.inboxes.get(channel)
+        if inbox is None or inbox.qsize() >= self.inbox_capacity(channel):
+            return None
+        return inbox
+
 
 class EmbeddedChannelLayer(SocketInboxes, InMemoryChannelLayer):  # type: ignore[misc]  # channels has no stubs
     """Channels' in-memory layer with its expiry sweep made cheap (the embedded default's layer).
@@ -996,7 +1011,10 @@ class EmbeddedChannelLayer(SocketInboxes, InMemoryChannelLayer):  # type: ignore
         if inbox is None:
             await super().send(channel, message)
             return
-        put_into_inbox(inbox, channel, message, self.get_capacity(channel))
+        put_into_inbox(inbox, channel, message, self.inbox_capacity(channel))
+
+    def inbox_capacity(self, channel: str) -> int:
+        return int(self.get_capacity(channel))
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         """As Channels' `group_send` (RELIES_ON), without a task per member: sending to an inbox never waits."""
@@ -1080,7 +1098,7 @@ class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ig
         if inbox is None:
             await self.publish(channel, message)
             return
-        put_into_inbox(inbox, channel, message, LOCAL_CAPACITY)
+        put_into_inbox(inbox, channel, message, self.inbox_capacity(channel))
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         layer = self._get_layer()

@@ -366,6 +366,21 @@ async def test_rate_limit(open_visitor: Any, settings: Any) -> None:
     await visitor.error("rate_limited")
 
 
+async def test_a_visitors_message_over_the_rate_limit_is_refused_by_name(open_visitor: Any, settings: Any) -> None:
+    """Named, the visitor's page marks that message unsent and offers to send it again; unnamed, it took the
+    refusal for the end of the chat (chat/static/chat/visitor.js)."""
+    settings.CHAT_FRAME_BURST = 2
+    settings.CHAT_FRAMES_PER_SECOND = 0.01
+    visitor = await open_visitor()
+    await visitor.join()
+    message = {"type": "msg", "chat": visitor.chat, "epoch": 0, "seq": 0, "ct": CT}
+    await visitor.send(message)
+    await visitor.error("undelivered")  # within the limit: nobody to relay it to yet
+    await visitor.send({**message, "seq": 1})
+    refused = await visitor.error("rate_limited")
+    assert (refused.get("chat"), refused.get("seq")) == (visitor.chat, 1), refused
+
+
 async def test_rate_limited_join_is_counted_as_refused(open_visitor: Any, settings: Any) -> None:
     settings.CHAT_FRAME_BURST = 1
     settings.CHAT_FRAMES_PER_SECOND = 0.01

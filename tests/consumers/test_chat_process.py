@@ -25,6 +25,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
 
 from chat import actions, process
+from chat.consumers import MESSAGES
 from chat.limits import OVERLOAD_HOLD_SECONDS, SHED_AFTER_SECONDS
 from chat.models import Chat, CounsellorPresence
 from chat.protocol.crypto import b64e
@@ -474,3 +475,128 @@ async def test_a_closed_socket_that_took_relays_at_once_is_freed_without_the_col
         assert [ref() is None for ref in alive] == [True, True]
     finally:
         gc.enable()
+
+
+async def idle(inbox: PausingInbox) -> None:
+    """Until the socket's loop waits on its empty inbox, as between two frames of a quiet socket."""
+    for _ in range(1000):
+        if not inbox.items and inbox.reader is not None and not inbox.reader.done():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError("the socket never became idle")
+
+
+def read_from_socket(inbox: PausingInbox, frame: dict[str, Any] | str) -> str:
+    """What our Daphne does with a text frame it read from the socket: puts it into the socket's inbox."""
+    text = frame if isinstance(frame, str) else json.dumps(frame)
+    inbox.put_nowait({"type": "websocket.receive", "text": text})
+    return text
+
+
+async def both_ends_served_at_once(open_visitor: Any, open_counsellor: Any) -> dict[str, Any]:
+    """An active chat whose two sockets have our server's inbox and send-now, as in Daphne; what each was sent
+    through send-now is listed, and reaches its communicator too."""
+    ends: dict[str, Any] = {"visitor sent": [], "counsellor sent": [], "visitor inbox": PausingInbox(Transport()),
+                            "counsellor inbox": PausingInbox(Transport())}
+
+    def send_now(who: str) -> Any:
+        def send(message: dict[str, Any]) -> None:
+            ends[f"{who} sent"].append(message["text"])
+            ends[who].communicator.output_queue.put_nowait(message)
+        return send
+
+    ends["visitor"] = await open_visitor(ends["visitor inbox"], {SEND_NOW_EXTENSION: send_now("visitor")})
+    await ends["visitor"].join()
+    ends["counsellor"] = await open_counsellor("counsellor-1", inbox=ends["counsellor inbox"],
+                                               extensions={SEND_NOW_EXTENSION: send_now("counsellor")})
+    await ends["counsellor"].take(ends["visitor"])
+    await ends["counsellor"].send({"type": "available", "on": False})
+    await ends["counsellor"].drain()
+    await ends["visitor"].drain()
+    return ends
+
+
+async def test_a_message_read_from_an_idle_socket_is_relayed_in_that_very_turn_and_other_frames_in_the_sockets_own(
+        open_visitor: Any, open_counsellor: Any, settings: Any) -> None:
+    """ChatSocket.receive_at_once: a msg or typing frame reaches the peer's socket while the server is still in the
+    read that brought it, both ways; a frame it does not relay, and a message over the rate limit, are answered
+    in the socket's own turn as ever (refused by name, nothing relayed)."""
+    settings.CHAT_FRAME_BURST = 7  # the visitor's join takes one
+    settings.CHAT_FRAMES_PER_SECOND = 0.01
+    ends = await both_ends_served_at_once(open_visitor, open_counsellor)
+    visitor, counsellor = ends["visitor"], ends["counsellor"]
+    await idle(ends["visitor inbox"])
+    read_from_socket(ends["visitor inbox"], "nope")
+    await visitor.error("bad_frame")
+
+    relayed = []
+    for seq in range(4):
+        await idle(ends["visitor inbox"])
+        relayed.append(read_from_socket(ends["visitor inbox"], msg(visitor.chat, seq)))
+        assert ends["counsellor sent"] == relayed  # in the read's own turn: nothing awaited in between
+    await idle(ends["visitor inbox"])
+    typing = read_from_socket(ends["visitor inbox"], {"type": "typing", "chat": visitor.chat, "on": True})
+    assert ends["counsellor sent"] == [*relayed, typing]
+    await idle(ends["counsellor inbox"])
+    answer = read_from_socket(ends["counsellor inbox"], msg(visitor.chat, 0))
+    assert ends["visitor sent"] == [answer]
+    for text in [*relayed, typing]:
+        assert await counsellor.expect_text(text)
+    assert await visitor.expect_text(answer)
+
+    await idle(ends["visitor inbox"])
+    read_from_socket(ends["visitor inbox"], msg(visitor.chat, 4))  # the burst is spent: its own turn refuses it
+    refused = await visitor.error("rate_limited")
+    assert (refused.get("chat"), refused.get("seq")) == (visitor.chat, 4), refused
+    await counsellor.nothing_but_queue_listings()
+    assert len(ends["counsellor sent"]) == 5
+
+
+async def test_a_message_the_peers_inbox_has_no_room_for_is_refused_by_name_in_the_senders_turn_checked_once(
+        open_visitor: Any, open_counsellor: Any, monkeypatch: Any) -> None:
+    """Where the peer's inbox is full receive_at_once leaves the message to the socket's own turn, which refuses
+    it by name (`busy`) as a full inbox always is; the frame is checked once, not again in that turn."""
+    import chat.consumers
+
+    ends = await both_ends_served_at_once(open_visitor, open_counsellor)
+    visitor = ends["visitor"]
+    checked: list[str] = []
+    real_validate_frame = chat.consumers.validate_frame
+
+    def counting_validate_frame(direction: str, text: str) -> Any:
+        checked.append(text)
+        return real_validate_frame(direction, text)
+
+    monkeypatch.setattr(chat.consumers, "validate_frame", counting_validate_frame)
+    monkeypatch.setattr(type(get_channel_layer()), "inbox_capacity", lambda layer, channel: 0)
+    await idle(ends["visitor inbox"])
+    text = read_from_socket(ends["visitor inbox"], msg(visitor.chat, 7))
+    refused = await visitor.error("rate_limited")
+    assert (refused["chat"], refused["seq"], refused["message"]) == (visitor.chat, 7, MESSAGES["busy"])
+    assert checked == [text] and ends["counsellor sent"] == []
+
+
+NOBODYS_CHAT = b64e(b"\x00" * 16)
+
+
+@pytest.mark.parametrize("variant", ["malformed", "oversized", "unauthorised", "binary"])
+async def test_a_wrong_message_read_from_an_idle_socket_is_refused_in_its_own_turn_and_relays_nothing(
+        open_visitor: Any, open_counsellor: Any, variant: str) -> None:
+    """What receive_at_once does not relay it leaves as it found it: the socket's own turn refuses it."""
+    ends = await both_ends_served_at_once(open_visitor, open_counsellor)
+    visitor = ends["visitor"]
+    frame = msg(visitor.chat, 1)
+    wrong, code = {
+        "malformed": ({**frame, "seq": "1"}, "bad_frame"),
+        "oversized": ({**frame, "ct": b64e(bytes(17 * 1024))}, "bad_frame"),
+        "unauthorised": ({**frame, "chat": NOBODYS_CHAT}, "unknown_chat"),
+        "binary": (None, "bad_frame"),
+    }[variant]
+    await idle(ends["visitor inbox"])
+    if wrong is None:
+        ends["visitor inbox"].put_nowait({"type": "websocket.receive", "bytes": json.dumps(frame).encode()})
+    else:
+        read_from_socket(ends["visitor inbox"], wrong)
+    await visitor.error(code)
+    await ends["counsellor"].nothing_but_queue_listings()
+    assert ends["counsellor sent"] == []

@@ -151,6 +151,38 @@ async def test_frames_tcp_held_while_the_socket_was_not_read_count_as_waiting_si
         assert (await inbox.get())["text"] == "4" and abs(inbox.waited - 0.1) < 1e-9
 
 
+async def test_a_frame_tcp_held_during_a_pause_waits_its_turn_even_when_the_socket_is_idle() -> None:
+    """PausingInbox.at_once for frames read from the socket: one TCP held while the socket was paused waited, and
+    goes through the socket's turn, where that wait is seen (chat.consumers.ChatSocket.too_late); a frame read
+    once those bytes are taken is handled at once again."""
+    import socket
+
+    clock = Clock()
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+
+        class Transport(ReadSwitch):
+            socket = ours
+
+        inbox = PausingInbox(Transport(), pause_at=1, resume_at=0, clock=clock)
+        handled: list[object] = []
+        inbox.at_once = {"websocket.receive": lambda item: handled.append(item["text"]) is None}
+        inbox.put_nowait(frame(1))  # the socket is busy (nobody waits on the inbox): queued, and paused
+        theirs.sendall(b"x" * (len("2") + 8))  # one more frame's bytes arrive in TCP meanwhile
+        clock.now += 2.0
+        assert (await inbox.get())["text"] == "1"  # drained: reading resumes, one frame's bytes held
+        reader = asyncio.ensure_future(inbox.get())
+        await asyncio.sleep(0)  # idle now
+        ours.recv(64)  # the server reads what TCP held ...
+        inbox.put_nowait(frame(2))  # ... a frame that waited since the pause
+        assert handled == [] and (await reader)["text"] == "2" and inbox.waited == 2.0
+        reader = asyncio.ensure_future(inbox.get())
+        await asyncio.sleep(0)
+        inbox.put_nowait(frame(3))  # read now: handled at once
+        assert handled == ["3"] and not reader.done()
+        reader.cancel()
+
+
 def test_a_frame_past_the_deadline_is_refused_and_a_longer_wait_marks_the_process_overloaded() -> None:
     clock = Clock()
     overload = Overload(hold=3.0, clock=clock)
