@@ -6,6 +6,9 @@ A real Daphne holding back a real sender is tests/live/test_chat_backpressure.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
 
 from chat.limits import RELAY_DEADLINE_SECONDS, SHED_AFTER_SECONDS, Overload, RateLimit
 from helpline.upstream import PausingInbox
@@ -127,9 +130,10 @@ async def test_the_inbox_says_how_long_each_frame_waited_for_its_turn() -> None:
     assert (await inbox.get())["text"] == "2" and inbox.waited == 0.25
 
 
-async def test_frames_tcp_held_while_the_socket_was_not_read_count_as_waiting_since_the_pause() -> None:
-    import socket
-
+@contextlib.contextmanager
+def inbox_over_tcp(pause_at: int) -> Iterator[tuple[PausingInbox, Clock, socket.socket, socket.socket]]:
+    """An inbox on a transport with a real socket under it (the inbox asks it how many bytes TCP holds): the
+    inbox, its clock, the server's end of the socket and the sender's."""
     clock = Clock()
     ours, theirs = socket.socketpair()
     with ours, theirs:
@@ -137,7 +141,11 @@ async def test_frames_tcp_held_while_the_socket_was_not_read_count_as_waiting_si
         class Transport(ReadSwitch):
             socket = ours
 
-        inbox = PausingInbox(Transport(), pause_at=2, resume_at=0, clock=clock)
+        yield PausingInbox(Transport(), pause_at=pause_at, resume_at=0, clock=clock), clock, ours, theirs
+
+
+async def test_frames_tcp_held_while_the_socket_was_not_read_count_as_waiting_since_the_pause() -> None:
+    with inbox_over_tcp(pause_at=2) as (inbox, clock, _ours, theirs):
         inbox.put_nowait(frame(1))
         inbox.put_nowait(frame(2))  # paused at 100.0
         theirs.sendall(b"x" * (len("3") + 8))  # one more frame's bytes arrive in TCP meanwhile
@@ -155,16 +163,7 @@ async def test_a_frame_tcp_held_during_a_pause_waits_its_turn_even_when_the_sock
     """PausingInbox.at_once for frames read from the socket: one TCP held while the socket was paused waited, and
     goes through the socket's turn, where that wait is seen (chat.consumers.ChatSocket.too_late); a frame read
     once those bytes are taken is handled at once again."""
-    import socket
-
-    clock = Clock()
-    ours, theirs = socket.socketpair()
-    with ours, theirs:
-
-        class Transport(ReadSwitch):
-            socket = ours
-
-        inbox = PausingInbox(Transport(), pause_at=1, resume_at=0, clock=clock)
+    with inbox_over_tcp(pause_at=1) as (inbox, clock, ours, theirs):
         handled: list[object] = []
         inbox.at_once = {"websocket.receive": lambda item: handled.append(item["text"]) is None}
         inbox.put_nowait(frame(1))  # the socket is busy (nobody waits on the inbox): queued, and paused
