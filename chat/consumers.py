@@ -94,8 +94,6 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
     # The frame `receive_at_once` checked and left to the socket's turn: `receive` takes it instead of checking
     # the same text again (a message to a peer in another process goes that way, scaled mode).
     checked: Frame | None = None
-    # The last message `receive_at_once` gave Redis, and Redis's answer (until the socket's own turn has seen it).
-    publishing: tuple[Frame, asyncio.Future[None]] | None = None
 
     def setup_socket(self) -> None:
         self.inbox = socket_inbox(self.scope)
@@ -146,8 +144,6 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
             return
-        if self.publishing is not None:
-            await self.relay_unpublished()
         if text_data is None:
             await self.refuse(ChatRefused("bad_frame", "Binary frames are refused."))
             return
@@ -298,8 +294,7 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
     def receive_at_once(self, message: dict[str, Any]) -> bool:
         """`receive` for the frames it relays, as a plain function (PausingInbox.at_once), where relaying needs
         no wait: a valid msg or typing frame, within the rate limit, for a chat whose peer this socket
-        remembers (`relay`) and whose peer's socket is in this process with room in its inbox, or in another
-        process (scaled mode) with no earlier message of this socket still on its way to Redis. For anything
+        remembers (`relay`) and whose peer's socket is in this process with room in its inbox. For anything
         else it returns False before it changes anything (the rate limit refuses without taking), and the
         socket's own turn handles the frame as `receive` always does: the answers, refusals and strikes stay
         in one place. The socket is idle when this runs, so its frame waited for nothing (`too_late`) and
@@ -310,60 +305,16 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
         frame = validate_frame(self.inbound, text)
         if not isinstance(frame, Frame):
             return False  # refused in the socket's turn, with a strike
-        if frame.type in RELAYED and (peer := self.peers.get(frame.fields["chat"])) is not None:
-            relayed = {"type": "chat.relay", "chat": frame.fields["chat"], "text": frame.text}
-            layer = self.channel_layer
-            inbox = layer.inbox_with_room(peer) if hasattr(layer, "inbox_with_room") else None  # SocketInboxes'
+        if frame.type in RELAYED:
+            chat_id = frame.fields["chat"]
+            peer = self.peers.get(chat_id)
+            find_inbox = getattr(self.channel_layer, "inbox_with_room", None)  # helpline.upstream.SocketInboxes'
+            inbox = find_inbox(peer) if peer is not None and find_inbox is not None else None
             if inbox is not None and self.limit.allow(unread_seconds(self.inbox)):
-                inbox.put_nowait(relayed)
-                return True
-            # The peer's socket is in another process (scaled mode): the message joins the next batch to Redis,
-            # in order with everything else this process publishes. One at a time per socket, as in `relay`,
-            # which waits for Redis: a Redis that does not answer holds the sender back, not this process's memory.
-            remote = hasattr(layer, "publish_soon") and layer.elsewhere(peer)  # LocalFirstPubSubLayer's
-            if remote and self.published_so_far() and self.limit.allow(unread_seconds(self.inbox)):
-                published = layer.publish_soon(peer, relayed)
-                self.publishing = (frame, published)
-                published.add_done_callback(self.publish_ended)
+                inbox.put_nowait({"type": "chat.relay", "chat": chat_id, "text": frame.text})
                 return True
         self.checked = frame
         return False
-
-    def published_so_far(self) -> bool:
-        """No message `receive_at_once` gave Redis is still on its way there, or failed to get there."""
-        if self.publishing is None:
-            return True
-        published = self.publishing[1]
-        return published.done() and not published.cancelled() and published.exception() is None
-
-    def publish_ended(self, published: asyncio.Future[None]) -> None:
-        if published.cancelled() or published.exception() is not None:
-            if self.inbox is not None:
-                self.inbox.put_nowait({"type": "chat.publish_failed"})  # the socket's own turn relays it again
-        elif self.publishing is not None and self.publishing[1] is published:
-            self.publishing = None  # it got there: nothing of it is kept
-
-    async def chat_publish_failed(self, event: dict[str, Any]) -> None:
-        await self.relay_unpublished()
-
-    async def relay_unpublished(self) -> None:
-        """Before the socket's own turn handles anything after it: the message `receive_at_once` gave Redis, if
-        it did not get there (Redis restarted, say), relayed again as `relay` relays, which tries the layer
-        again and at last fails the socket as any relay does; so nothing is lost and the order is kept."""
-        if self.publishing is None:
-            return
-        frame, published = self.publishing
-        if not published.done():
-            await asyncio.wait([published])
-        self.publishing = None
-        if published.cancelled() or published.exception() is not None:
-            logger.info("a message for another process did not reach Redis at once; relaying it again")
-            try:
-                await self.relay(frame)
-            except ChatRefused as refused:  # the chat changed meanwhile: the sender hears which message
-                await self.refuse(refused)
-            except DatabaseError:  # asking the gate for the peer failed: as `receive` answers that
-                await self.not_delivered(frame)
 
     def relay_at_once(self, event: dict[str, Any]) -> bool:
         """`chat_relay`, as a plain function (PausingInbox.at_once): False to have the event queued instead."""

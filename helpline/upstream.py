@@ -1106,20 +1106,11 @@ class LocalFirstPubSubLayer(SocketInboxes, RedisPubSubChannelLayer):  # type: ig
 
     async def publish(self, name: str, message: dict[str, Any]) -> None:
         """What the loop layer's `send` and `group_send` do (RELIES_ON), through the shard's batches."""
-        await self.publish_soon(name, message)
-
-    def elsewhere(self, channel: str) -> bool:
-        """Whether `send` to `channel` goes through Redis: no socket of this process reads it here."""
-        return channel not in self.inboxes
-
-    def publish_soon(self, name: str, message: dict[str, Any]) -> asyncio.Future[None]:
-        """`publish` without waiting: the message joins the shard's next batch, in order with every other
-        publish of this process; the future is answered once Redis has it, or with Redis's error."""
         shard = self._get_layer()._get_shard(name)
         batches = self.batches.get(shard)
         if batches is None:
             batches = self.batches[shard] = PublishBatches(shard)
-        return batches.publish_soon(name, self.serialize(message))
+        await batches.publish(name, self.serialize(message))
 
 
 class PublishBatches:
@@ -1142,15 +1133,11 @@ class PublishBatches:
         self.batches_sent = 0
 
     async def publish(self, channel: str, payload: bytes) -> None:
-        await self.publish_soon(channel, payload)
-
-    def publish_soon(self, channel: str, payload: bytes) -> asyncio.Future[None]:
-        """Add one publish to the next batch; the future is answered when its batch has been sent."""
         answered = asyncio.get_running_loop().create_future()
         self.waiting.append((channel, payload, answered))
         if self.sending is None or self.sending.done():
             self.sending = asyncio.ensure_future(self.send_waiting())
-        return answered
+        await answered
 
     async def send_waiting(self) -> None:
         while self.waiting:
