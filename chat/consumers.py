@@ -83,6 +83,11 @@ def busy_refusal(frame: Frame) -> dict[str, Any]:
             "seq": frame.fields["seq"]}
 
 
+def relay_event(chat_id: str, text: str) -> dict[str, Any]:
+    """What a socket hears when its peer's msg or typing frame is relayed to it (`chat_relay`)."""
+    return {"type": "chat.relay", "chat": chat_id, "text": text}
+
+
 class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsocketConsumer):  # type: ignore[misc]
     """What both sockets share: frame checks, limits, errors, relaying, and running actions."""
 
@@ -261,7 +266,7 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
                     raise ChatRefused("undelivered", chat=chat_id, seq=frame.fields["seq"])
                 return
             self.peers[chat_id] = peer
-        relayed = {"type": "chat.relay", "chat": chat_id, "text": frame.text}
+        relayed = relay_event(chat_id, frame.text)
         # The peer's inbox may be full (it is not keeping up either): then the sender hears which message.
         refused = {"type": "chat.refused", **busy_refusal(frame)} if frame.type == "msg" else None
         await deliver(Outcome(events=[Event(peer, relayed, if_undeliverable=refused)]), self)
@@ -311,7 +316,7 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
             find_inbox = getattr(self.channel_layer, "inbox_with_room", None)  # helpline.upstream.SocketInboxes'
             inbox = find_inbox(peer) if peer is not None and find_inbox is not None else None
             if inbox is not None and self.limit.allow(unread_seconds(self.inbox)):
-                inbox.put_nowait({"type": "chat.relay", "chat": chat_id, "text": frame.text})
+                inbox.put_nowait(relay_event(chat_id, frame.text))
                 return True
         self.checked = frame
         return False
