@@ -237,6 +237,11 @@ class ChatSocket(OneInboxConsumer, DispatchWithoutConnectionCleanup, AsyncWebsoc
             await self.send_frame("error", **busy_refusal(frame))
 
     async def rate_limited(self, frame: Frame | FrameError) -> None:
+        if isinstance(frame, Frame) and frame.type == "typing":
+            # Ephemeral, so it just goes, unanswered: the visitor's page takes an unnamed `rate_limited` for the
+            # end of the chat. Still a strike, so a flood of them closes the socket like any other.
+            await self.strike("rate_limited")
+            return
         if isinstance(frame, Frame) and frame.type == "msg":
             # Name the message, so the page marks it as not delivered instead of treating it as an ending.
             await self.refuse(ChatRefused("rate_limited", chat=frame.fields["chat"], seq=frame.fields["seq"]))

@@ -362,7 +362,7 @@ async def test_rate_limit(open_visitor: Any, settings: Any) -> None:
     for _ in range(2):
         await visitor.send({"type": "typing", "chat": visitor.chat, "on": True})
     await visitor.nothing()
-    await visitor.send({"type": "typing", "chat": visitor.chat, "on": True})
+    await visitor.send(join_frame("en"))  # over the limit: refused unnamed (a typing would just go, below)
     await visitor.error("rate_limited")
 
 
@@ -379,6 +379,24 @@ async def test_a_visitors_message_over_the_rate_limit_is_refused_by_name(open_vi
     await visitor.send({**message, "seq": 1})
     refused = await visitor.error("rate_limited")
     assert (refused.get("chat"), refused.get("seq")) == (visitor.chat, 1), refused
+
+
+async def test_typing_over_the_rate_limit_just_goes_but_still_counts_against_the_sender(
+        open_visitor: Any, settings: Any) -> None:
+    """A typing indicator is ephemeral: one over the limit is dropped without an answer, because both pages take an
+    unnamed `rate_limited` for the end of the chat (visitor.js) or an error to show (console.js). It is still a
+    strike, so a flood of them closes the socket like any other flood."""
+    settings.CHAT_FRAME_BURST = 1
+    settings.CHAT_FRAMES_PER_SECOND = 0.01
+    visitor = await open_visitor()
+    await visitor.join()
+    typing = {"type": "typing", "chat": visitor.chat, "on": True}
+    for _ in range(4):
+        await visitor.send(typing)
+        await visitor.nothing()
+    await visitor.send(typing)  # the fifth over the limit within a minute
+    closed = await visitor.communicator.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 1008}, closed
 
 
 async def test_rate_limited_join_is_counted_as_refused(open_visitor: Any, settings: Any) -> None:
