@@ -1145,7 +1145,10 @@ class PublishBatches:
             try:
                 await self.send(batch)
             except asyncio.CancelledError:
-                for *_, answered in batch + self.waiting:
+                # Every sender still waiting hears the cancel; their messages must not go out later with the
+                # next batch, when each may have been sent again another way.
+                abandoned, self.waiting = batch + self.waiting, []
+                for *_, answered in abandoned:
                     answered.cancel()
                 raise
             except Exception as error:

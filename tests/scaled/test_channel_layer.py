@@ -189,6 +189,33 @@ async def test_every_sender_in_a_failed_batch_hears_the_error_and_a_cancelled_on
     assert arrived == [0, 1, 3, 4]
 
 
+async def test_a_cancelled_batch_takes_what_waited_behind_it_along_and_sends_none_of_it_later(
+        scaled: Deployment) -> None:
+    """The task sending a shard's batches cancelled (the loop shutting down, the layer flushed): every sender
+    still waiting hears CancelledError, so none of their messages may go out afterwards with the next
+    sender's, when each of them may already have been sent again another way."""
+    sender, receiver = local_first_layer(scaled.redis.url, "abandoned"), layer_for(scaled, "abandoned")
+    try:
+        first, behind, after = [await receiver.new_channel() for _ in range(3)]
+        in_flight = asyncio.ensure_future(sender.send(first, {"type": "relay", "n": 0}))
+        await asyncio.sleep(0)  # its batch is on its way to Redis ...
+        waiting = asyncio.ensure_future(sender.send(behind, {"type": "relay", "n": 1}))
+        await asyncio.sleep(0)  # ... and this one waits for the next batch
+        (batches,) = sender.batches.values()
+        assert batches.sending is not None and not batches.sending.done() and len(batches.waiting) == 1
+        batches.sending.cancel()
+        outcomes = await asyncio.gather(in_flight, waiting, return_exceptions=True)
+        assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes), outcomes
+        assert batches.waiting == []
+        await sender.send(after, {"type": "relay", "n": 2})
+        assert (await asyncio.wait_for(receiver.receive(after), 10))["n"] == 2
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(receiver.receive(behind), 1)
+    finally:
+        await sender.flush()
+        await receiver.flush()
+
+
 async def test_the_first_message_after_redis_restarts_goes_at_once(tmp_path: Any) -> None:
     """After a Redis restart each pooled connection is dead; the first message a process sends must still go
     on its first try, not fail and wait for a retry while the sender's next message is held up behind it
