@@ -396,7 +396,13 @@ class VisitorConsumer(ChatSocket):
                        frame.fields.get("hurry", False))
 
     async def on_rent(self, frame: Frame) -> None:
-        await self.act(actions.pay_rent, self.identity, frame.fields["chat"], frame.fields["pow"])
+        try:
+            await self.act(actions.pay_rent, self.identity, frame.fields["chat"], frame.fields["pow"])
+        except DatabaseError:
+            # Not the `rate_limited` other frames hear then: the page would take it for the end of the chat,
+            # while the chat waits on. The answer was not counted; a fresh puzzle is asked for shortly.
+            logger.warning("a rent answer failed on the database; asking again shortly", exc_info=True)
+            self.ask_rent_soon(frame.fields["chat"])
 
     # --- rent (protocol.md §9): while the chat waits, ask for the next period when the paid one runs low ---
 
@@ -424,10 +430,17 @@ class VisitorConsumer(ChatSocket):
             return  # the chat is no longer this socket's
         except DatabaseError:
             logger.warning("asking for rent failed on the database; trying again shortly", exc_info=True)
-            self.rent_timer = asyncio.get_running_loop().call_later(
-                settings.CHAT_TICK_SECONDS, lambda: work().in_background(self.ask_rent(chat_id)))
+            self.ask_rent_soon(chat_id)
             return
         await deliver(outcome, self)
+
+    def ask_rent_soon(self, chat_id: str) -> None:
+        """Ask again after a database failure: within a tick, and well before the paid period (asked for a
+        whole period before it ends) runs out."""
+        self.stop_rent()
+        delay = min(settings.CHAT_TICK_SECONDS, settings.CHAT_RENT_SECONDS / 4)
+        self.rent_timer = asyncio.get_running_loop().call_later(
+            delay, lambda: work().in_background(self.ask_rent(chat_id)))
 
     async def chat_rent(self, event: dict[str, Any]) -> None:
         """The price of the next period (`ask`: send it to the visitor), or a place extended or paid for."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import OperationalError
 from django.test import Client
 
 from chat import actions
@@ -114,6 +115,34 @@ async def test_paying_rent_keeps_the_place(open_visitor: Any, busy: Any) -> None
     finally:
         paying.cancel()
         await asyncio.gather(paying, return_exceptions=True)
+
+
+async def test_a_rent_answer_the_database_failed_on_is_asked_for_again_not_refused(
+        open_visitor: Any, busy: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database briefly unavailable as a rent answer arrives: the visitor's page must not hear an unnamed
+    `rate_limited`, which it takes for the end of the chat while the chat waits on; it is asked for a fresh
+    puzzle instead, and paying that one keeps the place."""
+    visitor = await open_visitor()
+    await join_solving(visitor)
+    await join_solving(await open_visitor())  # the queue is busy: rent is asked for
+    ask = await visitor.expect("rent")
+    pay_rent, failures = actions.pay_rent, []
+
+    def locked_once(*args: Any) -> Any:
+        if not failures:
+            failures.append(args)
+            raise OperationalError("database is locked")
+        return pay_rent(*args)
+
+    monkeypatch.setattr(actions, "pay_rent", locked_once)
+    before = await sync_to_async(rent_paid_until)(visitor.chat)
+    await visitor.send({"type": "rent", "chat": ask["chat"], "pow": solved(ask["challenge"], ask["iterations"],
+                                                                          ask["bits"])})
+    again = await visitor.receive()
+    assert again["type"] == "rent" and again["challenge"] != ask["challenge"] and failures, again
+    await visitor.send({"type": "rent", "chat": again["chat"],
+                        "pow": solved(again["challenge"], again["iterations"], again["bits"])})
+    assert await paid_after(visitor.chat, before) > before
 
 
 async def test_wrong_reused_or_foreign_rent_answers_are_refused_and_change_nothing(open_visitor: Any,
