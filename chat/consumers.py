@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN: Final = 4403  # counsellor socket without a verified counsellor session
 CLOSE_DISPLACED: Final = 4409  # the visitor resumed this chat on another socket
+CLOSE_TRY_AGAIN: Final = 1013  # RFC 6455 "try again later": the database failed on a resume
 WS_INTERNAL_ERROR: Final = 1011
 RELAYED: Final = frozenset({"msg", "typing"})
 # Errors that say the sender did something wrong; `closed`, `queue_full` and `pow_required` are normal answers.
@@ -383,8 +384,16 @@ class VisitorConsumer(ChatSocket):
                        actions.VisitorKeys.from_frame(frame.fields), frame.fields.get("pow"), route=True)
 
     async def on_resume(self, frame: Frame) -> None:
-        await self.act(actions.resume, self.channel_name, self.chat_id, frame.fields["resume"],
-                       actions.VisitorKeys.from_frame(frame.fields), route=True)
+        try:
+            await self.act(actions.resume, self.channel_name, self.chat_id, frame.fields["resume"],
+                           actions.VisitorKeys.from_frame(frame.fields), route=True)
+        except DatabaseError:
+            # Not the `rate_limited` other frames hear then: the page would take it for the end of a chat that
+            # is still there. The resume was not done (one transaction), so its token is good: closed with
+            # "try again later", the page reconnects as after any drop and resumes again.
+            logger.warning("a resume failed on the database; the visitor's page will try again", exc_info=True)
+            self.closing = True
+            await self.close(code=CLOSE_TRY_AGAIN)
 
     async def on_msg(self, frame: Frame) -> None:
         await self.relay(frame)

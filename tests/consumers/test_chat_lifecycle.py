@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import OperationalError
 from django.utils import timezone
 
 from chat import actions
@@ -84,6 +85,29 @@ async def test_resume_while_queued_keeps_the_place(open_visitor: Any) -> None:
     await again.send(resume_frame(first.resume))
     queued = await again.expect("queued")
     assert queued["position"] == 1 and queued["chat"] == first.chat
+
+
+async def test_a_resume_the_database_failed_on_closes_the_socket_to_be_tried_again(
+        open_visitor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unnamed `rate_limited` would end the chat on the visitor's page while it is still there. Closed with
+    1013 (try again later), the page reconnects as after any drop and resumes with the same token."""
+    visitor = await open_visitor()
+    await visitor.join()
+    await visitor.close()
+    resume = actions.resume
+
+    def locked(*args: Any) -> Any:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(actions, "resume", locked)
+    again = await open_visitor()
+    await again.send(resume_frame(visitor.resume))
+    closed = await again.communicator.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 1013}, closed
+    monkeypatch.setattr(actions, "resume", resume)
+    last = await open_visitor()
+    await last.send(resume_frame(visitor.resume))
+    assert (await last.expect("queued"))["chat"] == visitor.chat
 
 
 async def test_resume_after_the_grace_is_refused(open_visitor: Any, settings: Any) -> None:
