@@ -52,6 +52,7 @@ def visitor_strings() -> dict[str, str]:
         "connected": _("Your counsellor: {name} (verified)"),
         "restarted": _("The secure session restarted. Messages from before are not shown again: we never kept "
                        "them."),
+        "reconnected": _("The connection was made again, with a new secure session."),
         "reconnecting": _("The connection was lost. Reconnecting…"),
         "refused": _("We could not verify that you are talking to one of our counsellors, so the chat was "
                      "stopped and nothing more will be sent. Please try again later."),
@@ -67,6 +68,7 @@ def visitor_strings() -> dict[str, str]:
         "sending": _("Sending…"),
         "delivered": _("Delivered"),
         "held": _("Not delivered yet. It will be sent as soon as a counsellor is connected."),
+        "not_delivered": _("Not delivered: the chat ended first."),
         "state_connected": _("Connected with {name}. Your messages reach them."),
         "state_counsellor_away": _("Your counsellor's connection dropped. Please wait: they can come back to this "
                                    "chat. What you write now is sent when they are back."),
@@ -105,6 +107,7 @@ def console_strings() -> dict[str, str]:
         "sending": _("Sending…"),
         "delivered": _("Delivered"),
         "held": _("Not delivered yet. It will be sent when the visitor is back."),
+        "not_delivered": _("Not delivered: the chat ended first."),
         "visitor_away": _("The visitor's connection dropped. The chat waits {seconds} seconds for them; what you "
                           "write now is sent when they are back."),
         "visitor_back": _("The visitor is back."),

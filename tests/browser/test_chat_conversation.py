@@ -7,13 +7,14 @@ the real pages on a real Daphne. Each test is one repro: what each person sees, 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser.conftest import axe_violations
 from tests.browser.test_chat_pages import open_console
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, make_live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -85,11 +86,69 @@ def test_a_counsellor_who_closes_the_console_mid_chat_loses_no_word(live_server:
     back.wait_for_selector(panel(".chat-log :text('hello? did you go?')"), timeout=TIMEOUT)
     held.locator(".delivery:has-text('Delivered')").wait_for(timeout=TIMEOUT)
     visitor.wait_for_selector("#chat-state[data-state=connected]", timeout=TIMEOUT)
+    # The visitor's page kept everything on screen: it says the session is new, not that earlier messages are gone.
+    visitor.wait_for_selector("#chat-log :text('connection was made again')", timeout=TIMEOUT)
+    assert "not shown again" not in visitor.inner_text("#chat-log")
+    assert "first, before anything happens" in visitor.inner_text("#chat-log")
     # And the other way: the counsellor's answer arrives and is confirmed.
     say(back, panel(".panel-input"), "Sorry, I am back.")
     visitor.wait_for_selector("#chat-log :text('Sorry, I am back.')", timeout=TIMEOUT)
     line_of(back, panel(".chat-log"), "Sorry, I am back.").locator(".delivery:has-text('Delivered')").wait_for(
         timeout=TIMEOUT)
+
+
+def test_a_message_the_chat_ended_before_is_marked_not_delivered_on_screen_and_in_the_saved_copy(
+        live_server: LiveServer, people: tuple[Any, Any]) -> None:
+    """Found by a review in the browser: a text still waiting when the chat ended kept saying "Sending…" or
+    "It will be sent as soon as…", and the saved copy showed it like any text that arrived."""
+    visitor, counsellor = people
+    start_chat(visitor, counsellor, live_server)
+    say(visitor, "#chat-input", "this one arrives")
+    line_of(visitor, "#chat-log", "this one arrives").locator(".delivery:has-text('Delivered')").wait_for(
+        timeout=TIMEOUT)
+    counsellor.close()
+    visitor.wait_for_selector("#chat-state[data-state=away]", timeout=TIMEOUT)
+    say(visitor, "#chat-input", "are you still there?")
+    unsent = line_of(visitor, "#chat-log", "are you still there?")
+    unsent.locator(".delivery:has-text('Not delivered yet')").wait_for(timeout=TIMEOUT)
+    visitor.click("#chat-leave")
+    visitor.click("#chat-leave-confirm")
+    visitor.wait_for_selector("#chat-after:not([hidden])", timeout=TIMEOUT)
+    assert unsent.locator(".delivery").inner_text() == "Not delivered: the chat ended first."
+    assert visitor.locator("#chat-unsent").is_visible()
+    assert line_of(visitor, "#chat-log", "this one arrives").locator(".delivery").inner_text() == "Delivered"
+    with visitor.expect_download() as download_info:
+        visitor.click("#chat-save")
+    transcript = Path(download_info.value.path()).read_text(encoding="utf-8")
+    assert "are you still there? (Not delivered: the chat ended first.)" in transcript, transcript
+    assert "this one arrives\n" in transcript, transcript
+    assert axe_violations(visitor) == []
+    visitor.screenshot(path="/tmp/helpline-screenshots/visitor-ended-with-an-unsent-message.png", full_page=True)
+
+
+@pytest.fixture
+def short_grace_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A Daphne of the test's own whose chats end 10 s (the least allowed) after the visitor's page went away."""
+    server = make_live_server(tmp_path, HELPLINE_QUICK_EXIT_URL="about:blank", HELPLINE_RESUME_GRACE_SECONDS="10")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_counsellors_message_the_chat_ended_before_is_marked_not_delivered(short_grace_server: LiveServer,
+                                                                           people: tuple[Any, Any]) -> None:
+    """The console's side of the same: the visitor's page closed, the counsellor wrote, and the visitor did not
+    come back within the grace. (A counsellor's own end closes the chat's tab, so there is nothing left to mark.)"""
+    visitor, counsellor = people
+    start_chat(visitor, counsellor, short_grace_server)
+    visitor.close()
+    counsellor.wait_for_selector(panel(".chat-log :text(\"visitor's connection dropped\")"), timeout=TIMEOUT)
+    say(counsellor, panel(".panel-input"), "Are you still with me?")
+    unsent = line_of(counsellor, panel(".chat-log"), "Are you still with me?")
+    unsent.locator(".delivery:has-text('Not delivered yet')").wait_for(timeout=TIMEOUT)
+    unsent.locator(".delivery:has-text('Not delivered: the chat ended first.')").wait_for(timeout=60_000)
+    assert axe_violations(counsellor) == []
+    counsellor.screenshot(path="/tmp/helpline-screenshots/console-ended-with-an-unsent-message.png", full_page=True)
 
 
 def test_quick_exit_ends_the_chat_for_that_tab_and_the_counsellor_is_told_at_once(live_server: LiveServer,

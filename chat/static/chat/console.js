@@ -23,7 +23,7 @@ import {
   signHandshake,
   verifyVisitorKey,
 } from "./protocol.js";
-import { Conversation, DELIVERED, HELD } from "./conversation.js";
+import { Conversation, DELIVERED, HELD, NOT_DELIVERED } from "./conversation.js";
 import { ensureEncryptionKey } from "./device-ek.js";
 import { forgetDevice, loadDevice, saveDevice } from "./device-store.js";
 import { EpochSession } from "./session.js";
@@ -522,9 +522,9 @@ function showDelivery(chat, message) {
     mark = el("p", { className: "delivery" });
     line.append(mark);
   }
-  line.classList.toggle("not-delivered", message.state === HELD);
+  line.classList.toggle("not-delivered", message.state === HELD || message.state === NOT_DELIVERED);
   line.classList.toggle("delivered", message.state === DELIVERED);
-  mark.textContent = { [DELIVERED]: S.delivered, [HELD]: S.held }[message.state] || S.sending;
+  mark.textContent = { [DELIVERED]: S.delivered, [HELD]: S.held, [NOT_DELIVERED]: S.not_delivered }[message.state] || S.sending;
 }
 
 function selectTab(chatId) {
@@ -704,6 +704,7 @@ function onEnded(frame) {
 function markEnded(chat, text) {
   chat.ended = true;
   chat.session = null;
+  chat.conversation.ended(); // what the visitor had not received by now, they never will: say so at each text
   setHanding(chat, null);
   addLine(chat, "system", text);
   if (chat.wrapupToken) addLine(chat, "system", S.wrapup_after_end);

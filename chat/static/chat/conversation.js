@@ -11,6 +11,7 @@ import { isMessageId, MAX_RECEIPT_IDS, receiptIds, receiptMessage, newMessageId,
 export const SENDING = "sending";
 export const DELIVERED = "delivered";
 export const HELD = "held";
+export const NOT_DELIVERED = "not-delivered"; // the chat ended before a receipt came: it never will
 
 const RECEIPT_DELAY_MS = 150; // receipts for a burst of messages go together
 const BUSY_RETRY_MS = 3000; // a busy server refused a message: try again in the same epoch after this
@@ -75,6 +76,20 @@ export class Conversation {
       item.state = HELD;
       await this.#sendItem(item);
     }
+  }
+
+  /**
+   * The chat ended: what has no receipt now never will, and is never sent again. Returns those texts, in the
+   * order written, each marked NOT_DELIVERED (so the page can say so at the text and in the saved copy).
+   */
+  ended() {
+    window.clearTimeout(this.retryTimer);
+    const unsent = this.pending().filter((item) => item.state !== NOT_DELIVERED);
+    for (const item of unsent) {
+      item.state = NOT_DELIVERED;
+      this.changed(item);
+    }
+    return unsent;
   }
 
   /** The epoch ended (the other side or our socket went away): what has no receipt yet is not delivered yet. */
@@ -150,8 +165,10 @@ export class Conversation {
 
   restore(saved) {
     for (const item of saved.items || []) {
-      // After a reload nothing is in flight: what was sending has no receipt yet.
-      this.items.set(item.id, { ...item, state: item.state === DELIVERED ? DELIVERED : HELD, epoch: null, seq: null });
+      // After a reload nothing is in flight: what was sending has no receipt yet. Delivered and never-delivered
+      // (the chat ended) are final.
+      const final = item.state === DELIVERED || item.state === NOT_DELIVERED;
+      this.items.set(item.id, { ...item, state: final ? item.state : HELD, epoch: null, seq: null });
     }
     for (const id of saved.seen || []) this.seen.add(id);
   }

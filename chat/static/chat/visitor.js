@@ -21,7 +21,7 @@ import {
   verifyHandshake,
   workSolve,
 } from "./protocol.js";
-import { Conversation, DELIVERED, HELD } from "./conversation.js";
+import { Conversation, DELIVERED, HELD, NOT_DELIVERED } from "./conversation.js";
 import { EpochSession } from "./session.js";
 import { Chime, el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, timeOfDay, websocketUrl } from "./ui.js";
 
@@ -94,6 +94,7 @@ function addLine(kind, who, text) {
   $("chat-log").append(item);
   item.scrollIntoView({ block: "nearest" });
   state.transcript.push(`[${timeOfDay(when)}] ${who ? `${who}: ` : ""}${text}`);
+  item.transcriptAt = state.transcript.length - 1; // where a text never delivered is marked in the saved copy
   return item;
 }
 
@@ -110,10 +111,13 @@ function showDelivery(message) {
     mark = el("p", { className: "delivery" });
     line.append(mark);
   }
-  const text = { [DELIVERED]: S.delivered, [HELD]: S.held }[message.state] || S.sending;
-  line.classList.toggle("not-delivered", message.state === HELD);
+  const text = { [DELIVERED]: S.delivered, [HELD]: S.held, [NOT_DELIVERED]: S.not_delivered }[message.state] || S.sending;
+  line.classList.toggle("not-delivered", message.state === HELD || message.state === NOT_DELIVERED);
   line.classList.toggle("delivered", message.state === DELIVERED);
   mark.textContent = text;
+  if (message.state === NOT_DELIVERED && Number.isInteger(line.transcriptAt)) {
+    state.transcript[line.transcriptAt] += ` (${S.not_delivered})`;
+  }
 }
 
 // --- cues when the counsellor joins or writes while the visitor looks elsewhere ------------------
@@ -400,7 +404,9 @@ async function onConnected(frame) {
   showOnly("chat-room");
   alertMessage("");
   if (someoneElse) notice(format(S.someone_else, { name: certified.pseudonym }));
-  else if (state.connectedOnce || state.resumed) notice(S.restarted);
+  // After a reload the earlier messages are gone from the page; after a reconnect within it they are still shown.
+  else if (state.resumed && !state.connectedOnce) notice(S.restarted);
+  else if (state.connectedOnce) notice(S.reconnected);
   if (!state.connectedOnce) cue("joined");
   state.connectedOnce = true;
   state.inChat = true;
@@ -451,7 +457,7 @@ function onEnded(frame) {
   $("chat-ended-reason").textContent = reason;
   if (state.transcript.length) state.transcript.push(reason);
   $("chat-typing").textContent = "";
-  const unsent = conversation.pending().length;
+  const unsent = conversation.ended().length;
   show($("chat-unsent"), unsent > 0);
   show($("chat-feedback"), Boolean(state.feedbackToken));
   show($("chat-keep-copy"), state.transcript.length > 0); // nothing said (e.g. "Stop waiting"): nothing to keep
