@@ -92,7 +92,7 @@ def start_chat(visitor: Any, counsellor: Any, live_server: LiveServer) -> None:
 
 
 def delivered(page: Any, log: str, text: str) -> None:
-    line_of(page, log, text).locator(".delivery:has-text('Delivered')").wait_for(timeout=TIMEOUT)
+    line_of(page, log, text).locator(".delivery:text-is('Delivered')").wait_for(timeout=TIMEOUT)
 
 
 def wait_until_rekey_answered(page: Any, count: int) -> None:

@@ -104,7 +104,7 @@ def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offe
     assert reply["body"] == "Ik ben er." and crypto.is_message_id(reply["id"])
     assert not any("Ik ben er" in json.dumps(frame) for frame in sent)
     server.send(json.dumps(visitor.seal(crypto.receipt_message([reply["id"]]))))
-    page.wait_for_selector(".chat-panel .from-me .delivery:has-text('Delivered')", timeout=TIMEOUT)
+    page.wait_for_selector(".chat-panel .from-me .delivery:text-is('Delivered')", timeout=TIMEOUT)
 
     # A rekey whose key the chat's identity key did not sign (a server swapping the visitor) is refused with an
     # alarm, and not answered.

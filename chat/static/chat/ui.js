@@ -71,6 +71,13 @@ export class Chime {
   }
 }
 
+// The server takes 10 frames a second from a socket on average, in bursts of up to 30, and refuses the rest; five
+// refusals within a minute close the socket (docs/protocol.md §8). A person sending many short messages quickly,
+// each with its typing frames and the receipts going back, can go over that, and lose the connection and the
+// secure session for it. So the page keeps under the limit itself, with a margin for frames arriving bunched.
+const PACE_PER_SECOND = 8;
+const PACE_BURST = 24;
+
 /**
  * A websocket that reconnects after an unexpected close, waiting 1, 2, 4 … 30 seconds (with jitter).
  * Handlers: onOpen(isReconnect), onFrame(object), onDown(closeEvent): returning false from onDown stops
@@ -90,6 +97,11 @@ export class ReconnectingSocket {
     // Frames are handled one after the other: a `msg` right behind a `connected` must wait until the
     // handshake was verified and the keys derived, or it would be dropped for want of a key.
     this.handling = Promise.resolve();
+    // Pacing (PACE_PER_SECOND): what is over the budget waits here, in order, for this socket only.
+    this.tokens = PACE_BURST;
+    this.refilledAt = 0;
+    this.waiting = [];
+    this.paceTimer = null;
   }
 
   start() {
@@ -104,6 +116,9 @@ export class ReconnectingSocket {
       const isReconnect = this.opened;
       this.opened = true;
       this.attempt = 0;
+      this.#forgetWaiting();
+      this.tokens = PACE_BURST; // a new socket: the server counts afresh
+      this.refilledAt = performance.now();
       this.onOpen(isReconnect);
     });
     socket.addEventListener("message", (event) => {
@@ -121,6 +136,8 @@ export class ReconnectingSocket {
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      // What still waited was never sent: the conversation holds its texts and sends them again later.
+      this.#forgetWaiting();
       if (this.stopped) return;
       if (this.onDown(event) === false) this.stopped = true;
       if (this.stopped) return;
@@ -134,15 +151,64 @@ export class ReconnectingSocket {
     return Boolean(this.socket && this.socket.readyState === WebSocket.OPEN);
   }
 
-  send(frame) {
+  /**
+   * Put `frame` on the socket now, or after the frames already waiting when the budget is spent (true), or
+   * false when the socket is not open. A waiting typing indicator is replaced by a newer one for the same chat:
+   * only the latest state matters, and it must not hold up the texts. `now`: at once, ahead of what waits (a
+   * quick exit's `leave`, sent as the page goes away: at worst the server refuses it as one over the rate).
+   */
+  send(frame, { now = false } = {}) {
     if (!this.isOpen) return false;
-    this.socket.send(JSON.stringify(frame));
+    this.#refill();
+    if (now || (!this.waiting.length && this.tokens >= 1)) {
+      this.tokens -= 1;
+      this.socket.send(JSON.stringify(frame));
+      return true;
+    }
+    if (frame.type === "typing") {
+      this.waiting = this.waiting.filter((waiting) => waiting.type !== "typing" || waiting.chat !== frame.chat);
+    }
+    this.waiting.push(frame);
+    this.#paceLater();
     return true;
+  }
+
+  #refill() {
+    const now = performance.now();
+    this.tokens = Math.min(PACE_BURST, this.tokens + ((now - this.refilledAt) / 1000) * PACE_PER_SECOND);
+    this.refilledAt = now;
+  }
+
+  #paceLater() {
+    if (this.paceTimer !== null) return;
+    const wait = Math.max(0, (1 - this.tokens) / PACE_PER_SECOND) * 1000;
+    this.paceTimer = window.setTimeout(() => {
+      this.paceTimer = null;
+      this.#sendWaiting();
+    }, wait);
+  }
+
+  #sendWaiting() {
+    if (!this.isOpen) return this.#forgetWaiting();
+    this.#refill();
+    while (this.waiting.length && this.tokens >= 1) {
+      this.tokens -= 1;
+      this.socket.send(JSON.stringify(this.waiting.shift()));
+    }
+    if (this.waiting.length) this.#paceLater();
+    return undefined;
+  }
+
+  #forgetWaiting() {
+    window.clearTimeout(this.paceTimer);
+    this.paceTimer = null;
+    this.waiting = [];
   }
 
   stop() {
     this.stopped = true;
     window.clearTimeout(this.timer);
+    this.#forgetWaiting();
     if (this.socket) this.socket.close(1000);
     this.socket = null;
   }

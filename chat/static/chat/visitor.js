@@ -536,7 +536,7 @@ function leave() {
 
 /** Quick exit (helpline/static/helpline/quick-exit.js) during a chat: end it for this tab, at once. */
 function quickExit() {
-  if (state.chat && state.socket && !state.ended) state.socket.send({ type: "leave", chat: state.chat, hurry: true });
+  if (state.chat && state.socket && !state.ended) state.socket.send({ type: "leave", chat: state.chat, hurry: true }, { now: true });
   state.inChat = false;
   forgetStored();
 }
