@@ -172,6 +172,67 @@ def test_a_visitor_writing_fast_stays_connected_and_every_text_arrives(live_serv
     assert "not delivered" not in visitor.inner_text("#chat-log").lower()
 
 
+def test_a_visitor_whose_device_goes_offline_is_told_so_and_nothing_is_lost(live_server: LiveServer,
+                                                                             people: tuple[Any, Any]) -> None:
+    """Found by a review in the browser: offline for half a minute, the page went on saying "Connected… Your
+    messages reach them" while every text sat at "Sending…" (the socket still looked open)."""
+    visitor, counsellor = people
+    start_chat(visitor, counsellor, live_server)
+    visitor.context.set_offline(True)
+    visitor.wait_for_selector("#chat-state[data-state=reconnecting]", timeout=5_000)
+    say(visitor, "#chat-input", "written while offline")
+    offline = line_of(visitor, "#chat-log", "written while offline")
+    offline.locator(".delivery:has-text('Not delivered yet')").wait_for(timeout=TIMEOUT)
+    assert axe_violations(visitor) == []
+    visitor.screenshot(path="/tmp/helpline-screenshots/visitor-offline.png", full_page=True)
+    visitor.context.set_offline(False)
+    visitor.wait_for_selector("#chat-state[data-state=connected]", timeout=TIMEOUT)
+    offline.locator(".delivery:text-is('Delivered')").wait_for(timeout=TIMEOUT)
+    counsellor.wait_for_selector(panel(".chat-log :text('written while offline')"), timeout=TIMEOUT)
+
+
+def test_a_text_that_gets_no_answer_starts_a_new_connection(live_server: LiveServer,
+                                                            people: tuple[Any, Any]) -> None:
+    """A link that passes nothing but closes nothing, and sends no offline event: after 20 s without a receipt or a
+    refusal the page stops trusting the socket, says it is reconnecting, and the text goes again. (Chromium's
+    latency emulation does not hold websocket frames back, so the silence is made at the other end: the
+    counsellor's page is paused in the debugger, and answers nothing until it goes on.)"""
+    visitor, counsellor = people
+    start_chat(visitor, counsellor, live_server)
+    frozen = counsellor.context.new_cdp_session(counsellor)
+    frozen.send("Debugger.enable")
+    frozen.send("Debugger.pause")
+    say(visitor, "#chat-input", "into the void")
+    stuck = line_of(visitor, "#chat-log", "into the void")
+    stuck.locator(".delivery:text-is('Sending…')").wait_for(timeout=5_000)
+    visitor.wait_for_selector("#chat-state[data-state=reconnecting]", timeout=40_000)
+    frozen.send("Debugger.resume")
+    frozen.send("Debugger.disable")
+    visitor.wait_for_selector("#chat-state[data-state=connected]", timeout=60_000)
+    stuck.locator(".delivery:text-is('Delivered')").wait_for(timeout=TIMEOUT)
+    counsellor.wait_for_selector(panel(".chat-log :text('into the void')"), timeout=TIMEOUT)
+    assert counsellor.locator(panel(".chat-log .chat-line"), has_text="into the void").count() == 1
+
+
+def test_a_counsellors_text_that_gets_no_answer_starts_a_new_connection(live_server: LiveServer,
+                                                                        people: tuple[Any, Any]) -> None:
+    """The console's side of the same: the visitor's page paused, the counsellor's text gets no receipt."""
+    visitor, counsellor = people
+    start_chat(visitor, counsellor, live_server)
+    frozen = visitor.context.new_cdp_session(visitor)
+    frozen.send("Debugger.enable")
+    frozen.send("Debugger.pause")
+    say(counsellor, panel(".panel-input"), "Take your time.")
+    stuck = line_of(counsellor, panel(".chat-log"), "Take your time.")
+    stuck.locator(".delivery:text-is('Sending…')").wait_for(timeout=5_000)
+    counsellor.wait_for_selector("#socket-status:has-text('Reconnecting')", timeout=40_000)
+    frozen.send("Debugger.resume")
+    frozen.send("Debugger.disable")
+    stuck.locator(".delivery:text-is('Delivered')").wait_for(timeout=60_000)
+    visitor.wait_for_selector("#chat-log :text('Take your time.')", timeout=TIMEOUT)
+    assert visitor.locator("#chat-log .chat-line", has_text="Take your time.").count() == 1
+
+
 def test_quick_exit_ends_the_chat_for_that_tab_and_the_counsellor_is_told_at_once(live_server: LiveServer,
                                                                                  people: tuple[Any, Any]) -> None:
     """Repros 3 and 4: quick exit mid-chat; the counsellor knows within seconds; the tab cannot rejoin."""

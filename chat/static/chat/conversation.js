@@ -46,6 +46,7 @@ export class Conversation {
     const frame = await session.seal(textMessage(item.body, item.id));
     if (!this.send(frame)) return this.#hold(item);
     item.state = SENDING;
+    item.sentAt = Date.now();
     item.epoch = frame.epoch;
     item.seq = frame.seq;
     this.changed(item);
@@ -58,6 +59,15 @@ export class Conversation {
     item.seq = null;
     this.changed(item);
     return item;
+  }
+
+  /**
+   * True when a text went out more than `ms` ago and neither a receipt nor a refusal came: the other side's page
+   * answers within a second, and the server refuses at once what it cannot pass on, so the link is likely dead.
+   */
+  overdue(ms) {
+    const before = Date.now() - ms;
+    return [...this.items.values()].some((item) => item.state === SENDING && item.sentAt < before);
   }
 
   /** The texts not delivered yet, in the order written. */

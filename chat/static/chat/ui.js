@@ -106,7 +106,48 @@ export class ReconnectingSocket {
 
   start() {
     this.stopped = false;
+    // A phone that loses its network often closes nothing: the socket looks open while nothing gets through.
+    // The browser knows sooner than TCP does; so does the page, when a text gets no receipt (`restart`).
+    window.addEventListener("offline", this.#wentOffline);
+    window.addEventListener("online", this.#cameOnline);
     this.#connect();
+  }
+
+  #wentOffline = () => this.restart();
+
+  #cameOnline = () => this.reconnectNow();
+
+  /**
+   * Give up on the current socket as if it had closed (a dead link the browser has not noticed): onDown runs,
+   * and a new socket follows as after any close. Its own close event, whenever it comes, is then ignored.
+   */
+  restart() {
+    const socket = this.socket;
+    if (!socket || this.stopped) return;
+    this.socket = null;
+    this.#forgetWaiting();
+    try {
+      socket.close(4000);
+    } catch (error) {
+      // already closing
+    }
+    if (this.onDown({ code: 4000, reason: "restart" }) === false) this.stopped = true;
+    if (!this.stopped) this.#retryLater();
+  }
+
+  /** Waiting to reconnect (e.g. the network is back): do it now instead. */
+  reconnectNow() {
+    if (this.stopped || this.socket) return;
+    window.clearTimeout(this.timer);
+    this.attempt = 0;
+    this.#connect();
+  }
+
+  #retryLater() {
+    window.clearTimeout(this.timer);
+    const delay = Math.min(30, 2 ** this.attempt) * 1000 * (0.75 + Math.random() * 0.5);
+    this.attempt += 1;
+    this.timer = window.setTimeout(() => this.#connect(), delay);
   }
 
   #connect() {
@@ -141,9 +182,7 @@ export class ReconnectingSocket {
       if (this.stopped) return;
       if (this.onDown(event) === false) this.stopped = true;
       if (this.stopped) return;
-      const delay = Math.min(30, 2 ** this.attempt) * 1000 * (0.75 + Math.random() * 0.5);
-      this.attempt += 1;
-      this.timer = window.setTimeout(() => this.#connect(), delay);
+      this.#retryLater();
     });
   }
 
@@ -208,6 +247,8 @@ export class ReconnectingSocket {
   stop() {
     this.stopped = true;
     window.clearTimeout(this.timer);
+    window.removeEventListener("offline", this.#wentOffline);
+    window.removeEventListener("online", this.#cameOnline);
     this.#forgetWaiting();
     if (this.socket) this.socket.close(1000);
     this.socket = null;
