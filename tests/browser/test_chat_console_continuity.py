@@ -263,7 +263,7 @@ def test_a_warm_handover_gives_the_colleague_the_note_and_the_conversation(live_
     assert "V1 harbour-lantern" in log and "C1 willow-bridge" in log
     assert log.index("V1 harbour-lantern") < log.index("C1 willow-bridge") < log.index("V2 Ben je er nog?")
     delivered(visitor, "#chat-log", "V2 Ben je er nog?")
-    robin.wait_for_selector("#socket-status:has-text('Alex took the chat')", timeout=TIMEOUT)
+    robin.wait_for_selector("#console-notice:has-text('Alex took the chat')", timeout=TIMEOUT)
     robin.wait_for_selector("#no-chats:not([hidden])", timeout=TIMEOUT)
     visitor.wait_for_selector("#chat-log :text('You are now talking with Alex')", timeout=TIMEOUT)
     say(alex, panel(".panel-input"), "C2 Ja, ik ben er. Ik heb je gesprek gelezen.")

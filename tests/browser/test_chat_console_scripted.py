@@ -69,7 +69,7 @@ def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offe
     server.send(json.dumps({"type": "rekey", "chat": first, "epoch": 0, **keys}))
     page.get_by_role("button", name="Accept").wait_for(timeout=TIMEOUT)
     server.send(json.dumps({"type": "queue", "chats": [{"chat": first, "lang": "nl", "waiting": 1}]}))
-    page.wait_for_selector("#socket-status:has-text('marked as away')", timeout=TIMEOUT)
+    page.wait_for_selector("#console-notice:has-text('marked as away')", timeout=TIMEOUT)
     assert not page.is_checked("#available")
     assert sent[-1] == {"type": "available", "on": False}
     assert page.inner_text("#queue-list").startswith("NL · waiting 1 min")
@@ -154,7 +154,8 @@ def test_console_accepts_with_a_certified_signature_and_owns_up_to_a_missed_offe
     page.check(".chat-panel input[name=contact][value=professional]")
     page.check(".chat-panel input[name=concern][value=worried_about_child]")
     page.click(".chat-panel .panel-wrapup-submit")
-    page.wait_for_selector("#socket-status:has-text('The wrap-up was saved.')", timeout=TIMEOUT)
+    page.wait_for_selector("#console-notice:has-text('The wrap-up was saved.')", timeout=TIMEOUT)
+    assert page.inner_text("#socket-status") == "Connected.", "the connection's state is not written over"
     page.wait_for_selector("#no-chats:not([hidden])", timeout=TIMEOUT)
     assert all(frame["type"] != "end" for frame in sent[ended_at:])
     after = wrapup_counts(live_server)

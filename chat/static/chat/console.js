@@ -215,6 +215,13 @@ function socketStatus(text) {
   $("socket-status").textContent = text;
 }
 
+/** What just happened (a wrap-up saved, an offer missed, an error): beside the connection's state, never over it. */
+function consoleNotice(text) {
+  const box = $("console-notice");
+  box.textContent = text;
+  show(box, Boolean(text));
+}
+
 async function startConsole() {
   if (state.socket) return;
   state.orgKey = await pinnedOrgKey().catch(() => null);
@@ -233,7 +240,7 @@ async function startConsole() {
         window.setTimeout(forgetStaleRecords, Number(root.dataset.restoreWait || 180) * 1000);
       }
     },
-    onFrame: (frame) => handleFrame(frame).catch(() => socketStatus(format(S.error, { message: frame.type }))),
+    onFrame: (frame) => handleFrame(frame).catch(() => consoleNotice(format(S.error, { message: frame.type }))),
     onDown: (event) => {
       state.offers.clear();
       renderQueue();
@@ -299,7 +306,7 @@ async function handleFrame(frame) {
     case "error":
       if ((frame.code === "rate_limited" || frame.code === "undelivered") && Number.isInteger(frame.seq)) return markNotDelivered(frame);
       if (state.pendingTransfer && ["bad_frame", "unknown_chat", "not_yours"].includes(frame.code)) return transferRefused(frame);
-      socketStatus(format(S.error, { message: frame.message || frame.code }));
+      consoleNotice(format(S.error, { message: frame.message || frame.code }));
       return undefined;
     default:
       return undefined;
@@ -328,7 +335,7 @@ function missedOffer() {
     savePrefs();
     state.socket.send({ type: "available", on: false });
   }
-  socketStatus(S.missed_offer);
+  consoleNotice(S.missed_offer);
 }
 
 function tickCountdowns() {
@@ -398,7 +405,7 @@ async function onRekey(frame) {
   if (!signed || (pinned && pinned !== frame.ik)) {
     if (held) addLine(held, "alarm", S.key_changed);
     else {
-      socketStatus(state.handovers.has(frame.chat) ? S.key_changed_offer : S.key_changed);
+      consoleNotice(state.handovers.has(frame.chat) ? S.key_changed_offer : S.key_changed);
       state.handovers.delete(frame.chat);
     }
     return;
@@ -775,7 +782,7 @@ async function saveLateWrapup(chat, wrapup) {
   if (response.ok) {
     chat.wrapupToken = null;
     closeChat(chat);
-    socketStatus(S.wrapup_saved);
+    consoleNotice(S.wrapup_saved);
     return;
   }
   const answer = await response.json().catch(() => ({}));
@@ -982,7 +989,7 @@ async function sendHandover(event) {
     if (state.socket.send({ type: "transfer", chat: chat.id, to: "queue" })) {
       $("handover-dialog").close();
       closeChat(chat);
-      socketStatus(S.transferred);
+      consoleNotice(S.transferred);
     }
     return;
   }
@@ -1036,7 +1043,7 @@ function onTransferred(frame) {
   const name = chat.handingTo;
   if (frame.outcome === "taken") {
     closeChat(chat);
-    socketStatus(format(S.handover_taken, { name }));
+    consoleNotice(format(S.handover_taken, { name }));
   } else if (frame.outcome === "returned") {
     chat.sessionBeforeHandover = null;
     setHanding(chat, null);
@@ -1090,7 +1097,7 @@ async function askForNotifications(event) {
   if (Notification.permission !== "granted" && (await Notification.requestPermission()) !== "granted") {
     event.target.checked = false;
     savePrefs();
-    socketStatus(S.notify_denied);
+    consoleNotice(S.notify_denied);
   }
 }
 
