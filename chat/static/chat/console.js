@@ -36,7 +36,6 @@ const DEVICE_POLL_MS = 5000;
 const TYPING_IDLE_MS = 3000;
 const SAVE_DELAY_MS = 200; // a burst of changes to one chat is written once
 const REFRESH_MS = 60000; // held chats' records are rewritten this often, so that only stale ones look stale
-const RECEIPT_OVERDUE_MS = 20000; // see visitor.js
 const TRANSFER_ANSWER_MS = 10000; // a refused transfer is answered at once; after this it went through
 const MAX_BUNDLE_DEVICES = 8;
 const OFFER_SLACK_MS = 6000; // the server withdraws an unanswered offer at its next clock tick after `expires`
@@ -264,11 +263,7 @@ async function startConsole() {
   window.setInterval(() => {
     for (const chat of state.chats.values()) if (!chat.ended) persist(chat);
   }, REFRESH_MS);
-  window.setInterval(() => {
-    // A text with neither a receipt nor a refusal this long went into a dead link: a new socket (as visitor.js).
-    const overdue = [...state.chats.values()].some((chat) => chat.session && !chat.ended && chat.conversation.overdue(RECEIPT_OVERDUE_MS));
-    if (overdue) state.socket.restart();
-  }, RECEIPT_OVERDUE_MS / 4);
+
 }
 
 async function handleFrame(frame) {

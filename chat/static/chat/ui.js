@@ -102,6 +102,12 @@ export class ReconnectingSocket {
     this.refilledAt = 0;
     this.waiting = [];
     this.paceTimer = null;
+    this.heardAt = 0; // when the last frame arrived (performance.now())
+  }
+
+  /** Nothing at all has arrived on this socket for `ms`. */
+  silentFor(ms) {
+    return performance.now() - this.heardAt > ms;
   }
 
   start() {
@@ -157,12 +163,14 @@ export class ReconnectingSocket {
       const isReconnect = this.opened;
       this.opened = true;
       this.attempt = 0;
+      this.heardAt = performance.now();
       this.#forgetWaiting();
       this.tokens = PACE_BURST; // a new socket: the server counts afresh
       this.refilledAt = performance.now();
       this.onOpen(isReconnect);
     });
     socket.addEventListener("message", (event) => {
+      this.heardAt = performance.now();
       if (typeof event.data !== "string") return;
       let frame;
       try {

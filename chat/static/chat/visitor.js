@@ -28,8 +28,10 @@ import { Chime, el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show,
 const STORED_KEY = "helpline.chat.resume"; // {resume, identity: {jwk, ik}} in sessionStorage
 const CLOSE_DISPLACED = 4409; // the server: this chat was resumed on another socket (another tab)
 const TYPING_IDLE_MS = 3000;
-// A text with neither a receipt nor a refusal after this long went into a dead link: start a new socket (the
-// text is held and sent again under the new epoch), so the page stops saying "Connected" while nothing arrives.
+// A text with neither a receipt nor a refusal after this long, and nothing else heard meanwhile, went into a dead
+// link: start a new socket (the text is held and sent again under the new epoch), so the page stops saying
+// "Connected" while nothing arrives. Only while the page is in view, and not in the first seconds after it came
+// back into view: a phone freezes a page in the background, and what arrived meanwhile is handled first.
 const RECEIPT_OVERDUE_MS = 20000;
 const S = loadStrings("chat-strings");
 const $ = (id) => document.getElementById(id);
@@ -639,8 +641,14 @@ async function init() {
     window.clearTimeout(state.typingTimer);
     state.typingTimer = window.setTimeout(() => sendTyping(false), TYPING_IDLE_MS);
   });
+  let inViewSince = performance.now();
+  document.addEventListener("visibilitychange", () => {
+    inViewSince = performance.now();
+  });
   window.setInterval(() => {
-    if (state.socket && state.session && !state.ended && conversation.overdue(RECEIPT_OVERDUE_MS)) state.socket.restart();
+    if (document.hidden || performance.now() - inViewSince < RECEIPT_OVERDUE_MS / 4) return;
+    if (!state.socket || !state.session || state.ended || !conversation.overdue(RECEIPT_OVERDUE_MS)) return;
+    if (state.socket.silentFor(RECEIPT_OVERDUE_MS)) state.socket.restart();
   }, RECEIPT_OVERDUE_MS / 4);
   const saved = await stored();
   if (saved) resumeAfterReload(saved);
