@@ -215,13 +215,20 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server.stop()
 
 
+def own_live_server(tmp: Path, **env_overrides: str) -> Iterator[LiveServer]:
+    """A fixture's body: a Daphne process of the test's own, with these settings, stopped afterwards."""
+    server = make_live_server(tmp, HELPLINE_QUICK_EXIT_URL="about:blank", **env_overrides)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def private_live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """A Daphne process of the test's own, for tests that restart, kill or audit it."""
-    server = make_live_server(tmp_path, HELPLINE_QUICK_EXIT_URL="about:blank")
-    server.start()
-    yield server
-    server.stop()
+    yield from own_live_server(tmp_path)
 
 
 @pytest.fixture(scope="session", autouse=True)

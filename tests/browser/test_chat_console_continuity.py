@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import axe_violations, sign_in
-from tests.conftest import LiveServer, make_live_server
+from tests.conftest import LiveServer, own_live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -328,10 +328,7 @@ def test_signing_out_from_another_staff_page_deletes_the_consoles_store(live_ser
 @pytest.fixture
 def quick_return_server(tmp_path: Path) -> Iterator[LiveServer]:
     """A Daphne of the test's own where a hand-over nobody takes comes back after 8 s instead of a minute."""
-    server = make_live_server(tmp_path, HELPLINE_QUICK_EXIT_URL="about:blank", HELPLINE_COUNSELLOR_GRACE_SECONDS="8")
-    server.start()
-    yield server
-    server.stop()
+    yield from own_live_server(tmp_path, HELPLINE_COUNSELLOR_GRACE_SECONDS="8")
 
 
 def test_a_handover_nobody_takes_comes_back_with_its_history(quick_return_server: LiveServer, browser: Any,

@@ -14,7 +14,7 @@ import pytest
 
 from tests.browser.conftest import axe_violations
 from tests.browser.test_chat_pages import open_console
-from tests.conftest import LiveServer, make_live_server
+from tests.conftest import LiveServer, own_live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -129,10 +129,7 @@ def test_a_message_the_chat_ended_before_is_marked_not_delivered_on_screen_and_i
 @pytest.fixture
 def short_grace_server(tmp_path: Path) -> Iterator[LiveServer]:
     """A Daphne of the test's own whose chats end 10 s (the least allowed) after the visitor's page went away."""
-    server = make_live_server(tmp_path, HELPLINE_QUICK_EXIT_URL="about:blank", HELPLINE_RESUME_GRACE_SECONDS="10")
-    server.start()
-    yield server
-    server.stop()
+    yield from own_live_server(tmp_path, HELPLINE_RESUME_GRACE_SECONDS="10")
 
 
 def test_a_counsellors_message_the_chat_ended_before_is_marked_not_delivered(short_grace_server: LiveServer,
