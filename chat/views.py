@@ -69,6 +69,7 @@ def visitor_strings() -> dict[str, str]:
         "delivered": _("Delivered"),
         "held": _("Not delivered yet. It will be sent as soon as a counsellor is connected."),
         "not_delivered": _("Not delivered: the chat ended first."),
+        "unconfirmed": _("Sent, but the chat ended before it was confirmed."),
         "state_connected": _("Connected with {name}. Your messages reach them."),
         "state_counsellor_away": _("Your counsellor's connection dropped. Please wait: they can come back to this "
                                    "chat. What you write now is sent when they are back."),
@@ -108,6 +109,7 @@ def console_strings() -> dict[str, str]:
         "delivered": _("Delivered"),
         "held": _("Not delivered yet. It will be sent when the visitor is back."),
         "not_delivered": _("Not delivered: the chat ended first."),
+        "unconfirmed": _("Sent, but the chat ended before it was confirmed."),
         "visitor_away": _("The visitor's connection dropped. The chat waits {seconds} seconds for them; what you "
                           "write now is sent when they are back."),
         "visitor_back": _("The visitor is back."),
@@ -130,8 +132,8 @@ def console_strings() -> dict[str, str]:
                           "“Available for new chats” to take chats again."),
         "chat_tab": _("Chat {number}"),
         "tab_unread": _("{count} unread"),
-        "restarted": _("The visitor reconnected: the secure session restarted. Earlier messages are not "
-                       "shown to them again."),
+        "restarted": _("The visitor reconnected: the secure session restarted. If they reloaded the page, they "
+                       "no longer see the earlier messages."),
         "restarted_console": _("Your console reconnected: the secure session restarted."),
         "restored": _("The console was reloaded. This chat was kept in this browser, encrypted; waiting for the "
                       "visitor's connection to come back to you…"),

@@ -23,7 +23,7 @@ import {
   signHandshake,
   verifyVisitorKey,
 } from "./protocol.js";
-import { Conversation, DELIVERED, HELD, NOT_DELIVERED } from "./conversation.js";
+import { Conversation, DELIVERED, HELD, NOT_DELIVERED, UNCONFIRMED } from "./conversation.js";
 import { ensureEncryptionKey } from "./device-ek.js";
 import { forgetDevice, loadDevice, saveDevice } from "./device-store.js";
 import { EpochSession } from "./session.js";
@@ -532,7 +532,7 @@ function showDelivery(chat, message) {
   }
   line.classList.toggle("not-delivered", message.state === HELD || message.state === NOT_DELIVERED);
   line.classList.toggle("delivered", message.state === DELIVERED);
-  mark.textContent = { [DELIVERED]: S.delivered, [HELD]: S.held, [NOT_DELIVERED]: S.not_delivered }[message.state] || S.sending;
+  mark.textContent = { [DELIVERED]: S.delivered, [HELD]: S.held, [NOT_DELIVERED]: S.not_delivered, [UNCONFIRMED]: S.unconfirmed }[message.state] || S.sending;
 }
 
 function selectTab(chatId) {

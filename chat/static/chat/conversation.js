@@ -11,7 +11,8 @@ import { isMessageId, MAX_RECEIPT_IDS, receiptIds, receiptMessage, newMessageId,
 export const SENDING = "sending";
 export const DELIVERED = "delivered";
 export const HELD = "held";
-export const NOT_DELIVERED = "not-delivered"; // the chat ended before a receipt came: it never will
+export const NOT_DELIVERED = "not-delivered"; // the chat ended while it was held: it never reached anyone
+export const UNCONFIRMED = "unconfirmed"; // the chat ended after it went out, before its receipt: it may have arrived
 
 const RECEIPT_DELAY_MS = 150; // receipts for a burst of messages go together
 const BUSY_RETRY_MS = 3000; // a busy server refused a message: try again in the same epoch after this
@@ -72,7 +73,7 @@ export class Conversation {
 
   /** The texts not delivered yet, in the order written. */
   pending() {
-    return [...this.items.values()].filter((item) => item.state !== DELIVERED);
+    return [...this.items.values()].filter((item) => item.state === HELD || item.state === SENDING);
   }
 
   /**
@@ -89,14 +90,18 @@ export class Conversation {
   }
 
   /**
-   * The chat ended: what has no receipt now never will, and is never sent again. Returns those texts, in the
-   * order written, each marked NOT_DELIVERED (so the page can say so at the text and in the saved copy).
+   * The chat ended: nothing is sent again, and no receipt comes any more. A held text never reached anyone
+   * (NOT_DELIVERED); one that went out may well have arrived, its receipt on the way when the chat ended (the
+   * other page sends receipts within 150 ms; the server passes nothing on after the end): UNCONFIRMED.
+   * Returns the texts never delivered, in the order written.
    */
   ended() {
     window.clearTimeout(this.retryTimer);
-    const unsent = this.pending().filter((item) => item.state !== NOT_DELIVERED);
-    for (const item of unsent) {
-      item.state = NOT_DELIVERED;
+    const unsent = [];
+    for (const item of this.items.values()) {
+      if (item.state !== HELD && item.state !== SENDING) continue;
+      item.state = item.state === HELD ? NOT_DELIVERED : UNCONFIRMED;
+      if (item.state === NOT_DELIVERED) unsent.push(item);
       this.changed(item);
     }
     return unsent;
@@ -177,7 +182,7 @@ export class Conversation {
     for (const item of saved.items || []) {
       // After a reload nothing is in flight: what was sending has no receipt yet. Delivered and never-delivered
       // (the chat ended) are final.
-      const final = item.state === DELIVERED || item.state === NOT_DELIVERED;
+      const final = [DELIVERED, NOT_DELIVERED, UNCONFIRMED].includes(item.state);
       this.items.set(item.id, { ...item, state: final ? item.state : HELD, epoch: null, seq: null });
     }
     for (const id of saved.seen || []) this.seen.add(id);

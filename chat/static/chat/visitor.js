@@ -21,7 +21,7 @@ import {
   verifyHandshake,
   workSolve,
 } from "./protocol.js";
-import { Conversation, DELIVERED, HELD, NOT_DELIVERED } from "./conversation.js";
+import { Conversation, DELIVERED, HELD, NOT_DELIVERED, UNCONFIRMED } from "./conversation.js";
 import { EpochSession } from "./session.js";
 import { Chime, el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, timeOfDay, websocketUrl } from "./ui.js";
 
@@ -116,13 +116,12 @@ function showDelivery(message) {
     mark = el("p", { className: "delivery" });
     line.append(mark);
   }
-  const text = { [DELIVERED]: S.delivered, [HELD]: S.held, [NOT_DELIVERED]: S.not_delivered }[message.state] || S.sending;
+  const text = { [DELIVERED]: S.delivered, [HELD]: S.held, [NOT_DELIVERED]: S.not_delivered, [UNCONFIRMED]: S.unconfirmed }[message.state] || S.sending;
   line.classList.toggle("not-delivered", message.state === HELD || message.state === NOT_DELIVERED);
   line.classList.toggle("delivered", message.state === DELIVERED);
   mark.textContent = text;
-  if (message.state === NOT_DELIVERED && Number.isInteger(line.transcriptAt)) {
-    state.transcript[line.transcriptAt] += ` (${S.not_delivered})`;
-  }
+  const final = { [NOT_DELIVERED]: S.not_delivered, [UNCONFIRMED]: S.unconfirmed }[message.state];
+  if (final && Number.isInteger(line.transcriptAt)) state.transcript[line.transcriptAt] += ` (${final})`;
 }
 
 // --- cues when the counsellor joins or writes while the visitor looks elsewhere ------------------
