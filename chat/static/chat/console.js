@@ -23,12 +23,12 @@ import {
   signHandshake,
   verifyVisitorKey,
 } from "./protocol.js";
-import { Conversation, DELIVERED, HELD, NOT_DELIVERED, UNCONFIRMED } from "./conversation.js";
+import { Conversation } from "./conversation.js";
 import { ensureEncryptionKey } from "./device-ek.js";
 import { forgetDevice, loadDevice, saveDevice } from "./device-store.js";
 import { EpochSession } from "./session.js";
 import { TranscriptStore } from "./transcript-store.js";
-import { Chime, el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, websocketUrl } from "./ui.js";
+import { Chime, el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, showDeliveryAt, websocketUrl } from "./ui.js";
 import { verifiedTeam } from "../securemessages/mailbox.js";
 import { requestJson } from "../securemessages/http.js";
 
@@ -524,15 +524,7 @@ function markNotDelivered(frame) {
 
 function showDelivery(chat, message) {
   const line = chat.lineNodes.get(message.id);
-  if (!line) return;
-  let mark = line.querySelector(".delivery");
-  if (!mark) {
-    mark = el("p", { className: "delivery" });
-    line.append(mark);
-  }
-  line.classList.toggle("not-delivered", message.state === HELD || message.state === NOT_DELIVERED);
-  line.classList.toggle("delivered", message.state === DELIVERED);
-  mark.textContent = { [DELIVERED]: S.delivered, [HELD]: S.held, [NOT_DELIVERED]: S.not_delivered, [UNCONFIRMED]: S.unconfirmed }[message.state] || S.sending;
+  if (line) showDeliveryAt(line, message, S);
 }
 
 function selectTab(chatId) {

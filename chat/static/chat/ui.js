@@ -1,6 +1,26 @@
 // Small helpers both chat pages share: translated strings, DOM building with textContent only,
 // and a websocket that reconnects with backoff.
 
+import { DELIVERED, HELD, NOT_DELIVERED, UNCONFIRMED } from "./conversation.js";
+
+/**
+ * Show a text's delivery state at its line (both pages: sending, delivered, not delivered yet, and after the
+ * end not delivered or unconfirmed), in the page's own words `S`. Returns the words for a final state the
+ * chat ended in, else null.
+ */
+export function showDeliveryAt(line, message, S) {
+  let mark = line.querySelector(".delivery");
+  if (!mark) {
+    mark = el("p", { className: "delivery" });
+    line.append(mark);
+  }
+  const ended = { [NOT_DELIVERED]: S.not_delivered, [UNCONFIRMED]: S.unconfirmed }[message.state] || null;
+  line.classList.toggle("not-delivered", message.state === HELD || message.state === NOT_DELIVERED);
+  line.classList.toggle("delivered", message.state === DELIVERED);
+  mark.textContent = { [DELIVERED]: S.delivered, [HELD]: S.held }[message.state] || ended || S.sending;
+  return ended;
+}
+
 /** The strings the page's view put in a json_script element. */
 export function loadStrings(id) {
   const element = document.getElementById(id);

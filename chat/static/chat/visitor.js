@@ -21,9 +21,9 @@ import {
   verifyHandshake,
   workSolve,
 } from "./protocol.js";
-import { Conversation, DELIVERED, HELD, NOT_DELIVERED, UNCONFIRMED } from "./conversation.js";
+import { Conversation } from "./conversation.js";
 import { EpochSession } from "./session.js";
-import { Chime, el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, timeOfDay, websocketUrl } from "./ui.js";
+import { Chime, el, format, hasWebCrypto, loadStrings, ReconnectingSocket, show, showDeliveryAt, timeOfDay, websocketUrl } from "./ui.js";
 
 const STORED_KEY = "helpline.chat.resume"; // {resume, identity: {jwk, ik}} in sessionStorage
 const CLOSE_DISPLACED = 4409; // the server: this chat was resumed on another socket (another tab)
@@ -107,21 +107,12 @@ function notice(text) {
   addLine("system", "", text);
 }
 
-/** Show a text's delivery state at the text itself (sending, delivered, not delivered yet). */
+/** Show a text's delivery state at the text itself; a final one after the end is marked in the saved copy too. */
 function showDelivery(message) {
   const line = state.lines.get(message.id);
   if (!line) return;
-  let mark = line.querySelector(".delivery");
-  if (!mark) {
-    mark = el("p", { className: "delivery" });
-    line.append(mark);
-  }
-  const text = { [DELIVERED]: S.delivered, [HELD]: S.held, [NOT_DELIVERED]: S.not_delivered, [UNCONFIRMED]: S.unconfirmed }[message.state] || S.sending;
-  line.classList.toggle("not-delivered", message.state === HELD || message.state === NOT_DELIVERED);
-  line.classList.toggle("delivered", message.state === DELIVERED);
-  mark.textContent = text;
-  const final = { [NOT_DELIVERED]: S.not_delivered, [UNCONFIRMED]: S.unconfirmed }[message.state];
-  if (final && Number.isInteger(line.transcriptAt)) state.transcript[line.transcriptAt] += ` (${final})`;
+  const ended = showDeliveryAt(line, message, S);
+  if (ended && Number.isInteger(line.transcriptAt)) state.transcript[line.transcriptAt] += ` (${ended})`;
 }
 
 // --- cues when the counsellor joins or writes while the visitor looks elsewhere ------------------
